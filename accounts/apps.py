@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class AccountsConfig(AppConfig):
+    """Staff users (operators, supervisors, admins), their teams and roles."""
+
+    name = "accounts"
+    verbose_name = "Accounts"
+
+    def ready(self) -> None:
+        from accounts.roles import sync_roles_after_migrate
+
+        # Models added by later migrations get their permissions granted to the roles too.
+        post_migrate.connect(sync_roles_after_migrate, dispatch_uid="accounts.sync_roles")

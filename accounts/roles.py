@@ -1,0 +1,103 @@
+"""Roles are groups whose permissions are defined here, in one place.
+
+A data migration creates the groups; after every `migrate` the permissions are synced again,
+so a model added later is granted to the roles without a hand-written migration.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps as global_apps
+from django.apps.registry import Apps
+
+OPERATORS = "Operators"
+SUPERVISORS = "Supervisors"
+ADMINS = "Admins"
+ROLE_NAMES = (OPERATORS, SUPERVISORS, ADMINS)
+
+# (app_label, model) -> actions. Operators work with customers and tickets all day but do not
+# delete history; supervisors also tune SLA and surveys and read metrics.
+_OPERATOR_GRANTS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("customers", "customer"): ("view", "add", "change"),
+    ("customers", "contactpoint"): ("view", "add", "change", "delete"),
+    ("customers", "tag"): ("view",),
+    ("customers", "productcategory"): ("view",),
+    ("customers", "product"): ("view",),
+    ("customers", "purchase"): ("view", "add"),
+    ("customers", "interest"): ("view", "add", "change"),
+    ("customers", "interaction"): ("view", "add", "change"),
+    ("customers", "offer"): ("view", "add", "change"),
+    ("customers", "reminder"): ("view",),
+    ("tickets", "ticket"): ("view", "add", "change"),
+    ("tickets", "ticketmessage"): ("view", "add"),
+    ("tickets", "ticketevent"): ("view",),
+    ("tickets", "ticketcontact"): ("view", "add"),
+    ("tickets", "slapolicy"): ("view",),
+    ("surveys", "survey"): ("view",),
+    ("surveys", "surveyinvitation"): ("view", "add"),
+    ("surveys", "surveyresponse"): ("view",),
+    ("accounts", "team"): ("view",),
+}
+_SUPERVISOR_EXTRA: dict[tuple[str, str], tuple[str, ...]] = {
+    ("customers", "purchase"): ("change",),
+    ("customers", "reminder"): ("change",),
+    ("tickets", "slapolicy"): ("add", "change"),
+    ("surveys", "survey"): ("add", "change"),
+    ("metrics", "metricsnapshot"): ("view", "view_dashboard"),
+}
+ADMIN_APPS = ("accounts", "customers", "tickets", "surveys", "metrics", "auth", "authtoken")
+
+
+def _codename(action: str, model: str) -> str:
+    """Django's default permissions are `<action>_<model>`; custom ones are named as they are."""
+    return f"{action}_{model}" if action in {"view", "add", "change", "delete"} else action
+
+
+def role_permissions() -> dict[str, set[tuple[str, str]]]:
+    """The (app_label, codename) pairs each role holds, except Admins (all of ADMIN_APPS)."""
+    operator = {
+        (app, _codename(action, model))
+        for (app, model), actions in _OPERATOR_GRANTS.items()
+        for action in actions
+    }
+    supervisor = operator | {
+        (app, _codename(action, model))
+        for (app, model), actions in _SUPERVISOR_EXTRA.items()
+        for action in actions
+    }
+    return {OPERATORS: operator, SUPERVISORS: supervisor}
+
+
+def sync_roles(apps: Apps) -> None:
+    """Create the role groups and give each exactly the permissions defined above."""
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    grants = role_permissions()
+    for name in ROLE_NAMES:
+        group, _ = Group.objects.get_or_create(name=name)
+        if name == ADMINS:
+            wanted = Permission.objects.filter(content_type__app_label__in=ADMIN_APPS)
+        else:
+            pairs = grants[name]
+            by_app: dict[str, list[str]] = {}
+            for app_label, codename in pairs:
+                by_app.setdefault(app_label, []).append(codename)
+            wanted = Permission.objects.none()
+            for app_label, codenames in by_app.items():
+                wanted = wanted | Permission.objects.filter(
+                    content_type__app_label=app_label, codename__in=codenames
+                )
+        group.permissions.set(wanted)
+
+
+def sync_roles_after_migrate(sender: Any, **kwargs: Any) -> None:
+    """post_migrate receiver: runs once, after the last app's permissions exist."""
+    if sender.label != "crm":  # the last app in INSTALLED_APPS
+        return
+    apps = kwargs.get("apps") or global_apps
+    try:
+        apps.get_model("auth", "Group")
+    except LookupError:  # auth not migrated (e.g. migrate to zero)
+        return
+    sync_roles(global_apps)

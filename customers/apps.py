@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class CustomersConfig(AppConfig):
+    """Customers and their contacts, products, purchases, interests, interactions, offers."""
+
+    name = "customers"
+    verbose_name = _("Customers")

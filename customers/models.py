@@ -1,0 +1,866 @@
+"""The customer and everything the card shows about them.
+
+`customers` knows no other app of the project: tickets and surveys point here, never back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from customers.contacts import normalise_email, normalise_handle, normalise_phone
+from customers.dates import add_months
+
+NOT_BLANK = ~Q(external_id="")
+
+
+def default_currency() -> str:
+    return settings.DEFAULT_CURRENCY
+
+
+def default_language() -> str:
+    return settings.LANGUAGE_CODE
+
+
+class Channel(models.TextChoices):
+    """A way a customer and the company talk to each other."""
+
+    PHONE = "phone", _("Phone")
+    EMAIL = "email", _("Email")
+    CHAT = "chat", _("Web chat")
+    MESSENGER = "messenger", _("Messenger")
+    SMS = "sms", _("SMS")
+    WEB = "web", _("Website")
+    VISIT = "visit", _("Visit")
+    SOCIAL = "social", _("Social media")
+    INTERNAL = "internal", _("Internal")
+
+
+# The channels a reminder or survey invitation can be delivered through.
+DELIVERY_CHANNELS = (Channel.EMAIL, Channel.SMS, Channel.MESSENGER)
+
+
+class SalesChannel(models.TextChoices):
+    """Where a purchase was made."""
+
+    ONLINE = "online", _("Online store")
+    RETAIL = "retail", _("Retail store")
+    PHONE = "phone", _("Phone order")
+    MARKETPLACE = "marketplace", _("Marketplace")
+    PARTNER = "partner", _("Partner")
+    SALES_REP = "sales_rep", _("Sales representative")
+
+
+class AcquisitionChannel(models.TextChoices):
+    """How a customer first came to the company."""
+
+    ORGANIC_SEARCH = "organic_search", _("Organic search")
+    PAID_SEARCH = "paid_search", _("Paid search")
+    SOCIAL = "social", _("Social media")
+    EMAIL = "email", _("Email campaign")
+    REFERRAL = "referral", _("Referral")
+    DIRECT = "direct", _("Direct")
+    RETAIL = "retail", _("Retail store")
+    MARKETPLACE = "marketplace", _("Marketplace")
+    PARTNER = "partner", _("Partner")
+    PHONE = "phone", _("Phone")
+    OTHER = "other", _("Other")
+
+
+class Tag(models.Model):
+    """A free label an operator or integration puts on customers ("VIP", "wholesale")."""
+
+    name = models.CharField(_("name"), max_length=50, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Customer(models.Model):
+    """A person or a company the support team serves."""
+
+    class Kind(models.TextChoices):
+        PERSON = "person", _("Person")
+        COMPANY = "company", _("Company")
+
+    class Lifecycle(models.TextChoices):
+        LEAD = "lead", _("Lead")
+        ACTIVE = "active", _("Active")
+        AT_RISK = "at_risk", _("At risk")
+        CHURNED = "churned", _("Churned")
+
+    class Segment(models.TextChoices):
+        CONSUMER = "consumer", _("Consumer")
+        SMALL_BUSINESS = "small_business", _("Small business")
+        ENTERPRISE = "enterprise", _("Enterprise")
+
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.PERSON)
+    full_name = models.CharField(_("full name"), max_length=255)
+    # For a person: the company they buy for, if any. For a company, full_name is its name.
+    company = models.CharField(_("company"), max_length=255, blank=True)
+    external_id = models.CharField(
+        _("external ID"),
+        max_length=100,
+        blank=True,
+        help_text=_("The customer's ID in the shop or another system; unique when set."),
+    )
+    language = models.CharField(
+        _("language"), max_length=10, choices=settings.LANGUAGES, default=default_language
+    )
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, blank=True, help_text=_("Empty: the site's time zone.")
+    )
+    segment = models.CharField(
+        _("segment"), max_length=20, choices=Segment.choices, default=Segment.CONSUMER
+    )
+    lifecycle = models.CharField(
+        _("lifecycle"), max_length=10, choices=Lifecycle.choices, default=Lifecycle.LEAD
+    )
+    acquisition_channel = models.CharField(
+        _("acquisition channel"), max_length=20, choices=AcquisitionChannel.choices, blank=True
+    )
+    acquisition_campaign = models.CharField(_("acquisition campaign"), max_length=255, blank=True)
+    customer_since = models.DateField(_("customer since"), default=timezone.localdate)
+    preferred_channel = models.CharField(
+        _("preferred channel"),
+        max_length=20,
+        choices=[(c.value, c.label) for c in DELIVERY_CHANNELS],
+        default=Channel.EMAIL,
+        help_text=_("Where reminders and surveys go first."),
+    )
+    consent_reminders = models.BooleanField(_("consents to service reminders"), default=True)
+    consent_marketing = models.BooleanField(_("consents to marketing"), default=False)
+    tags = models.ManyToManyField(Tag, verbose_name=_("tags"), blank=True, related_name="customers")
+    notes = models.TextField(_("notes"), blank=True)
+    anonymised_at = models.DateTimeField(_("anonymised at"), null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["full_name", "id"]
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["external_id"], condition=NOT_BLANK, name="customer_external_id_unique"
+            ),
+            models.CheckConstraint(condition=~Q(full_name=""), name="customer_full_name_not_blank"),
+        ]
+        indexes = [
+            models.Index(fields=["full_name"], name="customer_full_name_idx"),
+            models.Index(fields=["updated_at"], name="customer_updated_at_idx"),
+            models.Index(fields=["created_at"], name="customer_created_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+    @property
+    def is_anonymised(self) -> bool:
+        return self.anonymised_at is not None
+
+
+class ContactPoint(models.Model):
+    """One way to reach a customer: a phone, an email or a messenger handle.
+
+    `value` keeps what was typed; `normalised_value` is what lookups match on: E.164 for
+    phones, lower case for emails and handles. A value that does not parse is refused.
+    """
+
+    class Kind(models.TextChoices):
+        PHONE = "phone", _("Phone")
+        EMAIL = "email", _("Email")
+        MESSENGER = "messenger", _("Messenger")
+
+    class Messenger(models.TextChoices):
+        TELEGRAM = "telegram", "Telegram"
+        WHATSAPP = "whatsapp", "WhatsApp"
+        VIBER = "viber", "Viber"
+        VK = "vk", "VK"
+        OTHER = "other", _("Other")
+
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="contact_points",
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    value = models.CharField(_("value"), max_length=255)
+    normalised_value = models.CharField(_("normalised value"), max_length=255, editable=False)
+    messenger = models.CharField(
+        _("messenger"), max_length=10, choices=Messenger.choices, blank=True
+    )
+    label = models.CharField(_("label"), max_length=50, blank=True, help_text=_("work, home, ..."))
+    is_primary = models.BooleanField(_("primary"), default=False)
+    opted_out_at = models.DateTimeField(
+        _("opted out at"), null=True, blank=True, help_text=_("No reminders or surveys here.")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-is_primary", "kind", "id"]
+        verbose_name = _("contact point")
+        verbose_name_plural = _("contact points")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "kind", "normalised_value"],
+                name="contact_point_unique_per_customer",
+                violation_error_message=_("This customer already has this contact."),
+            ),
+            models.UniqueConstraint(
+                fields=["customer", "kind"],
+                condition=Q(is_primary=True),
+                name="contact_point_one_primary_per_kind",
+                violation_error_message=_(
+                    "The customer already has a primary contact of this kind."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=~Q(normalised_value=""), name="contact_point_normalised_not_blank"
+            ),
+        ]
+        indexes = [
+            # Caller-ID and email lookups: WHERE kind = %s AND normalised_value = %s.
+            models.Index(fields=["kind", "normalised_value"], name="contact_point_lookup_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.value}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Never store a contact that lookups cannot match: normalise on every save.
+        self.normalise()
+        super().save(*args, **kwargs)
+
+    def normalise(self) -> None:
+        """Fill `normalised_value` from `value`; raise ValidationError naming `value` if bad."""
+        try:
+            if self.kind == self.Kind.PHONE:
+                self.normalised_value = normalise_phone(self.value)
+            elif self.kind == self.Kind.EMAIL:
+                self.normalised_value = normalise_email(self.value)
+            elif self.kind == self.Kind.MESSENGER:
+                # A WhatsApp or Viber "handle" is a phone number; others are user names.
+                if self.messenger in {self.Messenger.WHATSAPP, self.Messenger.VIBER}:
+                    self.normalised_value = normalise_phone(self.value)
+                else:
+                    self.normalised_value = normalise_handle(self.value)
+            else:
+                raise ValidationError(
+                    {"kind": _("Choose phone, email or messenger.")}, code="invalid_kind"
+                )
+        except ValidationError as exc:
+            if hasattr(exc, "error_dict"):
+                raise
+            raise ValidationError({"value": exc.error_list}) from exc
+
+    def clean(self) -> None:
+        self.normalise()
+
+
+class ProductCategory(models.Model):
+    """A group of products; metrics split by it and reminder lead times may differ by it."""
+
+    name = models.CharField(_("name"), max_length=100)
+    slug = models.SlugField(_("slug"), max_length=100, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("product category")
+        verbose_name_plural = _("product categories")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Product(models.Model):
+    """Something the company sells: goods, a service, a subscription or a warranty extension."""
+
+    class Kind(models.TextChoices):
+        GOODS = "goods", _("Goods")
+        SERVICE = "service", _("Service")
+        SUBSCRIPTION = "subscription", _("Subscription")
+        WARRANTY_EXTENSION = "warranty_extension", _("Warranty extension")
+
+    sku = models.CharField(_("SKU"), max_length=64, unique=True)
+    external_id = models.CharField(_("external ID"), max_length=100, blank=True)
+    name = models.CharField(_("name"), max_length=255)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.GOODS)
+    category = models.ForeignKey(
+        ProductCategory,
+        verbose_name=_("category"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="products",
+    )
+    description = models.TextField(_("description"), blank=True)
+    price = models.DecimalField(
+        _("price"), max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal(0))]
+    )
+    # What one unit costs the company, for margin-based CLV; empty when unknown.
+    cost = models.DecimalField(
+        _("cost"),
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0))],
+    )
+    currency = models.CharField(_("currency"), max_length=3, default=default_currency)
+    warranty_months = models.PositiveSmallIntegerField(_("warranty, months"), default=0)
+    support_months = models.PositiveSmallIntegerField(_("support contract, months"), default=0)
+    subscription_months = models.PositiveSmallIntegerField(
+        _("subscription period, months"), default=0, help_text=_("0: not a subscription.")
+    )
+    successor = models.ForeignKey(
+        "self",
+        verbose_name=_("successor"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="predecessors",
+        help_text=_("The product that replaces this one."),
+    )
+    related_products = models.ManyToManyField(
+        "self",
+        verbose_name=_("related products"),
+        blank=True,
+        symmetrical=False,
+        related_name="related_to",
+    )
+    is_active = models.BooleanField(_("on sale"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["external_id"], condition=NOT_BLANK, name="product_external_id_unique"
+            ),
+            models.CheckConstraint(condition=Q(price__gte=0), name="product_price_not_negative"),
+            models.CheckConstraint(
+                condition=Q(cost__isnull=True) | Q(cost__gte=0), name="product_cost_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=~Q(successor=F("id")), name="product_not_its_own_successor"
+            ),
+        ]
+        indexes = [models.Index(fields=["updated_at"], name="product_updated_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.sku})"
+
+    def clean(self) -> None:
+        if self.successor_id is not None and self.successor_id == self.pk:
+            raise ValidationError({"successor": _("A product cannot replace itself.")})
+
+
+class Purchase(models.Model):
+    """One line of an order: a product bought by a customer, with its service terms."""
+
+    class Status(models.TextChoices):
+        COMPLETED = "completed", _("Completed")
+        REFUNDED = "refunded", _("Refunded")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="purchases"
+    )
+    product = models.ForeignKey(
+        Product,
+        verbose_name=_("product"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="purchases",
+    )
+    external_id = models.CharField(
+        _("external ID"), max_length=100, blank=True, help_text=_("The order line in the shop.")
+    )
+    quantity = models.PositiveIntegerField(_("quantity"), default=1)
+    amount = models.DecimalField(
+        _("amount"),
+        max_digits=14,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal(0))],
+        help_text=_("What the customer paid for the line, in its currency."),
+    )
+    currency = models.CharField(_("currency"), max_length=3, default=default_currency)
+    channel = models.CharField(
+        _("channel"), max_length=20, choices=SalesChannel.choices, default=SalesChannel.ONLINE
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.COMPLETED
+    )
+    purchased_at = models.DateTimeField(_("purchased at"), default=timezone.now)
+    # Derived from the product's terms on every save; read-only everywhere else.
+    warranty_ends_on = models.DateField(
+        _("warranty ends on"), null=True, blank=True, editable=False
+    )
+    support_ends_on = models.DateField(_("support ends on"), null=True, blank=True, editable=False)
+    subscription_ends_on = models.DateField(
+        _("subscription ends on"), null=True, blank=True, editable=False
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["-purchased_at", "-id"]
+        verbose_name = _("purchase")
+        verbose_name_plural = _("purchases")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["external_id"], condition=NOT_BLANK, name="purchase_external_id_unique"
+            ),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="purchase_amount_not_negative"),
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="purchase_quantity_positive"),
+        ]
+        indexes = [
+            models.Index(fields=["customer", "-purchased_at"], name="purchase_customer_time_idx"),
+            models.Index(fields=["purchased_at"], name="purchase_time_idx"),
+            models.Index(fields=["updated_at"], name="purchase_updated_at_idx"),
+            # The daily reminder jobs scan these ranges.
+            models.Index(
+                fields=["warranty_ends_on"],
+                condition=Q(warranty_ends_on__isnull=False),
+                name="purchase_warranty_end_idx",
+            ),
+            models.Index(
+                fields=["support_ends_on"],
+                condition=Q(support_ends_on__isnull=False),
+                name="purchase_support_end_idx",
+            ),
+            models.Index(
+                fields=["subscription_ends_on"],
+                condition=Q(subscription_ends_on__isnull=False),
+                name="purchase_subscription_end_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        what = self.product.name if self.product_id and self.product else _("purchase")
+        return f"{what} · {self.amount} {self.currency}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.derive_end_dates()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            kwargs["update_fields"] = {
+                *update_fields,
+                "warranty_ends_on",
+                "support_ends_on",
+                "subscription_ends_on",
+            }
+        super().save(*args, **kwargs)
+
+    @property
+    def purchased_on(self) -> dt.date:
+        """The purchase day in the site's time zone: terms run from this date."""
+        return timezone.localdate(self.purchased_at)
+
+    def derive_end_dates(self) -> None:
+        """Set the warranty, support and subscription end dates from the product's terms."""
+        product = self.product if self.product_id else None
+        start = self.purchased_on
+
+        def end(months: int) -> dt.date | None:
+            return add_months(start, months) if product is not None and months else None
+
+        self.warranty_ends_on = end(product.warranty_months if product else 0)
+        self.support_ends_on = end(product.support_months if product else 0)
+        self.subscription_ends_on = end(product.subscription_months if product else 0)
+
+
+class Interest(models.Model):
+    """A product the customer showed interest in and did not (yet) buy."""
+
+    class Kind(models.TextChoices):
+        CART = "cart", _("Left in cart")
+        QUOTE = "quote", _("Quote requested")
+        ENQUIRY = "enquiry", _("Enquiry")
+        VIEW = "view", _("Viewed")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        CONVERTED = "converted", _("Converted")
+        DISMISSED = "dismissed", _("Dismissed")
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="interests"
+    )
+    product = models.ForeignKey(
+        Product,
+        verbose_name=_("product"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="interests",
+    )
+    description = models.CharField(
+        _("description"), max_length=255, blank=True, help_text=_("When no product fits.")
+    )
+    external_id = models.CharField(_("external ID"), max_length=100, blank=True)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.OPEN
+    )
+    quantity = models.PositiveIntegerField(_("quantity"), default=1)
+    amount = models.DecimalField(
+        _("amount"),
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0))],
+    )
+    currency = models.CharField(_("currency"), max_length=3, default=default_currency)
+    occurred_at = models.DateTimeField(_("occurred at"), default=timezone.now)
+    purchase = models.ForeignKey(
+        Purchase,
+        verbose_name=_("became purchase"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="converted_interests",
+    )
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        verbose_name = _("interest")
+        verbose_name_plural = _("interests")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["external_id"], condition=NOT_BLANK, name="interest_external_id_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(product__isnull=False) | ~Q(description=""),
+                name="interest_has_product_or_description",
+                violation_error_message=_("Name the product or describe the interest."),
+            ),
+            models.CheckConstraint(
+                condition=Q(purchase__isnull=True) | Q(status="converted"),
+                name="interest_purchase_only_when_converted",
+                violation_error_message=_("Only a converted interest links to a purchase."),
+            ),
+            models.CheckConstraint(
+                condition=Q(status="open", closed_at__isnull=True)
+                | (~Q(status="open") & Q(closed_at__isnull=False)),
+                name="interest_closed_at_matches_status",
+                violation_error_message=_("A converted or dismissed interest has a closing time."),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["customer", "status", "-occurred_at"], name="interest_card_idx"),
+            models.Index(fields=["occurred_at"], name="interest_time_idx"),
+            models.Index(fields=["updated_at"], name="interest_updated_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        what = self.product.name if self.product_id and self.product else self.description
+        return f"{self.get_kind_display()}: {what}"
+
+
+class Interaction(models.Model):
+    """One contact with a customer on any channel, or an internal note about them.
+
+    Inbound contacts carry when they started, when an operator answered (empty if nobody did)
+    and when they ended, so waiting time and abandonment are computed from the record itself.
+    """
+
+    class Direction(models.TextChoices):
+        INBOUND = "inbound", _("Inbound")
+        OUTBOUND = "outbound", _("Outbound")
+        INTERNAL = "internal", _("Internal")
+
+    class Kind(models.TextChoices):
+        CONTACT = "contact", _("Contact")
+        NOTE = "note", _("Note")
+        REMINDER = "reminder", _("Reminder sent")
+        SURVEY = "survey", _("Survey")
+        OFFER = "offer", _("Offer")
+
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="interactions",
+        help_text=_("Empty for a contact nobody identified (an abandoned call from a new number)."),
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.CONTACT)
+    channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices)
+    direction = models.CharField(_("direction"), max_length=10, choices=Direction.choices)
+    contact_address = models.CharField(
+        _("from / to"), max_length=255, blank=True, help_text=_("The number or address used.")
+    )
+    external_id = models.CharField(
+        _("external ID"), max_length=100, blank=True, help_text=_("Call or chat ID in its system.")
+    )
+    started_at = models.DateTimeField(_("started at"), default=timezone.now)
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+    operator = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("operator"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="interactions",
+    )
+    personalized = models.BooleanField(
+        _("personalised"),
+        default=False,
+        help_text=_("The operator worked from the customer's card."),
+    )
+    summary = models.TextField(_("summary"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        verbose_name = _("interaction")
+        verbose_name_plural = _("interactions")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "external_id"],
+                condition=NOT_BLANK,
+                name="interaction_external_id_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(answered_at__isnull=True) | Q(answered_at__gte=F("started_at")),
+                name="interaction_answered_after_start",
+                violation_error_message=_("An interaction cannot be answered before it started."),
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=F("started_at")),
+                name="interaction_ended_after_start",
+                violation_error_message=_("An interaction cannot end before it started."),
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True)
+                | Q(answered_at__isnull=True)
+                | Q(ended_at__gte=F("answered_at")),
+                name="interaction_ended_after_answer",
+                violation_error_message=_("An interaction cannot end before it was answered."),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["customer", "-started_at"], name="interaction_timeline_idx"),
+            models.Index(fields=["started_at", "channel"], name="interaction_time_channel_idx"),
+            models.Index(fields=["operator", "started_at"], name="interaction_operator_idx"),
+            models.Index(fields=["updated_at"], name="interaction_updated_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        when = f"{self.started_at:%Y-%m-%d %H:%M}"
+        return f"{self.get_channel_display()} {self.get_direction_display()} {when}"
+
+    @property
+    def is_abandoned(self) -> bool:
+        """An inbound contact the customer left before any operator answered."""
+        return (
+            self.direction == self.Direction.INBOUND
+            and self.answered_at is None
+            and self.ended_at is not None
+        )
+
+    @property
+    def waiting_time(self) -> dt.timedelta | None:
+        """How long an inbound contact waited for an operator (to the answer or hang-up)."""
+        if self.direction != self.Direction.INBOUND:
+            return None
+        until = self.answered_at or self.ended_at
+        return until - self.started_at if until else None
+
+
+class Offer(models.Model):
+    """A recommendation an operator made to a customer, and what the customer said."""
+
+    class Status(models.TextChoices):
+        OFFERED = "offered", _("Offered")
+        ACCEPTED = "accepted", _("Accepted")
+        DECLINED = "declined", _("Declined")
+
+    class Rule(models.TextChoices):
+        SUCCESSOR = "successor", _("Successor of an old product")
+        CO_PURCHASE = "co_purchase", _("Often bought together")
+        WARRANTY_EXTENSION = "warranty_extension", _("Warranty ends soon")
+        SUPPORT_RENEWAL = "support_renewal", _("Support contract ends soon")
+        SUBSCRIPTION_RENEWAL = "subscription_renewal", _("Subscription renewal")
+        REVIVE_INTEREST = "revive_interest", _("Open interest")
+        MANUAL = "manual", _("Operator's own")
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="offers"
+    )
+    product = models.ForeignKey(
+        Product,
+        verbose_name=_("product"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="offers",
+    )
+    rule = models.CharField(_("rule"), max_length=30, choices=Rule.choices, default=Rule.MANUAL)
+    reason = models.TextField(
+        _("reason"), help_text=_("Why this offer, in words for the operator.")
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.OFFERED
+    )
+    offered_at = models.DateTimeField(_("offered at"), default=timezone.now)
+    responded_at = models.DateTimeField(_("responded at"), null=True, blank=True)
+    operator = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("operator"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="offers",
+    )
+    interaction = models.ForeignKey(
+        Interaction,
+        verbose_name=_("during interaction"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="offers",
+    )
+    purchase = models.ForeignKey(
+        Purchase,
+        verbose_name=_("resulting purchase"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="accepted_offers",
+    )
+
+    class Meta:
+        ordering = ["-offered_at", "-id"]
+        verbose_name = _("offer")
+        verbose_name_plural = _("offers")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status="offered", responded_at__isnull=True)
+                | (~Q(status="offered") & Q(responded_at__isnull=False)),
+                name="offer_responded_at_matches_status",
+                violation_error_message=_("An accepted or declined offer has a response time."),
+            ),
+            models.CheckConstraint(
+                condition=Q(purchase__isnull=True) | Q(status="accepted"),
+                name="offer_purchase_only_when_accepted",
+                violation_error_message=_("Only an accepted offer links to a purchase."),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["customer", "-offered_at"], name="offer_customer_time_idx"),
+            models.Index(fields=["offered_at", "status"], name="offer_time_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_rule_display()}: {self.product or self.reason[:40]}"
+
+
+class Reminder(models.Model):
+    """A proactive message that a warranty, support contract or subscription ends soon.
+
+    `due_on` is the day it should go out (the end date less a lead time), so one purchase may
+    get a reminder 30 days and another 7 days before its end; the same one never twice.
+    """
+
+    class Kind(models.TextChoices):
+        WARRANTY = "warranty", _("Warranty ends")
+        SUPPORT = "support", _("Support contract ends")
+        RENEWAL = "renewal", _("Subscription renewal")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        SKIPPED = "skipped", _("Skipped")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="reminders"
+    )
+    purchase = models.ForeignKey(
+        Purchase, verbose_name=_("purchase"), on_delete=models.CASCADE, related_name="reminders"
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    due_on = models.DateField(_("due on"))
+    ends_on = models.DateField(_("term ends on"), null=True, blank=True)
+    channel = models.CharField(
+        _("channel"),
+        max_length=20,
+        choices=[(c.value, c.label) for c in DELIVERY_CHANNELS],
+        default=Channel.EMAIL,
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(_("delivery attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["-due_on", "-id"]
+        verbose_name = _("reminder")
+        verbose_name_plural = _("reminders")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["purchase", "kind", "due_on"],
+                name="reminder_once_per_purchase_kind_due",
+                violation_error_message=_("This reminder already exists."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="sent") | Q(sent_at__isnull=False),
+                name="reminder_sent_has_time",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["due_on"],
+                condition=Q(status__in=["pending", "sending"]),
+                name="reminder_due_open_idx",
+            ),
+            models.Index(fields=["customer", "-due_on"], name="reminder_customer_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.due_on}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.customer_id is None and self.purchase_id is not None:
+            self.customer_id = self.purchase.customer_id
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        if self.purchase_id and self.customer_id and self.purchase.customer_id != self.customer_id:
+            raise ValidationError({"purchase": _("The purchase belongs to another customer.")})

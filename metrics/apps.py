@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class MetricsConfig(AppConfig):
+    """Service metrics computed in the database, and their daily snapshots."""
+
+    name = "metrics"
+    verbose_name = _("Metrics")

@@ -1,0 +1,79 @@
+"""Survey writes: inviting a customer and recording their answer, each exactly once."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from customers.models import Customer
+from surveys.models import Survey, SurveyInvitation, SurveyResponse
+from tickets.models import Ticket
+
+
+def create_invitation(
+    *,
+    survey: Survey,
+    customer: Customer,
+    cause: str = "",
+    ticket: Ticket | None = None,
+    **fields: Any,
+) -> tuple[SurveyInvitation, bool]:
+    """Invite a customer to a survey once per cause; return (invitation, created).
+
+    An invitation about a ticket inherits its operator, channel and personalisation, so that
+    answers can be cut by them.
+    """
+    if ticket is not None:
+        fields.setdefault("operator", ticket.assignee)
+        fields.setdefault("channel", ticket.channel)
+        fields.setdefault("personalized", ticket.personalized)
+        cause = cause or f"ticket:{ticket.pk}"
+    if cause:
+        existing = SurveyInvitation.objects.filter(
+            survey=survey, customer=customer, cause=cause
+        ).first()
+        if existing is not None:
+            return existing, False
+    invitation = SurveyInvitation(
+        survey=survey, customer=customer, cause=cause, ticket=ticket, **fields
+    )
+    try:
+        with transaction.atomic():
+            invitation.save()
+    except IntegrityError:
+        # Another worker invited the same customer for the same cause a moment ago.
+        return SurveyInvitation.objects.get(survey=survey, customer=customer, cause=cause), False
+    return invitation, True
+
+
+@transaction.atomic
+def record_response(
+    *,
+    invitation: SurveyInvitation,
+    score: int,
+    comment: str = "",
+    at: dt.datetime | None = None,
+) -> tuple[SurveyResponse, bool]:
+    """Record the answer to an invitation; a second answer changes nothing.
+
+    Returns (response, created). Raises ValidationError naming `score` when it is off the
+    survey's scale.
+    """
+    invitation = (
+        SurveyInvitation.objects.select_for_update().select_related("survey").get(pk=invitation.pk)
+    )
+    existing = SurveyResponse.objects.filter(invitation=invitation).first()
+    if existing is not None:
+        return existing, False
+    response = SurveyResponse(
+        invitation=invitation,
+        score=score,
+        comment=comment.strip(),
+        answered_at=at or timezone.now(),
+    )
+    response.full_clean()
+    response.save()
+    return response, True

@@ -1,0 +1,235 @@
+"""factory_boy factories for every model; the defaults make a valid, believable record."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import factory
+from django.utils import timezone
+
+from accounts.models import Team, User
+from customers.models import (
+    Channel,
+    ContactPoint,
+    Customer,
+    Interaction,
+    Interest,
+    Offer,
+    Product,
+    ProductCategory,
+    Purchase,
+    Reminder,
+    Tag,
+)
+from metrics.models import MetricSnapshot
+from surveys.models import Survey, SurveyInvitation, SurveyResponse
+from tickets.models import Priority, SLAPolicy, Ticket, TicketMessage
+
+
+class TeamFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Team
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"Team {n}")
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    is_staff = True
+    password = factory.PostGenerationMethodCall("set_password", "correct horse battery")
+
+    @factory.post_generation
+    def groups(self, create: bool, extracted: list[str] | None, **kwargs: object) -> None:
+        from django.contrib.auth.models import Group
+
+        if create and extracted:
+            self.groups.set(Group.objects.filter(name__in=extracted))
+        if create:
+            self.save()
+
+
+class TagFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Tag
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"tag-{n}")
+
+
+class CustomerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Customer
+
+    full_name = factory.Faker("name")
+    external_id = factory.Sequence(lambda n: f"C{n:06d}")
+    acquisition_channel = "organic_search"
+    lifecycle = Customer.Lifecycle.ACTIVE
+
+
+class PhoneFactory(factory.django.DjangoModelFactory):
+    """A Russian mobile number, unique per sequence, typed the way people type it."""
+
+    class Meta:
+        model = ContactPoint
+
+    customer = factory.SubFactory(CustomerFactory)
+    kind = ContactPoint.Kind.PHONE
+    value = factory.Sequence(lambda n: f"8 (912) {n // 10000 % 1000:03d}-{n // 100 % 100:02d}-{n % 100:02d}")
+    is_primary = True
+
+
+class EmailFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ContactPoint
+
+    customer = factory.SubFactory(CustomerFactory)
+    kind = ContactPoint.Kind.EMAIL
+    value = factory.Sequence(lambda n: f"Customer{n}@Example.com")
+    is_primary = True
+
+
+class ProductCategoryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ProductCategory
+        django_get_or_create = ("slug",)
+
+    name = factory.Sequence(lambda n: f"Category {n}")
+    slug = factory.Sequence(lambda n: f"category-{n}")
+
+
+class ProductFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Product
+
+    sku = factory.Sequence(lambda n: f"SKU-{n:05d}")
+    name = factory.Sequence(lambda n: f"Product {n}")
+    category = factory.SubFactory(ProductCategoryFactory)
+    price = Decimal("19990.00")
+    warranty_months = 12
+
+
+class PurchaseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Purchase
+
+    customer = factory.SubFactory(CustomerFactory)
+    product = factory.SubFactory(ProductFactory)
+    amount = factory.LazyAttribute(lambda p: p.product.price if p.product else Decimal("1000.00"))
+    purchased_at = factory.LazyFunction(lambda: timezone.now() - dt.timedelta(days=30))
+
+
+class InterestFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Interest
+
+    customer = factory.SubFactory(CustomerFactory)
+    product = factory.SubFactory(ProductFactory)
+    kind = Interest.Kind.CART
+    channel = Channel.WEB
+
+
+class InteractionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Interaction
+
+    customer = factory.SubFactory(CustomerFactory)
+    channel = Channel.PHONE
+    direction = Interaction.Direction.INBOUND
+    started_at = factory.LazyFunction(lambda: timezone.now() - dt.timedelta(minutes=10))
+    answered_at = factory.LazyAttribute(lambda i: i.started_at + dt.timedelta(seconds=40))
+    ended_at = factory.LazyAttribute(lambda i: i.started_at + dt.timedelta(minutes=5))
+    summary = "Asked about delivery"
+
+
+class OfferFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Offer
+
+    customer = factory.SubFactory(CustomerFactory)
+    product = factory.SubFactory(ProductFactory)
+    rule = Offer.Rule.MANUAL
+    reason = "Fits what the customer owns"
+
+
+class ReminderFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Reminder
+
+    purchase = factory.SubFactory(PurchaseFactory)
+    customer = factory.SelfAttribute("purchase.customer")
+    kind = Reminder.Kind.WARRANTY
+    due_on = factory.LazyFunction(lambda: timezone.localdate() + dt.timedelta(days=7))
+
+
+class SLAPolicyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SLAPolicy
+
+    name = factory.LazyAttribute(lambda p: f"Standard {p.priority}")
+    priority = Priority.NORMAL
+    first_response_minutes = 60
+    resolution_minutes = 8 * 60
+
+
+class TicketFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Ticket
+
+    customer = factory.SubFactory(CustomerFactory)
+    subject = factory.Sequence(lambda n: f"Problem number {n}")
+    channel = Channel.PHONE
+
+
+class TicketMessageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TicketMessage
+
+    ticket = factory.SubFactory(TicketFactory)
+    author_kind = TicketMessage.Author.CUSTOMER
+    body = "It does not turn on."
+
+
+class SurveyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Survey
+
+    kind = Survey.Kind.CSAT
+    name = factory.LazyAttribute(lambda s: f"{s.kind} after support")
+
+
+class SurveyInvitationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SurveyInvitation
+
+    survey = factory.SubFactory(SurveyFactory)
+    customer = factory.SubFactory(CustomerFactory)
+
+
+class SurveyResponseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SurveyResponse
+
+    invitation = factory.SubFactory(SurveyInvitationFactory)
+    score = 5
+
+
+class MetricSnapshotFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = MetricSnapshot
+
+    day = factory.LazyFunction(lambda: timezone.localdate() - dt.timedelta(days=1))
+    metric = "csat"
+    value = 87.5
+    n = 40
+    ci_low = 74.0
+    ci_high = 94.5

@@ -1,0 +1,40 @@
+"""The people every permission test speaks of, defined once.
+
+operator: first-line support; supervisor: reads metrics, tunes SLA and surveys; admin_user:
+everything; other_team_operator: an operator of another team; integration: a machine user
+(telephony, the shop) with an API token.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from accounts.models import User
+from accounts.roles import ADMINS, OPERATORS, SUPERVISORS
+from tests.factories import TeamFactory, UserFactory
+
+
+@pytest.fixture
+def operator(db: None) -> User:
+    return UserFactory(username="olga", groups=[OPERATORS], team=TeamFactory(name="First line"))
+
+
+@pytest.fixture
+def other_team_operator(db: None) -> User:
+    return UserFactory(username="ivan", groups=[OPERATORS], team=TeamFactory(name="Sales desk"))
+
+
+@pytest.fixture
+def supervisor(db: None) -> User:
+    return UserFactory(username="sveta", groups=[SUPERVISORS], team=TeamFactory(name="First line"))
+
+
+@pytest.fixture
+def admin_user(db: None) -> User:
+    return UserFactory(username="root", groups=[ADMINS], is_superuser=True)
+
+
+@pytest.fixture
+def integration(db: None) -> User:
+    """A non-staff machine user; the API issue gives it a token and its group."""
+    return UserFactory(username="telephony", is_staff=False)

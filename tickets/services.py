@@ -1,0 +1,180 @@
+"""Ticket writes: opening, moving through the workflow, conversation.
+
+The allowed moves are defined on the model (`tickets.models.TRANSITIONS`); these services
+apply their effects (timestamps, counters, history) so that every caller gets the same ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from customers.models import Customer, Interaction
+from tickets.models import (
+    SLAPolicy,
+    Status,
+    Ticket,
+    TicketContact,
+    TicketEvent,
+    TicketMessage,
+)
+
+
+def apply_sla(ticket: Ticket) -> None:
+    """Attach the active SLA policy for the ticket's priority and set its due times.
+
+    Wall-clock targets; business-hours calendars refine this in the SLA module.
+    """
+    policy = SLAPolicy.objects.filter(priority=ticket.priority, is_active=True).first()
+    ticket.sla_policy = policy
+    if policy is None:
+        ticket.first_response_due_at = None
+        ticket.resolution_due_at = None
+        return
+    ticket.first_response_due_at = ticket.created_at + dt.timedelta(
+        minutes=policy.first_response_minutes
+    )
+    ticket.resolution_due_at = ticket.created_at + dt.timedelta(minutes=policy.resolution_minutes)
+
+
+@transaction.atomic
+def open_ticket(
+    *,
+    customer: Customer,
+    subject: str,
+    channel: str,
+    body: str = "",
+    actor: User | None = None,
+    interaction: Interaction | None = None,
+    **fields: Any,
+) -> Ticket:
+    """Open a ticket for a customer, with the customer's first message if there is one."""
+    ticket = Ticket(customer=customer, subject=subject, channel=channel, **fields)
+    if ticket.created_at is None:
+        ticket.created_at = timezone.now()
+    ticket.full_clean()
+    apply_sla(ticket)
+    ticket.save()
+    TicketEvent.objects.create(
+        ticket=ticket,
+        kind=TicketEvent.Kind.CREATED,
+        actor=actor,
+        to_value=ticket.status,
+        created_at=ticket.created_at,
+    )
+    if body:
+        TicketMessage.objects.create(
+            ticket=ticket,
+            author_kind=TicketMessage.Author.CUSTOMER,
+            body=body,
+            channel=channel,
+            created_at=ticket.created_at,
+        )
+    if interaction is not None:
+        TicketContact.objects.create(ticket=ticket, interaction=interaction)
+    return ticket
+
+
+@transaction.atomic
+def change_ticket_status(
+    *, ticket: Ticket, to_status: str, actor: User | None = None, at: dt.datetime | None = None
+) -> Ticket:
+    """Move a ticket to `to_status` if the workflow allows it, and record who did it.
+
+    Resolving stamps the resolution time; reopening counts the reopen and clears it;
+    closing stamps the close time.
+    """
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    from_status = ticket.status
+    if to_status == from_status:
+        return ticket
+    ticket.check_transition(to_status)
+    now = at or timezone.now()
+    if to_status == Status.RESOLVED:
+        ticket.resolved_at = now
+    elif to_status == Status.CLOSED:
+        ticket.closed_at = now
+    elif from_status == Status.RESOLVED:  # reopened
+        ticket.resolved_at = None
+        ticket.reopened_count += 1
+    ticket.status = to_status
+    ticket.save()
+    TicketEvent.objects.create(
+        ticket=ticket,
+        kind=TicketEvent.Kind.STATUS,
+        actor=actor,
+        from_value=from_status,
+        to_value=to_status,
+        created_at=now,
+    )
+    return ticket
+
+
+@transaction.atomic
+def add_message(
+    *,
+    ticket: Ticket,
+    body: str,
+    author_kind: str,
+    author_user: User | None = None,
+    is_internal: bool = False,
+    channel: str = "",
+    at: dt.datetime | None = None,
+) -> TicketMessage:
+    """Add a message to the conversation.
+
+    The first operator reply that is not an internal note sets the first response time; a
+    customer message on a pending ticket moves it back to open.
+    """
+    if not body.strip():
+        raise ValidationError({"body": _("Write a message.")})
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    now = at or timezone.now()
+    message = TicketMessage(
+        ticket=ticket,
+        body=body,
+        author_kind=author_kind,
+        author_user=author_user,
+        is_internal=is_internal,
+        channel=channel or ticket.channel,
+        created_at=now,
+    )
+    message.full_clean()
+    message.save()
+    if (
+        author_kind == TicketMessage.Author.OPERATOR
+        and not is_internal
+        and ticket.first_response_at is None
+    ):
+        ticket.first_response_at = now
+        ticket.save(update_fields=["first_response_at", "updated_at"])
+    if author_kind == TicketMessage.Author.CUSTOMER and ticket.status == Status.PENDING:
+        change_ticket_status(ticket=ticket, to_status=Status.OPEN, at=now)
+    return message
+
+
+@transaction.atomic
+def record_customer_contact(
+    *, ticket: Ticket, interaction: Interaction, actor: User | None = None
+) -> Ticket:
+    """Count another contact from the customer about this ticket (for first contact resolution)."""
+    if interaction.customer_id != ticket.customer_id:
+        raise ValidationError({"interaction": _("The contact is from another customer.")})
+    TicketContact.objects.create(ticket=ticket, interaction=interaction)
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    ticket.customer_contacts += 1
+    ticket.save(update_fields=["customer_contacts", "updated_at"])
+    TicketEvent.objects.create(
+        ticket=ticket,
+        kind=TicketEvent.Kind.CONTACT,
+        actor=actor,
+        to_value=str(ticket.customer_contacts),
+        created_at=interaction.started_at,
+    )
+    return ticket
