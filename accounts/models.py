@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import zoneinfo
-
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-
-def validate_time_zone(value: str) -> None:
-    """Reject a time zone name that the IANA database does not know."""
-    if value and value not in zoneinfo.available_timezones():
-        raise ValidationError(_("“%(value)s” is not a known time zone."), params={"value": value})
+from accounts.validators import validate_time_zone
 
 
 class Team(models.Model):

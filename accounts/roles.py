@@ -38,6 +38,8 @@ _OPERATOR_GRANTS: dict[tuple[str, str], tuple[str, ...]] = {
     ("surveys", "surveyinvitation"): ("view", "add"),
     ("surveys", "surveyresponse"): ("view",),
     ("accounts", "team"): ("view",),
+    # To pick an assignee or an operator from the list of colleagues.
+    ("accounts", "user"): ("view",),
 }
 _SUPERVISOR_EXTRA: dict[tuple[str, str], tuple[str, ...]] = {
     ("customers", "purchase"): ("change",),

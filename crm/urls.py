@@ -2,11 +2,12 @@
 
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 
 from crm import views
 
-admin.site.site_header = "CRM administration"
-admin.site.site_title = "CRM admin"
+admin.site.site_header = _("CRM administration")
+admin.site.site_title = _("CRM admin")
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -17,6 +17,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.validators import validate_time_zone
 from customers.contacts import normalise_email, normalise_handle, normalise_phone
 from customers.dates import add_months
 
@@ -122,7 +123,11 @@ class Customer(models.Model):
         _("language"), max_length=10, choices=settings.LANGUAGES, default=default_language
     )
     time_zone = models.CharField(
-        _("time zone"), max_length=64, blank=True, help_text=_("Empty: the site's time zone.")
+        _("time zone"),
+        max_length=64,
+        blank=True,
+        validators=[validate_time_zone],
+        help_text=_("Empty: the site's time zone."),
     )
     segment = models.CharField(
         _("segment"), max_length=20, choices=Segment.choices, default=Segment.CONSUMER
@@ -158,12 +163,17 @@ class Customer(models.Model):
             models.UniqueConstraint(
                 fields=["external_id"], condition=NOT_BLANK, name="customer_external_id_unique"
             ),
-            models.CheckConstraint(condition=~Q(full_name=""), name="customer_full_name_not_blank"),
+            models.CheckConstraint(
+                condition=~Q(full_name=""),
+                name="customer_full_name_not_blank",
+                violation_error_message=_("Enter the customer's name."),
+            ),
         ]
         indexes = [
             models.Index(fields=["full_name"], name="customer_full_name_idx"),
             models.Index(fields=["updated_at"], name="customer_updated_at_idx"),
             models.Index(fields=["created_at"], name="customer_created_at_idx"),
+            models.Index(fields=["customer_since"], name="customer_since_idx"),
         ]
 
     def __str__(self) -> str:
@@ -231,7 +241,9 @@ class ContactPoint(models.Model):
                 ),
             ),
             models.CheckConstraint(
-                condition=~Q(normalised_value=""), name="contact_point_normalised_not_blank"
+                condition=~Q(normalised_value=""),
+                name="contact_point_normalised_not_blank",
+                violation_error_message=_("Enter a contact value."),
             ),
         ]
         indexes = [
@@ -271,6 +283,13 @@ class ContactPoint(models.Model):
 
     def clean(self) -> None:
         self.normalise()
+
+    def validate_constraints(self, exclude: Any = None) -> None:
+        # normalised_value derives from value: when value was refused, the constraints on the
+        # blank normalised form would only add a cryptic second error for the same mistake.
+        if exclude and "value" in exclude:
+            exclude = {*exclude, "normalised_value"}
+        super().validate_constraints(exclude=exclude)
 
 
 class ProductCategory(models.Model):
@@ -356,12 +375,20 @@ class Product(models.Model):
             models.UniqueConstraint(
                 fields=["external_id"], condition=NOT_BLANK, name="product_external_id_unique"
             ),
-            models.CheckConstraint(condition=Q(price__gte=0), name="product_price_not_negative"),
             models.CheckConstraint(
-                condition=Q(cost__isnull=True) | Q(cost__gte=0), name="product_cost_not_negative"
+                condition=Q(price__gte=0),
+                name="product_price_not_negative",
+                violation_error_message=_("The price cannot be negative."),
             ),
             models.CheckConstraint(
-                condition=~Q(successor=F("id")), name="product_not_its_own_successor"
+                condition=Q(cost__isnull=True) | Q(cost__gte=0),
+                name="product_cost_not_negative",
+                violation_error_message=_("The cost cannot be negative."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(successor=F("id")),
+                name="product_not_its_own_successor",
+                violation_error_message=_("A product cannot replace itself."),
             ),
         ]
         indexes = [models.Index(fields=["updated_at"], name="product_updated_at_idx")]
@@ -431,8 +458,16 @@ class Purchase(models.Model):
             models.UniqueConstraint(
                 fields=["external_id"], condition=NOT_BLANK, name="purchase_external_id_unique"
             ),
-            models.CheckConstraint(condition=Q(amount__gte=0), name="purchase_amount_not_negative"),
-            models.CheckConstraint(condition=Q(quantity__gte=1), name="purchase_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(amount__gte=0),
+                name="purchase_amount_not_negative",
+                violation_error_message=_("The amount cannot be negative."),
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__gte=1),
+                name="purchase_quantity_positive",
+                violation_error_message=_("The quantity must be at least 1."),
+            ),
         ]
         indexes = [
             models.Index(fields=["customer", "-purchased_at"], name="purchase_customer_time_idx"),
@@ -461,9 +496,12 @@ class Purchase(models.Model):
         return f"{what} · {self.amount} {self.currency}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        self.derive_end_dates()
         update_fields = kwargs.get("update_fields")
-        if update_fields is not None:
+        if update_fields is None:
+            self.derive_end_dates()
+        elif {"product", "product_id", "purchased_at"} & set(update_fields):
+            # Terms follow the product and the date; a save that changes neither keeps them.
+            self.derive_end_dates()
             kwargs["update_fields"] = {
                 *update_fields,
                 "warranty_ends_on",
@@ -475,7 +513,9 @@ class Purchase(models.Model):
     @property
     def purchased_on(self) -> dt.date:
         """The purchase day in the site's time zone: terms run from this date."""
-        return timezone.localdate(self.purchased_at)
+        # The site's zone, not the one activated for the current operator: a term must not
+        # depend on who saved the purchase.
+        return timezone.localdate(self.purchased_at, timezone.get_default_timezone())
 
     def derive_end_dates(self) -> None:
         """Set the warranty, support and subscription end dates from the product's terms."""
@@ -842,6 +882,7 @@ class Reminder(models.Model):
             models.CheckConstraint(
                 condition=~Q(status="sent") | Q(sent_at__isnull=False),
                 name="reminder_sent_has_time",
+                violation_error_message=_("A sent reminder has a sending time."),
             ),
         ]
         indexes = [

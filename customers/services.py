@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from customers.models import ContactPoint, Customer
 
@@ -36,20 +37,26 @@ def create_customer(
 def add_contact_points(
     *, customer: Customer, contact_points: Iterable[ContactData]
 ) -> list[ContactPoint]:
-    """Add contact points to a customer; errors name the item (`contact_points[1].value`)."""
+    """Add contact points to a customer, all or none; errors name the item.
+
+    Errors are keyed like `contact_points[1].value`. A contact marked primary demotes the
+    customer's previous primary of its kind; otherwise the first of a kind becomes primary.
+    """
     items = [dict(item) for item in contact_points]
-    has_primary = (
-        set(customer.contact_points.filter(is_primary=True).values_list("kind", flat=True))
-        if customer.pk
-        else set()
-    )
-    explicit_primary = {item.get("kind") for item in items if item.get("is_primary")}
+    stored: set[tuple[str, str]] = set()
+    primary_kinds: set[str] = set()
+    if customer.pk:
+        for kind, value, is_primary in customer.contact_points.values_list(
+            "kind", "normalised_value", "is_primary"
+        ):
+            stored.add((kind, value))
+            if is_primary:
+                primary_kinds.add(kind)
+    marked_primary = [item.get("kind") for item in items if item.get("is_primary")]
     created: list[ContactPoint] = []
+    seen: set[tuple[str, str]] = set()
     errors: dict[str, Any] = {}
     for index, item in enumerate(items):
-        kind = item.get("kind")
-        if not item.get("is_primary") and kind not in has_primary and kind not in explicit_primary:
-            item["is_primary"] = True
         contact = ContactPoint(customer=customer, **item)
         try:
             contact.full_clean(exclude=["customer"])
@@ -57,11 +64,30 @@ def add_contact_points(
             for field, messages in exc.message_dict.items():
                 errors[f"contact_points[{index}].{field}"] = messages
             continue
-        if item["is_primary"]:
-            has_primary.add(contact.kind)
+        key = (contact.kind, contact.normalised_value)
+        # Caught here, so that the unique constraints never surface as an IntegrityError.
+        if key in stored:
+            errors[f"contact_points[{index}].value"] = [_("The customer already has this contact.")]
+            continue
+        if key in seen:
+            errors[f"contact_points[{index}].value"] = [_("This contact is given twice.")]
+            continue
+        if contact.is_primary and marked_primary.count(contact.kind) > 1:
+            errors[f"contact_points[{index}].is_primary"] = [
+                _("Only one contact of each kind can be primary.")
+            ]
+            continue
+        seen.add(key)
+        if contact.kind not in primary_kinds and contact.kind not in marked_primary:
+            contact.is_primary = True
+        if contact.is_primary:
+            primary_kinds.add(contact.kind)
         created.append(contact)
     if errors:
         raise ValidationError(errors)
+    demote = {contact.kind for contact in created if contact.is_primary}
+    if customer.pk and demote:
+        customer.contact_points.filter(kind__in=demote, is_primary=True).update(is_primary=False)
     for contact in created:
         contact.save()
     return created

@@ -37,12 +37,14 @@ class MetricSnapshot(models.Model):
             models.CheckConstraint(
                 condition=Q(dimension="") | ~Q(dimension_value=""),
                 name="metric_snapshot_dimension_has_value",
+                violation_error_message=_("A split by a dimension names its value."),
             ),
             models.CheckConstraint(
                 condition=Q(ci_low__isnull=True)
                 | Q(ci_high__isnull=True)
                 | Q(ci_low__lte=F("ci_high")),
                 name="metric_snapshot_ci_ordered",
+                violation_error_message=_("The interval's low end cannot exceed its high end."),
             ),
         ]
         indexes = [models.Index(fields=["metric", "dimension", "day"], name="metric_series_idx")]

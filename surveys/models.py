@@ -21,6 +21,8 @@ from tickets.models import Ticket
 DEFAULT_SCALES: dict[str, tuple[int, int]] = {"CSAT": (1, 5), "NPS": (0, 10), "CES": (1, 7)}
 # CSAT counts the top quarter of the scale as satisfied: 4-5 on 1-5, 8-10 on 1-10.
 SATISFIED_SHARE_OF_SCALE = 0.75
+# NPS: promoters answer 9 or 10 (Reichheld's definition); they are the "satisfied" ones.
+NPS_PROMOTER_MIN = 9
 DEFAULT_INVITATION_TTL_DAYS = 14
 TOKEN_BYTES = 32  # 256 bits: not guessable, 43 URL-safe characters
 
@@ -104,7 +106,11 @@ class Survey(models.Model):
                 name="survey_nps_is_zero_to_ten",
                 violation_error_message=_("NPS is asked on a 0-10 scale."),
             ),
-            models.CheckConstraint(condition=Q(scale_min__gte=0), name="survey_scale_not_negative"),
+            models.CheckConstraint(
+                condition=Q(scale_min__gte=0),
+                name="survey_scale_not_negative",
+                violation_error_message=_("Scores cannot be negative."),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -128,6 +134,8 @@ class Survey(models.Model):
     def default_threshold(self) -> int:
         """The score from which answers count as satisfied (CSAT, NPS) or easy (CES)."""
         low, high = self.scale_min, self.scale_max
+        if self.kind == self.Kind.NPS:
+            return NPS_PROMOTER_MIN
         if self.kind == self.Kind.CES:
             # Easy = the easy side of the midpoint: 5-7 (or 1-3) on 1-7.
             middle = (low + high) / 2
@@ -258,10 +266,12 @@ class SurveyInvitation(models.Model):
             models.CheckConstraint(
                 condition=Q(expires_at__gt=F("created_at")),
                 name="survey_invitation_expires_after_creation",
+                violation_error_message=_("An invitation must expire after it was created."),
             ),
             models.CheckConstraint(
                 condition=~Q(delivery_status="sent") | Q(sent_at__isnull=False),
                 name="survey_invitation_sent_has_time",
+                violation_error_message=_("A sent invitation has a sending time."),
             ),
         ]
         indexes = [
@@ -313,11 +323,14 @@ class SurveyResponse(models.Model):
         verbose_name_plural = _("survey responses")
         constraints = [
             models.CheckConstraint(
-                condition=Q(score__gte=0), name="survey_response_score_not_negative"
+                condition=Q(score__gte=0),
+                name="survey_response_score_not_negative",
+                violation_error_message=_("Scores cannot be negative."),
             ),
             models.CheckConstraint(
                 condition=Q(sentiment="") | ~Q(comment=""),
                 name="survey_response_sentiment_needs_comment",
+                violation_error_message=_("Only a comment has a sentiment."),
             ),
         ]
         indexes = [models.Index(fields=["answered_at"], name="survey_response_time_idx")]

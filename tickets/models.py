@@ -16,6 +16,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.validators import validate_time_zone
 from customers.models import Channel, Customer, Interaction, Purchase
 
 
@@ -64,7 +65,9 @@ class SLAPolicy(models.Model):
     first_response_minutes = models.PositiveIntegerField(_("first response target, minutes"))
     resolution_minutes = models.PositiveIntegerField(_("resolution target, minutes"))
     business_hours = models.JSONField(_("business hours"), null=True, blank=True)
-    time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, blank=True, validators=[validate_time_zone]
+    )
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:
@@ -81,6 +84,7 @@ class SLAPolicy(models.Model):
             models.CheckConstraint(
                 condition=Q(first_response_minutes__gt=0) & Q(resolution_minutes__gt=0),
                 name="sla_targets_positive",
+                violation_error_message=_("Targets must be longer than zero minutes."),
             ),
             models.CheckConstraint(
                 condition=Q(resolution_minutes__gte=F("first_response_minutes")),
@@ -185,26 +189,37 @@ class Ticket(models.Model):
                 condition=Q(first_response_at__isnull=True)
                 | Q(first_response_at__gte=F("created_at")),
                 name="ticket_first_response_after_creation",
+                violation_error_message=_(
+                    "The first response cannot come before the ticket was created."
+                ),
             ),
             models.CheckConstraint(
                 condition=Q(resolved_at__isnull=True) | Q(resolved_at__gte=F("created_at")),
                 name="ticket_resolved_after_creation",
+                violation_error_message=_("A ticket cannot be resolved before it was created."),
             ),
             models.CheckConstraint(
                 condition=~Q(status__in=["resolved", "closed"]) | Q(resolved_at__isnull=False),
                 name="ticket_resolved_has_resolved_at",
+                violation_error_message=_("A resolved or closed ticket has a resolution time."),
             ),
             models.CheckConstraint(
                 condition=Q(status__in=["resolved", "closed"]) | Q(resolved_at__isnull=True),
                 name="ticket_unresolved_has_no_resolved_at",
+                violation_error_message=_("A ticket that is not resolved has no resolution time."),
             ),
             models.CheckConstraint(
                 condition=Q(status="closed", closed_at__isnull=False)
                 | (~Q(status="closed") & Q(closed_at__isnull=True)),
                 name="ticket_closed_at_matches_status",
+                violation_error_message=_(
+                    "A closed ticket, and only a closed one, has a closing time."
+                ),
             ),
             models.CheckConstraint(
-                condition=Q(customer_contacts__gte=1), name="ticket_at_least_one_contact"
+                condition=Q(customer_contacts__gte=1),
+                name="ticket_at_least_one_contact",
+                violation_error_message=_("A ticket has at least one customer contact."),
             ),
         ]
         indexes = [
@@ -316,7 +331,11 @@ class TicketMessage(models.Model):
                 name="ticket_message_internal_by_operator",
                 violation_error_message=_("Only an operator writes internal notes."),
             ),
-            models.CheckConstraint(condition=~Q(body=""), name="ticket_message_body_not_blank"),
+            models.CheckConstraint(
+                condition=~Q(body=""),
+                name="ticket_message_body_not_blank",
+                violation_error_message=_("Write a message."),
+            ),
         ]
         indexes = [models.Index(fields=["ticket", "-created_at"], name="ticket_message_idx")]
 
@@ -349,6 +368,14 @@ class TicketContact(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.ticket_id} ← {self.interaction}"
+
+    def clean(self) -> None:
+        if (
+            self.ticket_id
+            and self.interaction_id
+            and self.interaction.customer_id != self.ticket.customer_id
+        ):
+            raise ValidationError({"interaction": _("The contact is from another customer.")})
 
 
 class TicketEvent(models.Model):

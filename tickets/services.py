@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from customers.models import Customer, Interaction
 from tickets.models import (
+    Priority,
     SLAPolicy,
     Status,
     Ticket,
@@ -176,5 +177,68 @@ def record_customer_contact(
         actor=actor,
         to_value=str(ticket.customer_contacts),
         created_at=interaction.started_at,
+    )
+    return ticket
+
+
+@transaction.atomic
+def assign_ticket(
+    *,
+    ticket: Ticket,
+    assignee: User | None,
+    actor: User | None = None,
+    at: dt.datetime | None = None,
+) -> Ticket:
+    """Give the ticket to `assignee` (None: back to the queue) and record who did it."""
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    if ticket.assignee_id == (assignee.pk if assignee else None):
+        return ticket
+    previous = ticket.assignee
+    ticket.assignee = assignee
+    ticket.save(update_fields=["assignee", "updated_at"])
+    TicketEvent.objects.create(
+        ticket=ticket,
+        kind=TicketEvent.Kind.ASSIGNED,
+        actor=actor,
+        from_value=previous.get_username() if previous else "",
+        to_value=assignee.get_username() if assignee else "",
+        created_at=at or timezone.now(),
+    )
+    return ticket
+
+
+@transaction.atomic
+def change_ticket_priority(
+    *,
+    ticket: Ticket,
+    priority: str,
+    actor: User | None = None,
+    at: dt.datetime | None = None,
+) -> Ticket:
+    """Change the priority; the SLA targets of the new priority apply from the ticket's start."""
+    if priority not in Priority.values:
+        raise ValidationError({"priority": _("Choose a valid priority.")})
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    previous = ticket.priority
+    if previous == priority:
+        return ticket
+    ticket.priority = priority
+    apply_sla(ticket)
+    ticket.save(
+        update_fields=[
+            "priority",
+            "sla_policy",
+            "first_response_due_at",
+            "resolution_due_at",
+            "updated_at",
+        ]
+    )
+    TicketEvent.objects.create(
+        ticket=ticket,
+        kind=TicketEvent.Kind.PRIORITY,
+        actor=actor,
+        from_value=previous,
+        to_value=priority,
+        created_at=at or timezone.now(),
     )
     return ticket
