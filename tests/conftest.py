@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from pytest_django.fixtures import Settings
 
 pytest_plugins = ["tests.personas"]
 
@@ -16,6 +17,7 @@ def _skip_postgres_only(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _english(settings: pytest.FixtureRequest) -> None:
-    """Messages asserted in tests are the English ones."""
+def _test_settings(settings: Settings) -> None:
+    """English messages (the ones tests assert) and a fast password hasher for personas."""
     settings.LANGUAGE_CODE = "en"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import factory
+from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from accounts.models import Team, User
@@ -27,7 +28,7 @@ from surveys.models import Survey, SurveyInvitation, SurveyResponse
 from tickets.models import Priority, SLAPolicy, Ticket, TicketMessage
 
 
-class TeamFactory(factory.django.DjangoModelFactory):
+class TeamFactory(factory.django.DjangoModelFactory[Team]):
     class Meta:
         model = Team
         django_get_or_create = ("name",)
@@ -35,7 +36,7 @@ class TeamFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Team {n}")
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
         django_get_or_create = ("username",)
@@ -48,17 +49,21 @@ class UserFactory(factory.django.DjangoModelFactory):
     is_staff = True
     password = factory.PostGenerationMethodCall("set_password", "correct horse battery")
 
-    @factory.post_generation
-    def groups(self, create: bool, extracted: list[str] | None, **kwargs: object) -> None:
-        from django.contrib.auth.models import Group
-
-        if create and extracted:
-            self.groups.set(Group.objects.filter(name__in=extracted))
-        if create:
-            self.save()
+    groups = factory.PostGeneration(
+        lambda user, create, extracted, **_: _join(user, create, extracted)
+    )
 
 
-class TagFactory(factory.django.DjangoModelFactory):
+def _join(user: User, create: bool, role_names: list[str] | None) -> None:
+    """Put a created user into the named role groups, then save the hashed password."""
+    if not create:
+        return
+    if role_names:
+        user.groups.set(Group.objects.filter(name__in=role_names))
+    user.save()
+
+
+class TagFactory(factory.django.DjangoModelFactory[Tag]):
     class Meta:
         model = Tag
         django_get_or_create = ("name",)
@@ -66,7 +71,7 @@ class TagFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"tag-{n}")
 
 
-class CustomerFactory(factory.django.DjangoModelFactory):
+class CustomerFactory(factory.django.DjangoModelFactory[Customer]):
     class Meta:
         model = Customer
 
@@ -76,7 +81,7 @@ class CustomerFactory(factory.django.DjangoModelFactory):
     lifecycle = Customer.Lifecycle.ACTIVE
 
 
-class PhoneFactory(factory.django.DjangoModelFactory):
+class PhoneFactory(factory.django.DjangoModelFactory[ContactPoint]):
     """A Russian mobile number, unique per sequence, typed the way people type it."""
 
     class Meta:
@@ -84,11 +89,13 @@ class PhoneFactory(factory.django.DjangoModelFactory):
 
     customer = factory.SubFactory(CustomerFactory)
     kind = ContactPoint.Kind.PHONE
-    value = factory.Sequence(lambda n: f"8 (912) {n // 10000 % 1000:03d}-{n // 100 % 100:02d}-{n % 100:02d}")
+    value = factory.Sequence(
+        lambda n: f"8 (912) {n // 10000 % 1000:03d}-{n // 100 % 100:02d}-{n % 100:02d}"
+    )
     is_primary = True
 
 
-class EmailFactory(factory.django.DjangoModelFactory):
+class EmailFactory(factory.django.DjangoModelFactory[ContactPoint]):
     class Meta:
         model = ContactPoint
 
@@ -98,7 +105,7 @@ class EmailFactory(factory.django.DjangoModelFactory):
     is_primary = True
 
 
-class ProductCategoryFactory(factory.django.DjangoModelFactory):
+class ProductCategoryFactory(factory.django.DjangoModelFactory[ProductCategory]):
     class Meta:
         model = ProductCategory
         django_get_or_create = ("slug",)
@@ -107,7 +114,7 @@ class ProductCategoryFactory(factory.django.DjangoModelFactory):
     slug = factory.Sequence(lambda n: f"category-{n}")
 
 
-class ProductFactory(factory.django.DjangoModelFactory):
+class ProductFactory(factory.django.DjangoModelFactory[Product]):
     class Meta:
         model = Product
 
@@ -118,7 +125,7 @@ class ProductFactory(factory.django.DjangoModelFactory):
     warranty_months = 12
 
 
-class PurchaseFactory(factory.django.DjangoModelFactory):
+class PurchaseFactory(factory.django.DjangoModelFactory[Purchase]):
     class Meta:
         model = Purchase
 
@@ -128,7 +135,7 @@ class PurchaseFactory(factory.django.DjangoModelFactory):
     purchased_at = factory.LazyFunction(lambda: timezone.now() - dt.timedelta(days=30))
 
 
-class InterestFactory(factory.django.DjangoModelFactory):
+class InterestFactory(factory.django.DjangoModelFactory[Interest]):
     class Meta:
         model = Interest
 
@@ -138,7 +145,7 @@ class InterestFactory(factory.django.DjangoModelFactory):
     channel = Channel.WEB
 
 
-class InteractionFactory(factory.django.DjangoModelFactory):
+class InteractionFactory(factory.django.DjangoModelFactory[Interaction]):
     class Meta:
         model = Interaction
 
@@ -151,7 +158,7 @@ class InteractionFactory(factory.django.DjangoModelFactory):
     summary = "Asked about delivery"
 
 
-class OfferFactory(factory.django.DjangoModelFactory):
+class OfferFactory(factory.django.DjangoModelFactory[Offer]):
     class Meta:
         model = Offer
 
@@ -161,7 +168,7 @@ class OfferFactory(factory.django.DjangoModelFactory):
     reason = "Fits what the customer owns"
 
 
-class ReminderFactory(factory.django.DjangoModelFactory):
+class ReminderFactory(factory.django.DjangoModelFactory[Reminder]):
     class Meta:
         model = Reminder
 
@@ -171,7 +178,7 @@ class ReminderFactory(factory.django.DjangoModelFactory):
     due_on = factory.LazyFunction(lambda: timezone.localdate() + dt.timedelta(days=7))
 
 
-class SLAPolicyFactory(factory.django.DjangoModelFactory):
+class SLAPolicyFactory(factory.django.DjangoModelFactory[SLAPolicy]):
     class Meta:
         model = SLAPolicy
 
@@ -181,7 +188,7 @@ class SLAPolicyFactory(factory.django.DjangoModelFactory):
     resolution_minutes = 8 * 60
 
 
-class TicketFactory(factory.django.DjangoModelFactory):
+class TicketFactory(factory.django.DjangoModelFactory[Ticket]):
     class Meta:
         model = Ticket
 
@@ -190,7 +197,7 @@ class TicketFactory(factory.django.DjangoModelFactory):
     channel = Channel.PHONE
 
 
-class TicketMessageFactory(factory.django.DjangoModelFactory):
+class TicketMessageFactory(factory.django.DjangoModelFactory[TicketMessage]):
     class Meta:
         model = TicketMessage
 
@@ -199,7 +206,7 @@ class TicketMessageFactory(factory.django.DjangoModelFactory):
     body = "It does not turn on."
 
 
-class SurveyFactory(factory.django.DjangoModelFactory):
+class SurveyFactory(factory.django.DjangoModelFactory[Survey]):
     class Meta:
         model = Survey
 
@@ -207,7 +214,7 @@ class SurveyFactory(factory.django.DjangoModelFactory):
     name = factory.LazyAttribute(lambda s: f"{s.kind} after support")
 
 
-class SurveyInvitationFactory(factory.django.DjangoModelFactory):
+class SurveyInvitationFactory(factory.django.DjangoModelFactory[SurveyInvitation]):
     class Meta:
         model = SurveyInvitation
 
@@ -215,7 +222,7 @@ class SurveyInvitationFactory(factory.django.DjangoModelFactory):
     customer = factory.SubFactory(CustomerFactory)
 
 
-class SurveyResponseFactory(factory.django.DjangoModelFactory):
+class SurveyResponseFactory(factory.django.DjangoModelFactory[SurveyResponse]):
     class Meta:
         model = SurveyResponse
 
@@ -223,7 +230,7 @@ class SurveyResponseFactory(factory.django.DjangoModelFactory):
     score = 5
 
 
-class MetricSnapshotFactory(factory.django.DjangoModelFactory):
+class MetricSnapshotFactory(factory.django.DjangoModelFactory[MetricSnapshot]):
     class Meta:
         model = MetricSnapshot
 

@@ -16,25 +16,31 @@ from tests.factories import TeamFactory, UserFactory
 
 @pytest.fixture
 def operator(db: None) -> User:
-    return UserFactory(username="olga", groups=[OPERATORS], team=TeamFactory(name="First line"))
+    return UserFactory.create(
+        username="olga", groups=[OPERATORS], team=TeamFactory(name="First line")
+    )
 
 
 @pytest.fixture
 def other_team_operator(db: None) -> User:
-    return UserFactory(username="ivan", groups=[OPERATORS], team=TeamFactory(name="Sales desk"))
+    return UserFactory.create(
+        username="ivan", groups=[OPERATORS], team=TeamFactory(name="Sales desk")
+    )
 
 
 @pytest.fixture
 def supervisor(db: None) -> User:
-    return UserFactory(username="sveta", groups=[SUPERVISORS], team=TeamFactory(name="First line"))
+    return UserFactory.create(
+        username="sveta", groups=[SUPERVISORS], team=TeamFactory(name="First line")
+    )
 
 
 @pytest.fixture
 def admin_user(db: None) -> User:
-    return UserFactory(username="root", groups=[ADMINS], is_superuser=True)
+    return UserFactory.create(username="root", groups=[ADMINS], is_superuser=True)
 
 
 @pytest.fixture
 def integration(db: None) -> User:
     """A non-staff machine user; the API issue gives it a token and its group."""
-    return UserFactory(username="telephony", is_staff=False)
+    return UserFactory.create(username="telephony", is_staff=False)

@@ -1,0 +1,53 @@
+"""Project pages: the home page and the health check load balancers poll."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import OperationalError
+from django.test import Client
+from django.urls import reverse
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_home_page_renders(client: Client) -> None:
+    response = client.get(reverse("home"))
+
+    assert response.status_code == 200
+    assert "Customer service CRM" in response.content.decode()
+
+
+def test_the_home_page_refuses_a_post(client: Client) -> None:
+    assert client.post(reverse("home")).status_code == 405
+
+
+def test_the_health_check_answers_ok_in_one_query(
+    client: Client, django_assert_max_num_queries: Any
+) -> None:
+    with django_assert_max_num_queries(1):
+        response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert "no-cache" in response["Cache-Control"]
+
+
+def test_the_health_check_refuses_a_post(client: Client) -> None:
+    assert client.post("/healthz").status_code == 405
+
+
+def test_an_unreachable_database_makes_the_health_check_fail(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class DeadConnection:
+        def cursor(self) -> None:
+            raise OperationalError("connection refused")
+
+    monkeypatch.setattr("crm.views.connection", DeadConnection())
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    assert response.json() == {"status": "error", "database": "connection refused"}
