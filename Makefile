@@ -1,0 +1,77 @@
+# The verbs a newcomer needs. `make run` starts the product with demo data on SQLite;
+# `make test` runs the whole suite. Both set up .venv themselves.
+
+VENV      := .venv
+PYTHON    := $(VENV)/bin/python
+STAMP     := $(VENV)/.installed-stamp
+HOST      ?= 127.0.0.1
+PORT      ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: help setup run migrate seed admin-user test lint format bench bench-quick web worker beat clean
+
+help:
+	@echo "make run          set up, migrate, load demo data once, serve on http://$(HOST):$(PORT)"
+	@echo "make test         set up and run the whole test suite"
+	@echo "make lint         ruff, mypy and the migrations check"
+	@echo "make web|worker|beat   the production processes without Docker (gunicorn, Celery)"
+	@echo "make bench        benchmarks; make bench-quick for a short run"
+
+# Idempotent: re-installs only when pyproject.toml changed since the last install.
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@if [ ! -x "$(PYTHON)" ]; then \
+		py=$$(./scripts/find-python) || exit 1; \
+		echo "Creating $(VENV) with $$py"; \
+		"$$py" -m venv $(VENV); \
+	fi
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+migrate: setup
+	$(PYTHON) manage.py migrate --noinput
+
+# seed_demo does nothing when the demo data is already there.
+seed: migrate
+	$(PYTHON) manage.py seed_demo
+
+admin-user: migrate
+	$(PYTHON) manage.py ensure_admin
+
+run: seed admin-user
+	$(PYTHON) manage.py runserver $(HOST):$(PORT)
+
+test: setup
+	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy .
+	$(PYTHON) manage.py makemigrations --check --dry-run
+
+format: setup
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: setup
+	$(PYTHON) bench/run.py
+
+bench-quick: setup
+	$(PYTHON) bench/run.py --quick
+
+# The production shape without Docker: the same commands docker-compose.yml runs.
+web: setup
+	$(PYTHON) manage.py collectstatic --noinput
+	$(VENV)/bin/gunicorn crm.wsgi:application --bind $(HOST):$(PORT) --workers 3 --access-logfile -
+
+worker: setup
+	$(VENV)/bin/celery -A crm worker --loglevel INFO
+
+beat: setup
+	$(VENV)/bin/celery -A crm beat --loglevel INFO --schedule var/celerybeat-schedule
+
+clean:
+	rm -rf $(VENV) var/static .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,131 @@
+"""Benchmarks: each figure is a ratio against a baseline measured in the same run.
+
+Absolute times depend on the machine; a ratio of two timings taken side by side does not
+(much). Results go to bench/results.json as {"machine": ..., "figures": [...]}.
+
+    python bench/run.py            # full size
+    python bench/run.py --quick    # small data, for a smoke run
+
+By default it works in a scratch SQLite file; set BENCH_DATABASE_URL to a PostgreSQL
+database (it is migrated and filled) to measure there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+FULL_CUSTOMERS = 50_000
+QUICK_CUSTOMERS = 2_000
+REPEATS = 30
+
+
+def setup_django(scratch: Path) -> None:
+    os.environ["DJANGO_SETTINGS_MODULE"] = "crm.settings"
+    os.environ["DATABASE_URL"] = os.environ.get(
+        "BENCH_DATABASE_URL", f"sqlite:///{scratch / 'bench.sqlite3'}"
+    )
+    os.environ.pop("REDIS_URL", None)
+    import django
+
+    django.setup()
+
+
+def best_of(fn: Callable[[], Any], repeats: int = REPEATS) -> float:
+    """The median of `repeats` timings, in seconds (the median resists a noisy neighbour)."""
+    timings = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        timings.append(time.perf_counter() - start)
+    return statistics.median(timings)
+
+
+def bench_caller_id(samples: list[str]) -> dict[str, Any]:
+    """Caller-ID lookup by any spelling vs the naive substring scan over typed values."""
+    from customers.models import ContactPoint
+    from customers.selectors import customers_by_phone
+
+    def indexed() -> None:
+        for spelling in samples:
+            list(customers_by_phone(spelling).values_list("id", flat=True))
+
+    def naive() -> None:
+        for spelling in samples:
+            digits = "".join(ch for ch in spelling if ch.isdigit())[-10:]
+            list(
+                ContactPoint.objects.filter(value__contains=digits[-4:]).values_list(
+                    "customer_id", flat=True
+                )
+            )
+
+    fast, slow = best_of(indexed), best_of(naive)
+    return {
+        "name": "caller_id_lookup_vs_substring_scan",
+        "ratio": round(fast / slow, 4),
+        "goal": "<= 0.2",
+        "ok": fast / slow <= 0.2,
+        "lookup_ms": round(fast * 1000 / len(samples), 3),
+        "baseline_ms": round(slow * 1000 / len(samples), 3),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small data, a smoke run")
+    args = parser.parse_args()
+    customers = QUICK_CUSTOMERS if args.quick else FULL_CUSTOMERS
+
+    with tempfile.TemporaryDirectory(prefix="crm-bench-") as scratch:
+        setup_django(Path(scratch))
+        from django.core.management import call_command
+        from django.db import connection
+
+        from customers.models import ContactPoint
+
+        call_command("migrate", verbosity=0)
+        if ContactPoint.objects.count() < customers:
+            call_command("generate_data", customers=customers, seed=7, verbosity=0)
+        phones = list(
+            ContactPoint.objects.filter(kind="phone")
+            .order_by("?")
+            .values_list("normalised_value", flat=True)[:20]
+        )
+        # Read them out as callers' numbers arrive from telephony: "8 (912) ..." spellings.
+        samples = [
+            f"8 ({p[2:5]}) {p[5:8]}-{p[8:10]}-{p[10:]}" if p.startswith("+7") else p for p in phones
+        ]
+        figures = [bench_caller_id(samples)]
+        result = {
+            "machine": {
+                "python": platform.python_version(),
+                "platform": platform.platform(),
+                "cpus": os.cpu_count(),
+                "database": connection.vendor,
+                "customers": customers,
+            },
+            "figures": figures,
+        }
+    out = ROOT / "bench" / "results.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    for figure in figures:
+        status = "ok" if figure["ok"] else "MISSED"
+        print(f"{figure['name']}: ratio {figure['ratio']} (goal {figure['goal']}) {status}")
+    print(f"written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
