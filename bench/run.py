@@ -53,7 +53,7 @@ def best_of(fn: Callable[[], Any], repeats: int = REPEATS) -> float:
     return statistics.median(timings)
 
 
-def bench_caller_id(samples: list[str]) -> dict[str, Any]:
+def bench_caller_id(samples: list[str], *, judged: bool) -> dict[str, Any]:
     """Caller-ID lookup by any spelling vs the naive substring scan over typed values."""
     from customers.models import ContactPoint
     from customers.selectors import customers_by_phone
@@ -76,7 +76,8 @@ def bench_caller_id(samples: list[str]) -> dict[str, Any]:
         "name": "caller_id_lookup_vs_substring_scan",
         "ratio": round(fast / slow, 4),
         "goal": "<= 0.2",
-        "ok": fast / slow <= 0.2,
+        # A quick run's data is too small for the index to show; only full runs are judged.
+        "ok": fast / slow <= 0.2 if judged else None,
         "lookup_ms": round(fast * 1000 / len(samples), 3),
         "baseline_ms": round(slow * 1000 / len(samples), 3),
     }
@@ -107,7 +108,7 @@ def main() -> int:
         samples = [
             f"8 ({p[2:5]}) {p[5:8]}-{p[8:10]}-{p[10:]}" if p.startswith("+7") else p for p in phones
         ]
-        figures = [bench_caller_id(samples)]
+        figures = [bench_caller_id(samples, judged=not args.quick)]
         result = {
             "machine": {
                 "python": platform.python_version(),
@@ -121,7 +122,7 @@ def main() -> int:
     out = ROOT / "bench" / "results.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     for figure in figures:
-        status = "ok" if figure["ok"] else "MISSED"
+        status = {True: "ok", False: "MISSED", None: "(quick run: goal not judged)"}[figure["ok"]]
         print(f"{figure['name']}: ratio {figure['ratio']} (goal {figure['goal']}) {status}")
     print(f"written to {out}")
     return 0

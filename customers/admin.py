@@ -183,7 +183,7 @@ class CustomerAdmin(admin.ModelAdmin):
     date_hierarchy = "customer_since"
     # Counting millions of customers twice per page is the slowest part of a filtered list.
     show_full_result_count = False
-    filter_horizontal = ("tags",)
+    autocomplete_fields = ("tags",)
     inlines = (ContactPointInline, RecentPurchaseInline)
     readonly_fields = (
         "primary_phone",
@@ -196,16 +196,16 @@ class CustomerAdmin(admin.ModelAdmin):
         "updated_at",
     )
     fieldsets = (
-        (None, {"fields": ("kind", "full_name", "company", "external_id", "tags")}),
+        (
+            None,
+            {"fields": (("full_name", "kind"), ("company", "external_id"), "tags")},
+        ),
         (
             _("Relationship"),
             {
                 "fields": (
-                    "lifecycle",
-                    "segment",
-                    "acquisition_channel",
-                    "acquisition_campaign",
-                    "customer_since",
+                    ("lifecycle", "segment", "customer_since"),
+                    ("acquisition_channel", "acquisition_campaign"),
                 )
             },
         ),
@@ -213,11 +213,8 @@ class CustomerAdmin(admin.ModelAdmin):
             _("Communication"),
             {
                 "fields": (
-                    "language",
-                    "time_zone",
-                    "preferred_channel",
-                    "consent_reminders",
-                    "consent_marketing",
+                    ("language", "time_zone", "preferred_channel"),
+                    ("consent_reminders", "consent_marketing"),
                 )
             },
         ),
@@ -225,16 +222,19 @@ class CustomerAdmin(admin.ModelAdmin):
             _("Summary"),
             {
                 "fields": (
-                    "primary_phone",
-                    "primary_email",
-                    "purchase_count",
-                    "revenue",
-                    "all_purchases",
+                    ("primary_phone", "primary_email"),
+                    ("purchase_count", "revenue", "all_purchases"),
                 )
             },
         ),
         (_("Notes"), {"fields": ("notes",)}),
-        (_("Record"), {"fields": ("anonymised_at", "created_at", "updated_at")}),
+        (
+            _("Record"),
+            {
+                "fields": (("created_at", "updated_at", "anonymised_at"),),
+                "classes": ("collapse",),
+            },
+        ),
     )
     actions = ("mark_lead", "mark_active", "mark_at_risk", "mark_churned")
 
