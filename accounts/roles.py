@@ -95,7 +95,8 @@ def sync_roles(apps: Apps) -> None:
 
 def sync_roles_after_migrate(sender: Any, **kwargs: Any) -> None:
     """post_migrate receiver: runs once, after the last app's permissions exist."""
-    if sender.label != "crm":  # the last app in INSTALLED_APPS
+    # post_migrate fires once per app; permissions of every app exist after the last one.
+    if sender.label != list(global_apps.get_app_configs())[-1].label:
         return
     apps = kwargs.get("apps") or global_apps
     try:
