@@ -1,6 +1,7 @@
-"""Top-level URL configuration: each app's pages and API join here as they are built."""
+"""Top-level URL configuration: each app's pages and API join here."""
 
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
@@ -12,6 +13,13 @@ admin.site.site_title = _("CRM admin")
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("customers/", include("customers.urls")),
+    path("tickets/", include("tickets.urls")),
+    # The public survey pages live at /s/<token>/ (short enough for an SMS).
+    path("", include("surveys.urls")),
+    path("metrics/", include("metrics.urls")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
 ]
