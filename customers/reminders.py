@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from customers.models import ProductCategory, Purchase, Reminder
@@ -65,12 +65,10 @@ def lead_days_for(kind: str, override: Mapping[str, list[int]] | None = None) ->
     return frozenset(settings.REMINDER_LEAD_DAYS.get(kind, ()))
 
 
-def _candidate_leads(kind: str) -> frozenset[int]:
+def _candidate_leads(kind: str, overrides: list[Any]) -> frozenset[int]:
     """Every lead time of `kind` some category (or the site) uses: what the query must cover."""
     leads = set(lead_days_for(kind))
-    for override in ProductCategory.objects.exclude(reminder_lead_days=None).values_list(
-        "reminder_lead_days", flat=True
-    ):
+    for override in overrides:
         if isinstance(override, Mapping) and kind in override:
             leads.update(override[kind])
     return frozenset(leads)
@@ -83,8 +81,13 @@ def due_reminders(*, on: dt.date) -> list[Reminder]:
     cancelled ones have no term left to remind of.
     """
     reminders: list[Reminder] = []
+    overrides = list(
+        ProductCategory.objects.filter(reminder_lead_days__isnull=False).values_list(
+            "reminder_lead_days", flat=True
+        )
+    )
     for kind, end_field in END_FIELD_BY_KIND.items():
-        leads = _candidate_leads(kind)
+        leads = _candidate_leads(kind, overrides)
         if not leads:
             continue
         ends = [on + dt.timedelta(days=lead) for lead in sorted(leads)]
@@ -135,6 +138,23 @@ class CreatedReminders:
     pending_ids: list[int] = field(default_factory=list)
 
 
+# Namespace of the advisory lock that lets one run per day count what it created.
+ADVISORY_LOCK_NAMESPACE = 7_001
+
+
+def _serialise_runs_for(day: dt.date) -> None:
+    """Make concurrent runs for the same day take turns (PostgreSQL; SQLite writers queue).
+
+    Correctness does not depend on it (the unique constraint does that); it keeps the
+    `created` count of each run honest and spares the second run the conflicting inserts.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", [ADVISORY_LOCK_NAMESPACE, day.toordinal()]
+            )
+
+
 @transaction.atomic
 def create_due_reminders(*, on: dt.date) -> CreatedReminders:
     """Create the reminders due on `on` once; return counts and the ids still to send.
@@ -142,6 +162,7 @@ def create_due_reminders(*, on: dt.date) -> CreatedReminders:
     Conflicting rows (an earlier run, a concurrent worker) are ignored by the database, so
     running this twice or in parallel never creates a reminder twice.
     """
+    _serialise_runs_for(on)
     candidates = due_reminders(on=on)
     before = Reminder.objects.filter(due_on=on).count()
     Reminder.objects.bulk_create(candidates, batch_size=1000, ignore_conflicts=True)

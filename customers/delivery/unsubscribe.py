@@ -44,8 +44,12 @@ def contact_for_token(token: str) -> ContactPoint | None:
 @transaction.atomic
 def opt_out_contact(*, contact: ContactPoint, at: dt.datetime | None = None) -> bool:
     """Opt the contact point out of reminders and surveys; False if it already was."""
+    moment = at or timezone.now()
     updated = ContactPoint.objects.filter(pk=contact.pk, opted_out_at__isnull=True).update(
-        opted_out_at=at or timezone.now()
+        opted_out_at=moment
     )
-    contact.refresh_from_db(fields=["opted_out_at"])
+    if updated:
+        contact.opted_out_at = moment
+    else:
+        contact.refresh_from_db(fields=["opted_out_at"])
     return bool(updated)
