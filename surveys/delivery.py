@@ -21,6 +21,7 @@ from typing import Any
 from celery import shared_task
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -192,11 +193,23 @@ def recover_stuck_invitations(*, now: dt.datetime) -> int:
 
 
 def due_invitation_ids(*, now: dt.datetime, limit: int = SWEEP_BATCH_SIZE) -> list[int]:
-    """Pending, unexpired invitations, oldest first (the claim checks quiet hours)."""
+    """Pending, unexpired invitations whose back-off has passed, oldest first.
+
+    Without a next-attempt column, an invitation tried `a` times is offered again only once
+    the sum of the first `a` back-offs has passed since it was created: never earlier than
+    the schedule, so the sweep catches a lost retry without undoing the back-off. (The claim
+    checks quiet hours.)
+    """
+    waited = Q()
+    total = dt.timedelta(0)
+    for attempts in range(settings.DELIVERY_MAX_ATTEMPTS + 1):
+        if attempts:
+            total += retry_delay(attempts)
+        waited |= Q(attempts=attempts, created_at__lte=now - total)
+    waited |= Q(attempts__gt=settings.DELIVERY_MAX_ATTEMPTS)
     return list(
-        SurveyInvitation.objects.filter(
-            delivery_status=Delivery.PENDING, expires_at__gt=now, created_at__lte=now
-        )
+        SurveyInvitation.objects.filter(delivery_status=Delivery.PENDING, expires_at__gt=now)
+        .filter(waited)
         .order_by("created_at", "id")
         .values_list("id", flat=True)[:limit]
     )

@@ -179,3 +179,17 @@ def test_an_existing_invitation_is_not_enqueued_again(django_capture_on_commit_c
     with django_capture_on_commit_callbacks() as callbacks:
         create_invitation(survey=survey, customer=customer, cause="ticket:1")
     assert callbacks == []
+
+
+def test_the_sweep_offers_a_failed_invitation_again_only_after_its_back_off() -> None:
+    invitation = make_invitation(preferred_channel=Channel.SMS)
+    PhoneFactory.create(customer=invitation.customer)
+    assert due_invitation_ids(now=CREATED) == [invitation.pk]
+    RecordingBackend.failures = [TemporaryDeliveryError("timeout")] * 2
+    deliver_invitation(invitation_id=invitation.pk, now=CREATED)
+    assert due_invitation_ids(now=CREATED + dt.timedelta(seconds=59)) == []
+    assert due_invitation_ids(now=CREATED + dt.timedelta(seconds=60)) == [invitation.pk]
+    deliver_invitation(invitation_id=invitation.pk, now=CREATED + dt.timedelta(seconds=60))
+    # Two attempts: 60 s + 120 s since creation.
+    assert due_invitation_ids(now=CREATED + dt.timedelta(seconds=179)) == []
+    assert due_invitation_ids(now=CREATED + dt.timedelta(seconds=180)) == [invitation.pk]
