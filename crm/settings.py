@@ -6,6 +6,7 @@ development default, so `make run` needs none of them and production sets them a
 
 from __future__ import annotations
 
+import datetime
 import os
 from pathlib import Path
 
@@ -222,6 +223,13 @@ REMINDER_LEAD_DAYS: dict[str, list[int]] = {
 # the site's); a delivery that falls inside waits until the end of the window.
 DELIVERY_QUIET_HOURS_START = os.environ.get("DELIVERY_QUIET_HOURS_START", "21:00")
 DELIVERY_QUIET_HOURS_END = os.environ.get("DELIVERY_QUIET_HOURS_END", "09:00")
+for _name in ("DELIVERY_QUIET_HOURS_START", "DELIVERY_QUIET_HOURS_END"):
+    try:
+        datetime.time.fromisoformat(globals()[_name])
+    except ValueError as _exc:
+        raise ImproperlyConfigured(
+            f"{_name} must be a time as HH:MM, not {globals()[_name]!r}"
+        ) from _exc
 # Attempts before a delivery is failed for good; between them the wait doubles from the base.
 DELIVERY_MAX_ATTEMPTS = env_int("DELIVERY_MAX_ATTEMPTS", 5)
 DELIVERY_RETRY_BASE_SECONDS = env_int("DELIVERY_RETRY_BASE_SECONDS", 60)

@@ -300,3 +300,41 @@ def test_a_worker_task_retries_with_the_back_off_countdown() -> None:
         with pytest.raises(Retried):
             deliver_reminder_task.run(reminder_id=reminder.pk)
     assert scheduled == [60.0]
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+@pytest.mark.parametrize(
+    ("kind", "english_subject"),
+    [
+        ("warranty", "Your warranty ends soon"),
+        ("support", "Your support contract ends soon"),
+        ("renewal", "Your subscription is due for renewal"),
+    ],
+)
+def test_every_kind_renders_in_every_language(
+    kind: str, english_subject: str, language: str
+) -> None:
+    reminder = make_reminder(language=language)
+    Reminder.objects.filter(pk=reminder.pk).update(kind=kind)
+    EmailFactory.create(customer=reminder.customer)
+    PhoneFactory.create(customer=reminder.customer)
+    assert deliver_reminder(reminder_id=reminder.pk, now=NOON).status == Outcome.SENT
+    [message] = mail.outbox
+    assert (message.subject.startswith(english_subject)) == (language == "en")
+    assert "Coffee machine X1" in message.body and "{%" not in message.body
+    html = str(message.alternatives[0][0])  # type: ignore[attr-defined]
+    assert "Coffee machine X1" in html and "{%" not in html
+
+
+def test_messenger_delivery_names_the_messenger() -> None:
+    reminder = make_reminder(preferred_channel=Channel.MESSENGER)
+    ContactPoint.objects.create(
+        customer=reminder.customer,
+        kind=ContactPoint.Kind.MESSENGER,
+        messenger=ContactPoint.Messenger.TELEGRAM,
+        value="@anna_ivanova",
+    )
+    deliver_reminder(reminder_id=reminder.pk, now=NOON)
+    [message] = RecordingBackend.sent
+    assert (message.channel, message.messenger) == ("messenger", "telegram")
+    assert message.to == "anna_ivanova"
