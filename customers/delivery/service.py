@@ -112,7 +112,7 @@ def _close(reminder: Reminder, status: str, reason: str) -> Outcome:
     return Outcome(status, detail=reason)
 
 
-def reminder_message(*, reminder: Reminder, route: Route, now: dt.datetime) -> OutgoingMessage:
+def reminder_message(*, reminder: Reminder, route: Route) -> OutgoingMessage:
     """The reminder rendered in the customer's language for the chosen route."""
     purchase = reminder.purchase
     product = purchase.product.name if purchase.product_id and purchase.product else ""
@@ -145,7 +145,7 @@ def deliver_reminder(*, reminder_id: int, now: dt.datetime | None = None) -> Out
         return claimed
     reminder, route = claimed
     try:
-        message = reminder_message(reminder=reminder, route=route, now=started)
+        message = reminder_message(reminder=reminder, route=route)
         get_backend(route.channel).send(message)
     except PermanentDeliveryError as exc:
         return _record_failure(reminder, exc, now=now, final=True)
