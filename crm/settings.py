@@ -6,10 +6,12 @@ development default, so `make run` needs none of them and production sets them a
 
 from __future__ import annotations
 
+import datetime
 import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -173,8 +175,86 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+# Enqueueing must fail fast when Redis is down: the web request goes on and the deliveries
+# sweep sends what was left pending (crm/queue.py).
+CELERY_BROKER_CONNECTION_TIMEOUT = env_int("CELERY_BROKER_CONNECTION_TIMEOUT", 2)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
+    "socket_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
+    "max_retries": 1,
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The schedule speaks the site's time zone: "08:00" is eight in the morning in Moscow.
+CELERY_TIMEZONE = os.environ.get("DJANGO_TIME_ZONE", "Europe/Moscow")
+# Every job also runs by hand: python manage.py run_job <name> [--date YYYY-MM-DD].
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "reminders-daily": {
+        "task": "crm.run_job",
+        "schedule": crontab(hour=7, minute=0),
+        "kwargs": {"name": "reminders"},
+    },
+    "surveys-daily": {
+        "task": "crm.run_job",
+        "schedule": crontab(hour=7, minute=15),
+        "kwargs": {"name": "surveys"},
+    },
+    "deliveries-sweep": {
+        "task": "crm.run_job",
+        "schedule": crontab(minute="*/10"),
+        "kwargs": {"name": "deliveries"},
+    },
+    "snapshots-daily": {
+        "task": "crm.run_job",
+        "schedule": crontab(hour=1, minute=30),
+        "kwargs": {"name": "snapshots"},
+    },
+}
+
+# --- Proactive service: reminders and survey delivery ----------------------------------------
+
+# Days ahead of a term's end at which a reminder goes out, per Reminder.Kind; a product
+# category may override them (ProductCategory.reminder_lead_days).
+REMINDER_LEAD_DAYS: dict[str, list[int]] = {
+    "warranty": [30, 7],
+    "support": [30, 7],
+    "renewal": [14, 3],
+}
+# No reminder or survey reaches a customer between these local times (their time zone, else
+# the site's); a delivery that falls inside waits until the end of the window.
+DELIVERY_QUIET_HOURS_START = os.environ.get("DELIVERY_QUIET_HOURS_START", "21:00")
+DELIVERY_QUIET_HOURS_END = os.environ.get("DELIVERY_QUIET_HOURS_END", "09:00")
+for _name in ("DELIVERY_QUIET_HOURS_START", "DELIVERY_QUIET_HOURS_END"):
+    try:
+        datetime.time.fromisoformat(globals()[_name])
+    except ValueError as _exc:
+        raise ImproperlyConfigured(
+            f"{_name} must be a time as HH:MM, not {globals()[_name]!r}"
+        ) from _exc
+# Attempts before a delivery is failed for good; between them the wait doubles from the base.
+DELIVERY_MAX_ATTEMPTS = env_int("DELIVERY_MAX_ATTEMPTS", 5)
+DELIVERY_RETRY_BASE_SECONDS = env_int("DELIVERY_RETRY_BASE_SECONDS", 60)
+DELIVERY_RETRY_MAX_SECONDS = env_int("DELIVERY_RETRY_MAX_SECONDS", 6 * 60 * 60)
+# A claim older than this is a worker that died mid-send: the sweep puts the row back.
+DELIVERY_STUCK_AFTER_SECONDS = env_int("DELIVERY_STUCK_AFTER_SECONDS", 15 * 60)
+# Absolute links in messages (the survey page, unsubscribe) start with this.
+SITE_URL = os.environ.get("CRM_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Channel backends (customers/delivery/backends.py): dotted path plus its options.
+SMS_BACKEND = os.environ.get("CRM_SMS_BACKEND", "customers.delivery.backends.LoggingBackend")
+MESSENGER_BACKEND = os.environ.get(
+    "CRM_MESSENGER_BACKEND", "customers.delivery.backends.LoggingBackend"
+)
+SMS_OPTIONS = {
+    "url": os.environ.get("CRM_SMS_URL", ""),
+    "token": os.environ.get("CRM_SMS_TOKEN", ""),
+    "sender": os.environ.get("CRM_SMS_SENDER", ""),
+    "timeout": env_int("CRM_SMS_TIMEOUT", 10),
+}
+MESSENGER_OPTIONS = {
+    "url": os.environ.get("CRM_MESSENGER_URL", ""),
+    "token": os.environ.get("CRM_MESSENGER_TOKEN", ""),
+    "sender": os.environ.get("CRM_MESSENGER_SENDER", ""),
+    "timeout": env_int("CRM_MESSENGER_TIMEOUT", 10),
+}
 
 # --- Auth ---------------------------------------------------------------------------------------
 

@@ -19,6 +19,8 @@ urlpatterns = [
     path("tickets/", include("tickets.urls")),
     # The public survey pages live at /s/<token>/ (short enough for an SMS).
     path("", include("surveys.urls")),
+    # The unsubscribe link of every email: /u/<signed token>/, no login.
+    path("", include("customers.public_urls")),
     path("metrics/", include("metrics.urls")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -297,6 +297,17 @@ class ProductCategory(models.Model):
 
     name = models.CharField(_("name"), max_length=100)
     slug = models.SlugField(_("slug"), max_length=100, unique=True)
+    # {"warranty": [30, 7], "support": [14], "renewal": []}: days ahead of the term's end at
+    # which a reminder goes out; a kind missing here uses settings.REMINDER_LEAD_DAYS.
+    reminder_lead_days = models.JSONField(
+        _("reminder lead times, days"),
+        null=True,
+        blank=True,
+        help_text=_(
+            'Days before the end of a term to remind, per kind, e.g. {"warranty": [30, 7]}. '
+            "Empty: the site's defaults. An empty list turns that reminder off."
+        ),
+    )
 
     class Meta:
         ordering = ["name"]
@@ -305,6 +316,12 @@ class ProductCategory(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        from customers.reminders import validate_lead_days
+
+        if self.reminder_lead_days is not None:
+            validate_lead_days(self.reminder_lead_days, field="reminder_lead_days")
 
 
 class Product(models.Model):
@@ -865,6 +882,14 @@ class Reminder(models.Model):
     )
     attempts = models.PositiveSmallIntegerField(_("delivery attempts"), default=0)
     last_error = models.TextField(_("last error"), blank=True)
+    contact_address = models.CharField(
+        _("sent to"), max_length=255, blank=True, help_text=_("The address or number used.")
+    )
+    # Not before: set by quiet hours, a future due day, or the back-off after a failed attempt.
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    # When a worker claimed it (pending -> sending); a claim older than the stuck timeout is
+    # taken back by the deliveries sweep.
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True, editable=False)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -883,6 +908,11 @@ class Reminder(models.Model):
                 condition=~Q(status="sent") | Q(sent_at__isnull=False),
                 name="reminder_sent_has_time",
                 violation_error_message=_("A sent reminder has a sending time."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="sending") | Q(claimed_at__isnull=False),
+                name="reminder_sending_has_claim_time",
+                violation_error_message=_("A reminder being sent has a claim time."),
             ),
         ]
         indexes = [

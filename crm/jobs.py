@@ -1,0 +1,128 @@
+"""The scheduled jobs, by name: each a plain function of a day, plus one Celery task to run any.
+
+`python manage.py run_job <name> [--date YYYY-MM-DD]` runs a job in the foreground; beat
+runs them through `crm.run_job` (settings.CELERY_BEAT_SCHEDULE). Every job is idempotent
+for its day, so running it again, by hand or by a second beat, changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from celery import shared_task
+from django.utils import timezone
+
+from crm.queue import enqueue
+
+Summary = dict[str, int | str]
+JobFunction = Callable[..., Summary]
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    function: JobFunction
+    description: str
+
+
+JOBS: dict[str, Job] = {}
+
+
+def register(name: str, description: str) -> Callable[[JobFunction], JobFunction]:
+    """Add a job function to the registry under `name`."""
+
+    def decorate(function: JobFunction) -> JobFunction:
+        JOBS[name] = Job(name=name, function=function, description=description)
+        return function
+
+    return decorate
+
+
+class UnknownJob(KeyError):
+    """No job has this name."""
+
+
+def run_job(name: str, *, on: dt.date | None = None) -> Summary:
+    """Run the job `name` for day `on` (today in the site's time zone by default)."""
+    try:
+        job = JOBS[name]
+    except KeyError:
+        raise UnknownJob(name) from None
+    return job.function(on=on or timezone.localdate())
+
+
+@register("reminders", "create the day's warranty, support and renewal reminders and send them")
+def reminders(*, on: dt.date) -> Summary:
+    """Create the reminders due on `on` and hand each pending one to the delivery queue."""
+    from customers.reminders import create_due_reminders
+    from customers.tasks import deliver_reminder_task
+
+    result = create_due_reminders(on=on)
+    enqueued = sum(
+        enqueue(deliver_reminder_task, reminder_id=reminder_id)
+        for reminder_id in result.pending_ids
+    )
+    return {
+        "day": on.isoformat(),
+        "due": result.due,
+        "created": result.created,
+        "enqueued": enqueued,
+    }
+
+
+@register("deliveries", "recover stuck deliveries and enqueue reminders and invitations now due")
+def deliveries(*, on: dt.date) -> Summary:
+    """The sweep: take back claims of dead workers, enqueue what is due by now.
+
+    `on` is accepted for symmetry; the sweep works on the current time.
+    """
+    from customers.delivery.service import due_reminder_ids, recover_stuck_reminders
+    from customers.tasks import deliver_reminder_task
+    from surveys.delivery import (
+        deliver_invitation_task,
+        due_invitation_ids,
+        recover_stuck_invitations,
+    )
+
+    now = timezone.now()
+    recovered = recover_stuck_reminders(now=now) + recover_stuck_invitations(now=now)
+    reminder_ids = due_reminder_ids(now=now)
+    invitation_ids = due_invitation_ids(now=now)
+    enqueued = sum(enqueue(deliver_reminder_task, reminder_id=pk) for pk in reminder_ids)
+    enqueued += sum(enqueue(deliver_invitation_task, invitation_id=pk) for pk in invitation_ids)
+    return {
+        "recovered": recovered,
+        "due": len(reminder_ids) + len(invitation_ids),
+        "enqueued": enqueued,
+    }
+
+
+@register("surveys", "create the survey invitations whose triggers fired")
+def surveys(*, on: dt.date) -> Summary:
+    """Invitations for resolved tickets, purchases and periodic surveys (surveys.triggers)."""
+    from surveys.triggers import create_due_invitations  # type: ignore[import-not-found,unused-ignore]
+
+    result = create_due_invitations(on=on)
+    if isinstance(result, dict):
+        return {"day": on.isoformat(), **result}
+    return {"day": on.isoformat(), "created": int(result)}
+
+
+@register("snapshots", "store the previous day's metrics as MetricSnapshot rows")
+def snapshots(*, on: dt.date) -> Summary:
+    """The metrics of the day before `on`, stored once per day (metrics.snapshots)."""
+    from metrics.snapshots import store_daily_snapshots  # type: ignore[import-not-found,unused-ignore]
+
+    day = on - dt.timedelta(days=1)
+    result = store_daily_snapshots(day=day)
+    if isinstance(result, dict):
+        return {"day": day.isoformat(), **result}
+    return {"day": day.isoformat(), "stored": int(result)}
+
+
+@shared_task(name="crm.run_job", acks_late=True)
+def run_job_task(name: str, on: str | None = None) -> Summary:
+    """Run a registered job in a worker; `on` is an ISO date, today by default."""
+    return run_job(name, on=dt.date.fromisoformat(on) if on else None)

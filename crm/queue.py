@@ -1,0 +1,46 @@
+"""Fail-soft enqueueing: the web app keeps serving when the broker (Redis) is down.
+
+Rows that a task would deliver stay `pending` in the database when the broker cannot take
+the task; the `deliveries` sweep enqueues them again once it can, so no action is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Task
+from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
+
+# What a broker that is down, unreachable or refusing raises while publishing.
+BROKER_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    RedisError,
+    ConnectionError,
+    TimeoutError,
+    OSError,
+)
+
+
+def enqueue(task: Task[Any, Any], **kwargs: Any) -> bool:
+    """Send `task` with keyword arguments; log and return False when the broker is down.
+
+    Publishing is not retried here (the connection timeout is CELERY_BROKER_CONNECTION_TIMEOUT):
+    a request must not hang on a dead broker, and the sweep catches up later.
+    """
+    try:
+        task.apply_async(kwargs=kwargs, retry=False)
+    except BROKER_ERRORS as exc:
+        logger.warning("could not enqueue %s %s, left for the sweep: %s", task.name, kwargs, exc)
+        return False
+    return True
+
+
+def enqueue_on_commit(task: Task[Any, Any], **kwargs: Any) -> None:
+    """Enqueue `task` once the current transaction commits (never for a rolled-back row)."""
+    from django.db import transaction
+
+    transaction.on_commit(lambda: enqueue(task, **kwargs))
