@@ -176,6 +176,14 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
 
+# The public survey page /s/<token>/: requests allowed per client address and per token within
+# the window (Django cache), before a friendly 429.
+SURVEY_ANSWER_RATE_LIMIT = {
+    "per_ip": env_int("SURVEY_RATE_LIMIT_PER_IP", 60),
+    "per_token": env_int("SURVEY_RATE_LIMIT_PER_TOKEN", 20),
+    "window_seconds": env_int("SURVEY_RATE_LIMIT_WINDOW_SECONDS", 600),
+}
+
 # --- Auth ---------------------------------------------------------------------------------------
 
 AUTH_USER_MODEL = "accounts.User"

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from customers.models import Customer
 from surveys.models import Survey, SurveyInvitation, SurveyResponse
+from surveys.sentiment import classify
 from tickets.models import Ticket
 
 
@@ -63,17 +64,44 @@ def record_response(
     survey's scale.
     """
     invitation = (
-        SurveyInvitation.objects.select_for_update().select_related("survey").get(pk=invitation.pk)
+        SurveyInvitation.objects.select_for_update()
+        .select_related("survey", "customer")
+        .get(pk=invitation.pk)
     )
     existing = SurveyResponse.objects.filter(invitation=invitation).first()
     if existing is not None:
         return existing, False
+    comment = comment.strip()
     response = SurveyResponse(
         invitation=invitation,
         score=score,
-        comment=comment.strip(),
+        comment=comment,
+        sentiment=classify(comment, invitation.customer.language) if comment else "",
         answered_at=at or timezone.now(),
     )
-    response.full_clean()
-    response.save()
+    response.full_clean(validate_unique=False)
+    try:
+        with transaction.atomic():
+            response.save()
+    except IntegrityError:
+        # Answered a moment ago through another request: the first answer stands.
+        return SurveyResponse.objects.get(invitation=invitation), False
     return response, True
+
+
+def backfill_sentiment(*, batch_size: int = 500, relabel: bool = False) -> int:
+    """Label the comments of responses without a sentiment (all of them with `relabel`).
+
+    Returns how many responses changed.
+    """
+    responses = SurveyResponse.objects.exclude(comment="").select_related("invitation__customer")
+    if not relabel:
+        responses = responses.filter(sentiment="")
+    changed: list[SurveyResponse] = []
+    for response in responses.iterator(chunk_size=batch_size):
+        label = classify(response.comment, response.invitation.customer.language)
+        if label != response.sentiment:
+            response.sentiment = label
+            changed.append(response)
+    SurveyResponse.objects.bulk_update(changed, ["sentiment"], batch_size=batch_size)
+    return len(changed)
