@@ -7,6 +7,7 @@ pass its address on in the Referer header.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -59,9 +60,11 @@ def _hit(key: str, window: int) -> int:
 
 def _rate_limited(request: HttpRequest, token: str) -> bool:
     limits = _limits()
-    address = request.META.get("REMOTE_ADDR", "") or "unknown"
+    address = hashlib.sha256((request.META.get("REMOTE_ADDR") or "unknown").encode()).hexdigest()
     by_ip = _hit(f"survey-answer:ip:{address}", limits.window_seconds)
-    by_token = _hit(f"survey-answer:token:{token[:64]}", limits.window_seconds)
+    # Hashed: whatever was typed into the URL becomes a safe, fixed-length cache key.
+    token_key = hashlib.sha256(token.encode()).hexdigest()
+    by_token = _hit(f"survey-answer:token:{token_key}", limits.window_seconds)
     return by_ip > limits.per_ip or by_token > limits.per_token
 
 

@@ -19,8 +19,8 @@ BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
 WEEKDAYS_9_TO_18 = {str(day): [["09:00", "18:00"]] for day in range(1, 6)}
 
 
-def moscow(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=MOSCOW)  # type: ignore[misc]
+def moscow(year: int, month: int, day: int, hour: int, minute: int) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, tzinfo=MOSCOW)
 
 
 def _policy(**fields: object) -> SLAPolicy:

@@ -1,4 +1,4 @@
-"""The workflow's product decisions: customers writing on resolved and closed tickets, the signal."""
+"""The workflow's decisions: customers writing on resolved and closed tickets; the signal."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from accounts.models import User
 from tests.factories import CustomerFactory, PurchaseFactory
-from tickets.models import Priority, Status, Ticket, TicketMessage
+from tickets.models import IllegalTransition, Priority, Status, Ticket, TicketMessage
 from tickets.services import add_message, allowed_statuses, change_ticket_status, open_ticket
 from tickets.signals import ticket_status_changed
 
@@ -128,7 +128,9 @@ def test_the_status_signal_is_sent_after_commit_with_the_move(
 
 def test_no_signal_when_the_move_rolls_back(django_capture_on_commit_callbacks: Any) -> None:
     ticket = _ticket()
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with pytest.raises(Exception):  # noqa: B017 - an illegal move: any refusal will do
-            change_ticket_status(ticket=ticket, to_status=Status.CLOSED)
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(IllegalTransition),
+    ):
+        change_ticket_status(ticket=ticket, to_status=Status.CLOSED)
     assert callbacks == []
