@@ -58,7 +58,7 @@ def test_accuracy_per_language(language: str) -> None:
         ("не плохо", POSITIVE),
         ("not good", NEGATIVE),
         ("не хорошо", NEGATIVE),
-        ("НЕ ПОМОГЛИ", NEGATIVE),
+        ("НЕ ПОМОГЛИ", NEGATIVE),  # noqa: RUF001 - Cyrillic capitals, on purpose
         ("Всё чётко и быстро", POSITIVE),
         ("", NEUTRAL),
         ("   ", NEUTRAL),
