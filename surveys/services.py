@@ -6,12 +6,15 @@ import datetime as dt
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from customers.models import Customer
 from surveys.models import Survey, SurveyInvitation, SurveyResponse
 from surveys.sentiment import classify
 from tickets.models import Ticket
+
+SENTIMENT_BATCH_SIZE = 500  # rows per read and per UPDATE when labelling comments again
 
 
 def create_invitation(
@@ -89,19 +92,22 @@ def record_response(
     return response, True
 
 
-def backfill_sentiment(*, batch_size: int = 500, relabel: bool = False) -> int:
-    """Label the comments of responses without a sentiment (all of them with `relabel`).
+def relabel_sentiment(
+    *, responses: QuerySet[SurveyResponse] | None = None, only_unlabelled: bool = False
+) -> int:
+    """Label the comments of `responses` (default: all) again; return how many changed.
 
-    Returns how many responses changed.
+    With `only_unlabelled`, comments that have a label keep it.
     """
-    responses = SurveyResponse.objects.exclude(comment="").select_related("invitation__customer")
-    if not relabel:
-        responses = responses.filter(sentiment="")
+    queryset = responses if responses is not None else SurveyResponse.objects.all()
+    queryset = queryset.exclude(comment="").select_related("invitation__customer")
+    if only_unlabelled:
+        queryset = queryset.filter(sentiment="")
     changed: list[SurveyResponse] = []
-    for response in responses.iterator(chunk_size=batch_size):
+    for response in queryset.iterator(chunk_size=SENTIMENT_BATCH_SIZE):
         label = classify(response.comment, response.invitation.customer.language)
         if label != response.sentiment:
             response.sentiment = label
             changed.append(response)
-    SurveyResponse.objects.bulk_update(changed, ["sentiment"], batch_size=batch_size)
+    SurveyResponse.objects.bulk_update(changed, ["sentiment"], batch_size=SENTIMENT_BATCH_SIZE)
     return len(changed)

@@ -110,6 +110,11 @@ def change_ticket_status(
         return ticket
     ticket.check_transition(to_status)
     now = at or timezone.now()
+    if now < ticket.created_at:
+        raise ValidationError(
+            {"status": _("A ticket cannot change status before it was created.")},
+            code="before_creation",
+        )
     if to_status == Status.RESOLVED:
         ticket.resolved_at = now
     elif to_status == Status.CLOSED:

@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
 
+from accounts.models import User
 from surveys.models import SurveyResponse
 from surveys.sentiment import NEGATIVE, NEUTRAL, POSITIVE, classify, detect_language
 from tests.factories import SurveyResponseFactory
@@ -92,3 +95,18 @@ def test_the_backfill_labels_comments_without_a_sentiment() -> None:
     labelled.refresh_from_db()
     assert labelled.sentiment == POSITIVE
     assert SurveyResponse.objects.filter(sentiment="").count() == 1
+
+
+@pytest.mark.django_db
+def test_the_admin_action_relabels_the_chosen_comments(admin_user: User) -> None:
+    wrong = SurveyResponseFactory.create(comment="Terrible, rude operator", sentiment="positive")
+    client = Client()
+    client.force_login(admin_user)
+    response = client.post(
+        reverse("admin:surveys_surveyresponse_changelist"),
+        {"action": "relabel_sentiment", "_selected_action": [wrong.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    wrong.refresh_from_db()
+    assert wrong.sentiment == NEGATIVE

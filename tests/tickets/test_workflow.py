@@ -134,3 +134,16 @@ def test_no_signal_when_the_move_rolls_back(django_capture_on_commit_callbacks: 
     ):
         change_ticket_status(ticket=ticket, to_status=Status.CLOSED)
     assert callbacks == []
+
+
+def test_a_move_dated_before_the_ticket_was_created_is_a_validation_error() -> None:
+    from django.core.exceptions import ValidationError
+
+    ticket = _ticket()
+    with pytest.raises(ValidationError) as error:
+        change_ticket_status(
+            ticket=ticket, to_status=Status.RESOLVED, at=T0 - dt.timedelta(minutes=1)
+        )
+    assert "status" in error.value.message_dict
+    ticket.refresh_from_db()
+    assert ticket.status == Status.NEW and ticket.resolved_at is None

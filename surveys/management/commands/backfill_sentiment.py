@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from surveys.services import backfill_sentiment
+from surveys.services import relabel_sentiment
 
 
 class Command(BaseCommand):
@@ -16,5 +16,5 @@ class Command(BaseCommand):
         parser.add_argument("--all", action="store_true", help="relabel every comment")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        changed = backfill_sentiment(relabel=options["all"])
+        changed = relabel_sentiment(only_unlabelled=not options["all"])
         self.stdout.write(f"{changed} responses labelled")
