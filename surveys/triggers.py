@@ -222,8 +222,9 @@ def _periodic_invitations(survey: Survey, *, on: dt.date, now: dt.datetime) -> i
 def create_due_invitations(*, on: dt.date) -> int:
     """Create the invitations due on day `on`; return how many were created.
 
-    Purchase surveys `delay_days` after the purchase, ticket surveys with a delay, periodic
-    surveys (NPS) for customers not asked within `repeat_after_days`. Running it twice for the
+    Purchase surveys `delay_days` after the purchase, ticket surveys `delay_days` after the
+    resolution (catching up any the resolution task missed), periodic surveys (NPS) for
+    customers not asked within `repeat_after_days`. Running it twice for the
     same day creates nothing the second time.
     """
     now = timezone.now()
@@ -231,7 +232,9 @@ def create_due_invitations(*, on: dt.date) -> int:
     surveys = Survey.objects.filter(is_active=True).filter(
         Q(trigger=Survey.Trigger.PURCHASE)
         | Q(trigger=Survey.Trigger.PERIODIC)
-        | Q(trigger=Survey.Trigger.TICKET_RESOLVED, delay_days__gt=0)
+        # Ticket surveys with a delay are due now; without one, this is the safety net for a
+        # resolution whose task was lost (broker down): the cause keeps it to one invitation.
+        | Q(trigger=Survey.Trigger.TICKET_RESOLVED)
     )
     for survey in surveys.order_by("pk"):
         if survey.trigger == Survey.Trigger.PURCHASE:

@@ -223,3 +223,25 @@ def test_a_manual_survey_to_a_customer_without_consent_is_recorded_as_skipped() 
     customer = CustomerFactory.create(consent_reminders=False)
     invitation, _created = invite_manually(survey=survey, customer=customer, on=DAY)
     assert invitation.delivery_status == SurveyInvitation.Delivery.SKIPPED
+
+
+def test_a_broker_that_is_down_does_not_fail_the_resolution(
+    operator: User, django_capture_on_commit_callbacks: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kombu.exceptions import OperationalError
+
+    from surveys import tasks
+
+    def broker_down(*args: Any, **kwargs: Any) -> None:
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(tasks.invite_after_ticket_resolved, "delay", broker_down)
+    _csat()
+    with django_capture_on_commit_callbacks(execute=True):
+        ticket = _resolved_ticket(operator)
+    ticket.refresh_from_db()
+    assert ticket.status == Status.RESOLVED
+    assert not SurveyInvitation.objects.exists()
+    # The daily run is the safety net.
+    assert create_due_invitations(on=timezone.localdate()) == 1
+    assert SurveyInvitation.objects.get().ticket == ticket
