@@ -256,6 +256,14 @@ MESSENGER_OPTIONS = {
     "timeout": env_int("CRM_MESSENGER_TIMEOUT", 10),
 }
 
+# The public survey page /s/<token>/: requests allowed per client address and per token within
+# the window (Django cache), before a friendly 429.
+SURVEY_ANSWER_RATE_LIMIT = {
+    "per_ip": env_int("SURVEY_RATE_LIMIT_PER_IP", 60),
+    "per_token": env_int("SURVEY_RATE_LIMIT_PER_TOKEN", 20),
+    "window_seconds": env_int("SURVEY_RATE_LIMIT_WINDOW_SECONDS", 600),
+}
+
 # --- Auth ---------------------------------------------------------------------------------------
 
 AUTH_USER_MODEL = "accounts.User"

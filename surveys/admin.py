@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from surveys.forms import SurveyForm, question_field_name
 from surveys.models import Survey, SurveyInvitation, SurveyResponse
-from surveys.services import create_invitation
+from surveys.services import create_invitation, relabel_sentiment
 from tickets.admin import adopt_saved
 
 # A ticket's operator, channel and personalisation pass to the invitation about it unless the
@@ -226,6 +227,21 @@ class SurveyResponseAdmin(admin.ModelAdmin):
     ordering = ("-answered_at", "-id")
     show_full_result_count = False
     autocomplete_fields = ("invitation",)
+    actions = ("relabel_sentiment",)
+
+    @admin.action(
+        description=_("Label the sentiment of the comments again"), permissions=["change"]
+    )
+    def relabel_sentiment(self, request: HttpRequest, queryset: QuerySet[SurveyResponse]) -> None:
+        changed = relabel_sentiment(responses=queryset)
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d comment got a new label.", "%(count)d comments got a new label.", changed
+            )
+            % {"count": changed},
+            messages.SUCCESS,
+        )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[SurveyResponse]:
         # Joined here, not only in list_select_related (which the changelist skips for a queryset

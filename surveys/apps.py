@@ -7,3 +7,11 @@ class SurveysConfig(AppConfig):
 
     name = "surveys"
     verbose_name = _("Surveys")
+
+    def ready(self) -> None:
+        from surveys.receivers import on_ticket_status_changed
+        from tickets.signals import ticket_status_changed
+
+        ticket_status_changed.connect(
+            on_ticket_status_changed, dispatch_uid="surveys.invite_after_ticket_resolved"
+        )

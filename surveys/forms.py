@@ -86,3 +86,35 @@ class SurveyForm(forms.ModelForm):
 
 
 _add_question_fields(SurveyForm)
+
+
+# A comment longer than this is not feedback but a paste; the field says so instead of storing it.
+MAX_COMMENT_LENGTH = 2000
+
+
+class AnswerForm(forms.Form):
+    """The customer's answer: one score on the survey's scale and an optional comment."""
+
+    score = forms.TypedChoiceField(
+        label=_("Your score"),
+        coerce=int,
+        error_messages={
+            "required": _("Choose a score."),
+            "invalid_choice": _("Choose one of the scores shown."),
+        },
+    )
+    comment = forms.CharField(
+        label=_("Anything you would like to add? (optional)"),
+        required=False,
+        max_length=MAX_COMMENT_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def __init__(self, *args: Any, survey: Survey, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.survey = survey
+        score = self.fields["score"]
+        assert isinstance(score, forms.TypedChoiceField)
+        score.choices = [
+            (value, str(value)) for value in range(survey.scale_min, survey.scale_max + 1)
+        ]

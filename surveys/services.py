@@ -6,11 +6,15 @@ import datetime as dt
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from customers.models import Customer
 from surveys.models import Survey, SurveyInvitation, SurveyResponse
+from surveys.sentiment import classify
 from tickets.models import Ticket
+
+SENTIMENT_BATCH_SIZE = 500  # rows per read and per UPDATE when labelling comments again
 
 
 def create_invitation(
@@ -68,17 +72,47 @@ def record_response(
     survey's scale.
     """
     invitation = (
-        SurveyInvitation.objects.select_for_update().select_related("survey").get(pk=invitation.pk)
+        SurveyInvitation.objects.select_for_update()
+        .select_related("survey", "customer")
+        .get(pk=invitation.pk)
     )
     existing = SurveyResponse.objects.filter(invitation=invitation).first()
     if existing is not None:
         return existing, False
+    comment = comment.strip()
     response = SurveyResponse(
         invitation=invitation,
         score=score,
-        comment=comment.strip(),
+        comment=comment,
+        sentiment=classify(comment, invitation.customer.language) if comment else "",
         answered_at=at or timezone.now(),
     )
-    response.full_clean()
-    response.save()
+    response.full_clean(validate_unique=False)
+    try:
+        with transaction.atomic():
+            response.save()
+    except IntegrityError:
+        # Answered a moment ago through another request: the first answer stands.
+        return SurveyResponse.objects.get(invitation=invitation), False
     return response, True
+
+
+def relabel_sentiment(
+    *, responses: QuerySet[SurveyResponse] | None = None, only_unlabelled: bool = False
+) -> int:
+    """Label the comments of `responses` (default: all) again; return how many changed.
+
+    With `only_unlabelled`, comments that have a label keep it.
+    """
+    queryset = responses if responses is not None else SurveyResponse.objects.all()
+    queryset = queryset.exclude(comment="").select_related("invitation__customer")
+    if only_unlabelled:
+        queryset = queryset.filter(sentiment="")
+    changed: list[SurveyResponse] = []
+    for response in queryset.iterator(chunk_size=SENTIMENT_BATCH_SIZE):
+        label = classify(response.comment, response.invitation.customer.language)
+        if label != response.sentiment:
+            response.sentiment = label
+            changed.append(response)
+    SurveyResponse.objects.bulk_update(changed, ["sentiment"], batch_size=SENTIMENT_BATCH_SIZE)
+    return len(changed)

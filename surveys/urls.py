@@ -1,7 +1,11 @@
-"""The operator UI's pages for surveys."""
+"""Public survey pages, at the site root so that the link fits an SMS: /s/<token>/."""
 
-from django.urls import path  # noqa: F401 - pages join here as they are built
+from django.urls import path
+
+from surveys import views
 
 app_name = "surveys"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("s/<str:token>/", views.answer, name="answer"),
+]

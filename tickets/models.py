@@ -98,6 +98,15 @@ class SLAPolicy(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.get_priority_display()})"
 
+    def clean(self) -> None:
+        if self.business_hours:
+            from tickets.sla import BusinessCalendar  # the calendar reads this model
+
+            try:
+                BusinessCalendar.parse(self.business_hours, self.time_zone or settings.TIME_ZONE)
+            except ValidationError as exc:
+                raise ValidationError({"business_hours": exc.messages}) from exc
+
 
 class Ticket(models.Model):
     """A customer's request, from the first contact to its resolution.
@@ -157,6 +166,14 @@ class Ticket(models.Model):
     )
     first_response_due_at = models.DateTimeField(_("first response due"), null=True, blank=True)
     resolution_due_at = models.DateTimeField(_("resolution due"), null=True, blank=True)
+    # When each clock has 20% of its target left, walked through business hours when the SLA was
+    # applied (tickets.sla.due_times), so that "at risk" is a plain comparison in SQL.
+    first_response_at_risk_at = models.DateTimeField(
+        _("first response at risk from"), null=True, blank=True, editable=False
+    )
+    resolution_at_risk_at = models.DateTimeField(
+        _("resolution at risk from"), null=True, blank=True, editable=False
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     first_response_at = models.DateTimeField(
         _("first response at"), null=True, blank=True, editable=False

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from customers.models import Customer, Interaction
 from tickets.models import (
+    TRANSITIONS,
     Priority,
     SLAPolicy,
     Status,
@@ -25,23 +26,35 @@ from tickets.models import (
     TicketEvent,
     TicketMessage,
 )
+from tickets.signals import ticket_status_changed
+from tickets.sla import due_times
+
+SLA_FIELDS = (
+    "sla_policy",
+    "first_response_due_at",
+    "first_response_at_risk_at",
+    "resolution_due_at",
+    "resolution_at_risk_at",
+)
 
 
 def apply_sla(ticket: Ticket) -> None:
     """Attach the active SLA policy for the ticket's priority and set its due times.
 
-    Wall-clock targets; business-hours calendars refine this in the SLA module.
+    With business hours the times are walked through the policy's schedule (tickets.sla);
+    without, they are wall-clock. The at-risk moments are stored beside the due times.
     """
     policy = SLAPolicy.objects.filter(priority=ticket.priority, is_active=True).first()
     ticket.sla_policy = policy
     if policy is None:
-        ticket.first_response_due_at = None
-        ticket.resolution_due_at = None
+        ticket.first_response_due_at = ticket.first_response_at_risk_at = None
+        ticket.resolution_due_at = ticket.resolution_at_risk_at = None
         return
-    ticket.first_response_due_at = ticket.created_at + dt.timedelta(
-        minutes=policy.first_response_minutes
-    )
-    ticket.resolution_due_at = ticket.created_at + dt.timedelta(minutes=policy.resolution_minutes)
+    times = due_times(policy, start=ticket.created_at)
+    ticket.first_response_due_at = times.first_response_due_at
+    ticket.first_response_at_risk_at = times.first_response_at_risk_at
+    ticket.resolution_due_at = times.resolution_due_at
+    ticket.resolution_at_risk_at = times.resolution_at_risk_at
 
 
 @transaction.atomic
@@ -97,6 +110,11 @@ def change_ticket_status(
         return ticket
     ticket.check_transition(to_status)
     now = at or timezone.now()
+    if now < ticket.created_at:
+        raise ValidationError(
+            {"status": _("A ticket cannot change status before it was created.")},
+            code="before_creation",
+        )
     if to_status == Status.RESOLVED:
         ticket.resolved_at = now
     elif to_status == Status.CLOSED:
@@ -114,7 +132,24 @@ def change_ticket_status(
         to_value=to_status,
         created_at=now,
     )
+    ticket_id, actor_id = ticket.pk, actor.pk if actor else None
+    transaction.on_commit(
+        lambda: ticket_status_changed.send(
+            sender=Ticket,
+            ticket_id=ticket_id,
+            from_status=from_status,
+            to_status=to_status,
+            actor_id=actor_id,
+            at=now,
+        )
+    )
     return ticket
+
+
+def allowed_statuses(ticket: Ticket) -> list[str]:
+    """The statuses the ticket may move to now, in workflow order (for buttons and menus)."""
+    allowed = TRANSITIONS.get(ticket.status, frozenset())
+    return [status for status in Status.values if status in allowed]
 
 
 @transaction.atomic
@@ -130,13 +165,27 @@ def add_message(
 ) -> TicketMessage:
     """Add a message to the conversation.
 
-    The first operator reply that is not an internal note sets the first response time; a
-    customer message on a pending ticket moves it back to open.
+    The first operator reply that is not an internal note sets the first response time. A
+    customer's message moves a pending ticket back to open and reopens a resolved one (as
+    Zendesk and Freshdesk do); on a closed ticket it opens a new ticket for the same customer,
+    and the message returned belongs to that one.
     """
     if not body.strip():
         raise ValidationError({"body": _("Write a message.")})
     ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
     now = at or timezone.now()
+    if author_kind == TicketMessage.Author.CUSTOMER and ticket.status == Status.CLOSED:
+        follow_up = open_ticket(
+            customer=ticket.customer,
+            subject=ticket.subject,
+            channel=channel or ticket.channel,
+            body=body,
+            priority=ticket.priority,
+            team=ticket.team,
+            purchase=ticket.purchase,
+            created_at=now,
+        )
+        return follow_up.messages.get()
     message = TicketMessage(
         ticket=ticket,
         body=body,
@@ -155,7 +204,10 @@ def add_message(
     ):
         ticket.first_response_at = now
         ticket.save(update_fields=["first_response_at", "updated_at"])
-    if author_kind == TicketMessage.Author.CUSTOMER and ticket.status == Status.PENDING:
+    if author_kind == TicketMessage.Author.CUSTOMER and ticket.status in (
+        Status.PENDING,
+        Status.RESOLVED,
+    ):
         change_ticket_status(ticket=ticket, to_status=Status.OPEN, at=now)
     return message
 
@@ -224,15 +276,7 @@ def change_ticket_priority(
         return ticket
     ticket.priority = priority
     apply_sla(ticket)
-    ticket.save(
-        update_fields=[
-            "priority",
-            "sla_policy",
-            "first_response_due_at",
-            "resolution_due_at",
-            "updated_at",
-        ]
-    )
+    ticket.save(update_fields=["priority", *SLA_FIELDS, "updated_at"])
     TicketEvent.objects.create(
         ticket=ticket,
         kind=TicketEvent.Kind.PRIORITY,

@@ -1,7 +1,16 @@
 """The operator UI's pages for tickets."""
 
-from django.urls import path  # noqa: F401 - pages join here as they are built
+from django.urls import path
+
+from tickets import views
 
 app_name = "tickets"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.queue, name="queue"),
+    path("<int:pk>/", views.detail, name="detail"),
+    path("<int:pk>/reply/", views.reply, name="reply"),
+    path("<int:pk>/status/", views.change_status, name="status"),
+    path("<int:pk>/assign/", views.assign, name="assign"),
+    path("<int:pk>/priority/", views.change_priority, name="priority"),
+]

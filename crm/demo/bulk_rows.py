@@ -53,6 +53,7 @@ from customers.models import (
 )
 from surveys.models import Survey, SurveyInvitation, SurveyResponse, generate_token
 from tickets.models import Priority, Status, Ticket, TicketContact, TicketEvent, TicketMessage
+from tickets.sla import at_risk_offset
 
 EXTERNAL_ID_PREFIX = "gen-"  # + the customer's primary key: unique across runs by design
 PHONES_PER_CUSTOMER = 2  # phone index space reserved per customer id
@@ -477,6 +478,8 @@ class BatchRows:
                 created + dt.timedelta(minutes=first_target),
                 created + dt.timedelta(minutes=resolution_target),
                 created, first_response_at, resolved_at, closed_at, now,
+                created + at_risk_offset(dt.timedelta(minutes=first_target)),
+                created + at_risk_offset(dt.timedelta(minutes=resolution_target)),
             )
         )  # fmt: skip
         last_contact = resolved_at or now

@@ -59,6 +59,7 @@ TICKET = Columns(
         "team_id", "external_id", "personalized", "customer_contacts", "reopened_count",
         "sla_policy_id", "first_response_due_at", "resolution_due_at", "created_at",
         "first_response_at", "resolved_at", "closed_at", "updated_at",
+        "first_response_at_risk_at", "resolution_at_risk_at",
     ),
 )  # fmt: skip
 TICKET_CONTACT = Columns(TicketContact, ("id", "ticket_id", "interaction_id", "created_at"))

@@ -1,0 +1,192 @@
+"""The public answer page `/s/<token>/`: no login, the customer's language, one tap, one answer.
+
+Whoever holds the link may answer, so the page shows nothing about the customer but their first
+name, is rate limited per client address and per token, is never cached or indexed, and does not
+pass its address on in the Referer header.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone, translation
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.http import require_http_methods
+
+from surveys.forms import AnswerForm
+from surveys.models import Survey, SurveyInvitation, SurveyResponse
+from surveys.services import record_response
+
+# Tokens are URL-safe base64 (`secrets.token_urlsafe`); anything else is not one of ours.
+TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+# Defaults of settings.SURVEY_ANSWER_RATE_LIMIT: requests per client address and per token
+# within the window. Generous for a person tapping twice, tight for a script walking tokens.
+DEFAULT_RATE_LIMIT = {"per_ip": 60, "per_token": 20, "window_seconds": 600}
+
+
+@dataclass(frozen=True)
+class Limits:
+    per_ip: int
+    per_token: int
+    window_seconds: int
+
+
+def _limits() -> Limits:
+    configured = {**DEFAULT_RATE_LIMIT, **getattr(settings, "SURVEY_ANSWER_RATE_LIMIT", {})}
+    return Limits(
+        per_ip=int(configured["per_ip"]),
+        per_token=int(configured["per_token"]),
+        window_seconds=int(configured["window_seconds"]),
+    )
+
+
+def _hit(key: str, window: int) -> int:
+    """Count one request under `key` within a fixed window; return the count so far."""
+    cache.add(key, 0, timeout=window)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=window)
+        return 1
+
+
+def _rate_limited(request: HttpRequest, token: str) -> bool:
+    limits = _limits()
+    address = hashlib.sha256((request.META.get("REMOTE_ADDR") or "unknown").encode()).hexdigest()
+    by_ip = _hit(f"survey-answer:ip:{address}", limits.window_seconds)
+    # Hashed: whatever was typed into the URL becomes a safe, fixed-length cache key.
+    token_key = hashlib.sha256(token.encode()).hexdigest()
+    by_token = _hit(f"survey-answer:token:{token_key}", limits.window_seconds)
+    return by_ip > limits.per_ip or by_token > limits.per_token
+
+
+def _language(request: HttpRequest, invitation: SurveyInvitation | None) -> str:
+    """The language asked for with ?lang=, else the customer's, else the site's."""
+    available = {code for code, _name in settings.LANGUAGES}
+    asked = request.GET.get("lang") or request.POST.get("lang")
+    if asked in available:
+        return str(asked)
+    if invitation is not None and invitation.customer.language in available:
+        return invitation.customer.language
+    return settings.LANGUAGE_CODE
+
+
+def first_name(invitation: SurveyInvitation) -> str:
+    """The only thing about the customer the page may show; nothing for a company or erased one."""
+    customer = invitation.customer
+    if customer.anonymised_at is not None or customer.kind != customer.Kind.PERSON:
+        return ""
+    parts = customer.full_name.split()
+    return parts[0] if parts else ""
+
+
+def _page(
+    request: HttpRequest,
+    template: str,
+    *,
+    language: str,
+    status: int = 200,
+    invitation: SurveyInvitation | None = None,
+    form: AnswerForm | None = None,
+) -> HttpResponse:
+    with translation.override(language):
+        context = {
+            "language": language,
+            "languages": settings.LANGUAGES,
+            "form": form,
+            "name": first_name(invitation) if invitation is not None else "",
+            "question": invitation.survey.question_for(language) if invitation else "",
+            "survey": invitation.survey if invitation is not None else None,
+            "scale_hint": _scale_hint(invitation.survey) if invitation is not None else None,
+        }
+        response = render(request, template, context, status=status)
+        response["Content-Language"] = language
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _scale_hint(survey: Survey) -> tuple[str, str]:
+    """What the two ends of the scale mean, in the active language."""
+    from django.utils.translation import gettext as _
+
+    if survey.kind == Survey.Kind.NPS:
+        return _("Not at all likely"), _("Extremely likely")
+    if survey.kind == Survey.Kind.CES:
+        easy, hard = _("Very easy"), _("Very difficult")
+        return (hard, easy) if survey.easy_end == Survey.EasyEnd.HIGH else (easy, hard)
+    return _("Very dissatisfied"), _("Very satisfied")
+
+
+@never_cache
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+def answer(request: HttpRequest, token: str) -> HttpResponse:
+    """Show the question, take one answer, thank the customer."""
+    if _rate_limited(request, token):
+        response = _page(request, "surveys/rate_limited.html", language=_language(request, None))
+        response.status_code = 429
+        response["Retry-After"] = str(_limits().window_seconds)
+        return response
+    invitation = None
+    if TOKEN_SHAPE.match(token):
+        invitation = (
+            SurveyInvitation.objects.select_related("survey", "customer", "response")
+            .filter(token=token)
+            .first()
+        )
+    if invitation is None:
+        return _page(
+            request, "surveys/not_found.html", language=_language(request, None), status=404
+        )
+    language = _language(request, invitation)
+    try:
+        answered = invitation.response is not None
+    except SurveyResponse.DoesNotExist:
+        answered = False
+    if answered:
+        return _page(request, "surveys/thanks.html", language=language, invitation=invitation)
+    if invitation.is_expired(timezone.now()):
+        return _page(
+            request, "surveys/closed.html", language=language, status=410, invitation=invitation
+        )
+    with translation.override(language):
+        form = AnswerForm(request.POST or None, survey=invitation.survey)
+        valid = request.method == "POST" and form.is_valid()
+    if request.method == "GET" or not valid:
+        status = 400 if request.method == "POST" else 200
+        return _page(
+            request,
+            "surveys/answer.html",
+            language=language,
+            status=status,
+            invitation=invitation,
+            form=form,
+        )
+    try:
+        record_response(
+            invitation=invitation,
+            score=form.cleaned_data["score"],
+            comment=form.cleaned_data["comment"],
+        )
+    except ValidationError as error:
+        with translation.override(language):
+            for field, messages in error.message_dict.items():
+                form.add_error(field if field in form.fields else None, messages)
+        return _page(
+            request,
+            "surveys/answer.html",
+            language=language,
+            status=400,
+            invitation=invitation,
+            form=form,
+        )
+    return _page(request, "surveys/thanks.html", language=language, invitation=invitation)
