@@ -68,7 +68,8 @@ def test_resolving_a_ticket_invites_its_customer_through_the_task(
         assert invitation.channel == Channel.CHAT
         assert invitation.personalized is True
         assert invitation.delivery_channel == Channel.SMS
-        assert invitation.delivery_status == SurveyInvitation.Delivery.PENDING
+        # Delivery ran on commit too (eager): with no phone on file there is nothing to send to.
+        assert invitation.delivery_status == SurveyInvitation.Delivery.SKIPPED
 
 
 def test_nothing_is_invited_before_the_resolution_commits(
