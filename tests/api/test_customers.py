@@ -137,7 +137,7 @@ def test_list_filters_and_its_query_count_is_bounded(
 
     # token, user permissions, group permissions, the page, its contacts, its tags
     with django_assert_max_num_queries(6):
-        response = client.get(URL, {"segment": "enterprise", "page_size": 10})
+        response = client.get(URL, {"segment": "enterprise", "page_size": "10"})
 
     assert response.status_code == 200
     assert len(response.data["results"]) == 10
@@ -159,7 +159,7 @@ def test_page_size_is_capped(client_for: ClientFor, operator: User, settings) ->
     settings.API_MAX_PAGE_SIZE = 3
     CustomerFactory.create_batch(5)
 
-    response = client_for(operator).get(URL, {"page_size": 1000})
+    response = client_for(operator).get(URL, {"page_size": "1000"})
 
     assert len(response.data["results"]) == 3
 
