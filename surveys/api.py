@@ -112,6 +112,8 @@ class SurveyInvitationSerializer(serializers.ModelSerializer):
             "sent_at",
             "expires_at",
         ]
+        # Inviting again for the same cause is answered with the first invitation (200).
+        validators: list[Any] = []
         read_only_fields = [
             "id",
             "token",

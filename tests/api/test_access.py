@@ -1,0 +1,78 @@
+"""Authentication, roles, throttling and the token command."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from accounts.models import User
+from accounts.roles import OPERATORS
+from tests.api.conftest import ClientFor, grant
+from tests.factories import CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_bad_token_is_401(anonymous: APIClient) -> None:
+    anonymous.credentials(HTTP_AUTHORIZATION="Token not-a-token")
+
+    assert anonymous.get("/api/v1/customers/").status_code == 401
+
+
+def test_session_login_works_for_the_browsable_api(operator: User) -> None:
+    client = APIClient()
+    client.force_login(operator)
+
+    assert client.get("/api/v1/customers/").status_code == 200
+
+
+def test_integration_gets_only_what_its_group_allows(
+    client_for: ClientFor, integration: User
+) -> None:
+    customer = CustomerFactory.create()
+    nothing = client_for(integration).get("/api/v1/customers/")
+    reader = grant(integration, "customers.view_customer")
+    client = client_for(reader)
+
+    assert nothing.status_code == 403
+    assert client.get(f"/api/v1/customers/{customer.pk}/").status_code == 200
+    assert client.post("/api/v1/customers/", {"full_name": "X"}).status_code == 403
+    assert client.get("/api/v1/tickets/").status_code == 403
+
+
+def test_throttle_per_token(client_for: ClientFor, operator: User, settings) -> None:
+    settings.API_THROTTLE_RATE = "3/minute"
+    client = client_for(operator)
+
+    codes = [client.get("/api/v1/customers/").status_code for _ in range(4)]
+
+    assert codes == [200, 200, 200, 429]
+
+
+def test_create_api_token_command(operator: User) -> None:
+    out = StringIO()
+
+    call_command("create_api_token", "shop", "--create-user", "--group", OPERATORS, stdout=out)
+    key = out.getvalue().strip()
+    again = StringIO()
+    call_command("create_api_token", "shop", stdout=again)
+    rotated = StringIO()
+    call_command("create_api_token", "shop", "--rotate", stdout=rotated)
+
+    shop = User.objects.get(username="shop")
+    assert not shop.is_staff and not shop.has_usable_password()
+    assert shop.groups.filter(name=OPERATORS).exists()
+    assert again.getvalue().strip() == key
+    assert rotated.getvalue().strip() != key
+    assert Token.objects.get(user=shop).key == rotated.getvalue().strip()
+
+
+def test_create_api_token_refuses_unknown_user_and_group(db: None) -> None:
+    with pytest.raises(CommandError):
+        call_command("create_api_token", "ghost")
+    with pytest.raises(CommandError):
+        call_command("create_api_token", "ghost", "--create-user", "--group", "Nope")
