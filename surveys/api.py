@@ -138,6 +138,9 @@ class SurveyInvitationSerializer(serializers.ModelSerializer):
 class SurveyResponseSerializer(serializers.ModelSerializer):
     invitation = serializers.PrimaryKeyRelatedField(queryset=SurveyInvitation.objects.all())
     score = serializers.IntegerField(min_value=0, max_value=32767)
+    sentiment = serializers.ChoiceField(
+        choices=SurveyResponse.Sentiment.choices, allow_blank=True, read_only=True
+    )
 
     class Meta:
         model = SurveyResponse

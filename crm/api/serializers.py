@@ -57,12 +57,3 @@ def _has_field(opts: Any, name: str) -> bool:
     except Exception:  # noqa: BLE001 - FieldDoesNotExist and friends: not a model field
         return False
     return True
-
-
-class BulkErrorSerializer(serializers.Serializer):
-    """The shape of a refused bulk request: errors per item index."""
-
-    items = serializers.DictField(
-        child=serializers.DictField(child=serializers.ListField(child=serializers.CharField())),
-        help_text="Field errors keyed by the index of the offending item.",
-    )

@@ -14,7 +14,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from crm.api.exceptions import Conflict
-from crm.api.serializers import BulkErrorSerializer
 from crm.api.upsert import upsert
 from crm.api.viewsets import ModelViewSet, ReadOnlyViewSet
 from customers import filters
@@ -55,6 +54,15 @@ BulkCreated = inline_serializer(
 )
 
 
+BULK_REFUSED = OpenApiResponse(
+    OpenApiTypes.OBJECT,
+    description=(
+        'Refused, nothing created. Item errors: {"items": {"<index>": {"<field>": ["..."]}}}; '
+        'a malformed request: {"items": ["..."]}.'
+    ),
+)
+
+
 def _bulk_response(create: Any, request: Request) -> Response:
     body = BulkRequestSerializer(data=request.data)
     body.is_valid(raise_exception=True)
@@ -80,6 +88,7 @@ class CustomerViewSet(ModelViewSet):
     serializer_class = s.CustomerSerializer
     filterset_class = filters.CustomerFilter
     action_permissions = {"upsert": _upsert_permissions("customers", "customer")}
+    upsert_lookups = {"upsert": "external_id"}
 
     @extend_schema(
         request=s.CustomerSerializer,
@@ -113,6 +122,7 @@ class ProductViewSet(ModelViewSet):
         "upsert_by_sku": _upsert_permissions("customers", "product"),
         "upsert_by_external_id": _upsert_permissions("customers", "product"),
     }
+    upsert_lookups = {"upsert_by_sku": "sku", "upsert_by_external_id": "external_id"}
 
     @extend_schema(
         request=s.ProductSerializer,
@@ -142,6 +152,7 @@ class PurchaseViewSet(ModelViewSet):
         "upsert": _upsert_permissions("customers", "purchase"),
         "bulk": ("customers.add_purchase",),
     }
+    upsert_lookups = {"upsert": "external_id"}
 
     @extend_schema(
         request=s.PurchaseSerializer,
@@ -156,7 +167,7 @@ class PurchaseViewSet(ModelViewSet):
         request=inline_serializer(
             "PurchaseBulkRequest", {"items": PurchaseItemSerializer(many=True)}
         ),
-        responses={201: BulkCreated, 400: BulkErrorSerializer},
+        responses={201: BulkCreated, 400: BULK_REFUSED},
         description=(
             "Create many purchases at once, all or none. Refer to customers by `customer` (id) "
             "or `customer_external_id` and to products by `product` (id) or `product_sku`. "
@@ -179,7 +190,7 @@ class InterestViewSet(ModelViewSet):
         request=inline_serializer(
             "InterestBulkRequest", {"items": InterestItemSerializer(many=True)}
         ),
-        responses={201: BulkCreated, 400: BulkErrorSerializer},
+        responses={201: BulkCreated, 400: BULK_REFUSED},
         description=(
             "Create many interests (abandoned carts, quotes, views) at once, all or none; "
             "references as for purchases."
