@@ -7,11 +7,14 @@ no answer is a 5xx and every answer matches what the schema promises.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import schemathesis
 from django.core.management import call_command
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from django.core.wsgi import get_wsgi_application
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
@@ -82,11 +85,23 @@ schema = _load_schema()
 
 
 @pytest.fixture
-def token(db: None) -> str:
+def keep_test_connection() -> Iterator[None]:
+    """The WSGI handler closes "old" connections after each request, as in production; in
+    a test that would close the connection holding the test's transaction (Django's own
+    test client switches this off the same way)."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def token(db: None, keep_test_connection: None) -> str:
     """A superuser's token, so that every operation is reached past its permission check;
     and a little data, so that some generated ids exist."""
     user = UserFactory.create(username="fuzzer", is_superuser=True)
-    customer = CustomerFactory.create(pk=1)
+    customer = CustomerFactory.create()
     PhoneFactory.create(customer=customer)
     PurchaseFactory.create(customer=customer)
     ReminderFactory.create()
