@@ -177,7 +177,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # Idempotency keys replay for 24 hours; their rows go an hour or so after that.
+    "prune-idempotency-keys": {
+        "task": "crm.api.prune_idempotency_keys",
+        "schedule": 60 * 60,
+    },
+}
 
 # --- Auth ---------------------------------------------------------------------------------------
 

@@ -76,3 +76,53 @@ def test_create_api_token_refuses_unknown_user_and_group(db: None) -> None:
         call_command("create_api_token", "ghost")
     with pytest.raises(CommandError):
         call_command("create_api_token", "ghost", "--create-user", "--group", "Nope")
+
+
+LISTS = [
+    "customers",
+    "contact-points",
+    "product-categories",
+    "products",
+    "purchases",
+    "interests",
+    "interactions",
+    "offers",
+    "reminders",
+    "tickets",
+    "surveys",
+    "invitations",
+    "responses",
+]
+
+
+@pytest.mark.parametrize("resource", LISTS)
+def test_every_list_answers_in_a_bounded_number_of_queries(
+    client_for: ClientFor, admin_user: User, resource: str, django_assert_max_num_queries
+) -> None:
+    from tests.factories import (
+        EmailFactory,
+        InteractionFactory,
+        InterestFactory,
+        OfferFactory,
+        ReminderFactory,
+        SurveyResponseFactory,
+        TicketFactory,
+    )
+
+    for _ in range(8):
+        customer = CustomerFactory.create()
+        EmailFactory.create(customer=customer)
+        InterestFactory.create(customer=customer)
+        InteractionFactory.create(customer=customer)
+        OfferFactory.create(customer=customer)
+        ReminderFactory.create(purchase__customer=customer)
+        TicketFactory.create(customer=customer)
+        SurveyResponseFactory.create(invitation__customer=customer)
+    client = client_for(admin_user)
+
+    # token and user, the page, and at most two prefetches (contacts and tags; related products)
+    with django_assert_max_num_queries(4):
+        response = client.get(f"/api/v1/{resource}/")
+
+    assert response.status_code == 200
+    assert response.data["results"]
