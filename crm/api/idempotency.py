@@ -117,7 +117,14 @@ class IdempotentPostMixin:
                 status=record.response_status,
                 headers={"Idempotent-Replayed": "true"},
             )
-        return super().handle_exception(exc)  # type: ignore[misc]
+        try:
+            return super().handle_exception(exc)  # type: ignore[misc]
+        except BaseException:
+            # An unhandled error (a 500): free the key, so that the client's retry runs again.
+            record, self._idempotency_record = self._idempotency_record, None
+            if record is not None:
+                IdempotencyKey.objects.filter(pk=record.pk).delete()
+            raise
 
     def finalize_response(
         self, request: Request, response: Response, *args: Any, **kwargs: Any

@@ -137,3 +137,19 @@ def test_options_never_fails(client_for: ClientFor, admin_user: User, path: str)
     response = client_for(admin_user).options(path)
 
     assert response.status_code in {200, 404}
+
+
+def test_a_server_error_frees_the_key(client_for: ClientFor, operator: User, monkeypatch) -> None:
+    import customers.api.serializers
+
+    def explode(**kwargs: object) -> None:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(customers.api.serializers.services, "create_customer", explode)
+    client = client_for(operator)
+    client.raise_request_exception = False
+
+    response = client.post(URL, BODY, format="json", HTTP_IDEMPOTENCY_KEY="k")
+
+    assert response.status_code == 500
+    assert not IdempotencyKey.objects.exists()
