@@ -121,9 +121,9 @@ class IdempotentPostMixin:
             return super().handle_exception(exc)  # type: ignore[misc]
         except BaseException:
             # An unhandled error (a 500): free the key, so that the client's retry runs again.
-            record, self._idempotency_record = self._idempotency_record, None
-            if record is not None:
-                IdempotencyKey.objects.filter(pk=record.pk).delete()
+            pending, self._idempotency_record = self._idempotency_record, None
+            if pending is not None:
+                IdempotencyKey.objects.filter(pk=pending.pk).delete()
             raise
 
     def finalize_response(
