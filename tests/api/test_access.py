@@ -126,3 +126,25 @@ def test_every_list_answers_in_a_bounded_number_of_queries(
 
     assert response.status_code == 200
     assert response.data["results"]
+
+
+@pytest.mark.parametrize("resource", LISTS)
+def test_every_resource_is_401_for_anonymous(anonymous: APIClient, resource: str) -> None:
+    assert anonymous.get(f"/api/v1/{resource}/").status_code == 401
+    assert anonymous.post(f"/api/v1/{resource}/", {}, format="json").status_code in {401, 405}
+
+
+@pytest.mark.parametrize("resource", LISTS)
+def test_every_resource_is_403_for_a_user_without_its_permissions(
+    client_for: ClientFor, integration: User, resource: str
+) -> None:
+    client = client_for(integration)
+
+    assert client.get(f"/api/v1/{resource}/").status_code == 403
+    assert client.post(f"/api/v1/{resource}/", {}, format="json").status_code in {403, 405}
+
+
+def test_invalid_cursor_is_a_404_not_a_500(client_for: ClientFor, operator: User) -> None:
+    response = client_for(operator).get("/api/v1/customers/", {"cursor": "garbage"})
+
+    assert response.status_code == 404

@@ -279,3 +279,33 @@ def test_reminders_are_read_and_cancelled(
     assert cancelled.status_code == 200 and cancelled.data["status"] == "cancelled"
     assert too_late.status_code == 409
     assert Reminder.objects.get(pk=sent.pk).status == "sent"
+
+
+def test_updates_of_products_interests_and_offers(
+    client_for: ClientFor, supervisor: User, django_assert_max_num_queries
+) -> None:
+    from tests.factories import InterestFactory, OfferFactory
+
+    product = ProductFactory.create()
+    interest = InterestFactory.create()
+    offer = OfferFactory.create()
+    client = client_for(supervisor)
+
+    dismissed = client.patch(
+        f"/api/v1/interests/{interest.pk}/", {"status": "dismissed"}, format="json"
+    )
+    declined = client.patch(f"/api/v1/offers/{offer.pk}/", {"status": "declined"}, format="json")
+    bad_status = client.patch(f"/api/v1/offers/{offer.pk}/", {"status": "maybe"}, format="json")
+    by_supervisor = client.patch(
+        f"/api/v1/products/{product.pk}/", {"price": "1.00"}, format="json"
+    )
+    with django_assert_max_num_queries(6):
+        detail = client.get(f"/api/v1/products/{product.pk}/")
+
+    assert dismissed.status_code == 200 and dismissed.data["closed_at"]
+    assert declined.status_code == 200 and declined.data["responded_at"]
+    assert bad_status.status_code == 400 and "status" in bad_status.data
+    # Products are the catalogue's: operators and supervisors read them, admins and the shop
+    # change them.
+    assert by_supervisor.status_code == 403
+    assert detail.status_code == 200
