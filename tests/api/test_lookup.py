@@ -164,3 +164,17 @@ def test_generated_spellings_find_the_customer(
 
     assert response.status_code == 200, (spelled, response.data)
     assert [row["id"] for row in response.data] == [anna.pk]
+
+
+@pytest.mark.postgres
+def test_lookup_query_can_use_the_contact_index(anna: Customer) -> None:
+    from crm.api.customer_views import lookup_customers
+
+    sql, params = lookup_customers(phone=NUMBER).query.sql_with_params()
+    with connection.cursor() as cursor:
+        # A test table is tiny, where a sequential scan is cheaper: ask what the index gives.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    assert "contact_point_lookup_idx" in plan
