@@ -1,13 +1,15 @@
 """Model signals that become webhook events: a decoupled reaction, so signals fit here.
 
-Each receiver first asks (from the cache) whether anyone wants the event, and builds the
-payload only then, so a CRM without webhooks pays nothing on its saves.
+Each receiver snapshots what the event says and, once the change is committed, asks (from
+the cache) whether any webhook wants it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
 from customers.models import Customer
@@ -17,8 +19,18 @@ from webhooks.models import Event, Webhook
 from webhooks.services import emit_event, forget_subscriptions, subscribed_events
 
 
-def _wanted(event: str) -> bool:
-    return event in subscribed_events()
+def _after_commit(event: str, payload: Callable[[], dict[str, Any]]) -> None:
+    """Record `event` for the webhooks that want it once the change is committed.
+
+    After commit, not inside the saving transaction: a change that rolls back sends nothing,
+    and a CRM without webhooks pays nothing, not even a query, on its saves.
+    """
+
+    def emit() -> None:
+        if event in subscribed_events():
+            emit_event(event=event, payload=payload())
+
+    transaction.on_commit(emit)
 
 
 def customer_saved(
@@ -27,36 +39,30 @@ def customer_saved(
     if raw:
         return
     event = Event.CUSTOMER_CREATED if created else Event.CUSTOMER_UPDATED
-    if not _wanted(event):
-        return
-    emit_event(
-        event=event,
-        payload={
-            "id": instance.pk,
-            "full_name": instance.full_name,
-            "external_id": instance.external_id,
-            "lifecycle": instance.lifecycle,
-            "anonymised": instance.anonymised_at is not None,
-            "updated_at": instance.updated_at,
-        },
-    )
+    data = {
+        "id": instance.pk,
+        "full_name": instance.full_name,
+        "external_id": instance.external_id,
+        "lifecycle": instance.lifecycle,
+        "anonymised": instance.anonymised_at is not None,
+        "updated_at": instance.updated_at,
+    }
+    _after_commit(event, lambda: data)
 
 
 def ticket_saved(sender: Any, instance: Ticket, created: bool, raw: bool = False, **_: Any) -> None:
-    if raw or not created or not _wanted(Event.TICKET_CREATED):
+    if raw or not created:
         return
-    emit_event(
-        event=Event.TICKET_CREATED,
-        payload={
-            "number": instance.pk,
-            "customer": instance.customer_id,
-            "subject": instance.subject,
-            "channel": instance.channel,
-            "status": instance.status,
-            "priority": instance.priority,
-            "created_at": instance.created_at,
-        },
-    )
+    data = {
+        "number": instance.pk,
+        "customer": instance.customer_id,
+        "subject": instance.subject,
+        "channel": instance.channel,
+        "status": instance.status,
+        "priority": instance.priority,
+        "created_at": instance.created_at,
+    }
+    _after_commit(Event.TICKET_CREATED, lambda: data)
 
 
 def ticket_event_saved(
@@ -64,39 +70,39 @@ def ticket_event_saved(
 ) -> None:
     if raw or not created or instance.kind != TicketEvent.Kind.STATUS:
         return
-    if not _wanted(Event.TICKET_STATUS_CHANGED):
-        return
-    emit_event(
-        event=Event.TICKET_STATUS_CHANGED,
-        payload={
-            "number": instance.ticket_id,
-            "from": instance.from_value,
-            "to": instance.to_value,
-            "actor": instance.actor_id,
-            "at": instance.created_at,
-        },
-    )
+    data = {
+        "number": instance.ticket_id,
+        "from": instance.from_value,
+        "to": instance.to_value,
+        "actor": instance.actor_id,
+        "at": instance.created_at,
+    }
+    _after_commit(Event.TICKET_STATUS_CHANGED, lambda: data)
 
 
 def survey_response_saved(
     sender: Any, instance: SurveyResponse, created: bool, raw: bool = False, **_: Any
 ) -> None:
-    if raw or not created or not _wanted(Event.SURVEY_ANSWERED):
+    if raw or not created:
         return
-    invitation = instance.invitation
-    emit_event(
-        event=Event.SURVEY_ANSWERED,
-        payload={
-            "response": instance.pk,
+    response_id = instance.pk
+
+    def data() -> dict[str, Any]:
+        # Read only when someone wants the event: the survey's kind is one join away.
+        response = SurveyResponse.objects.select_related("invitation__survey").get(pk=response_id)
+        invitation = response.invitation
+        return {
+            "response": response.pk,
             "invitation": invitation.pk,
             "survey": invitation.survey_id,
             "kind": invitation.survey.kind,
             "customer": invitation.customer_id,
             "ticket": invitation.ticket_id,
-            "score": instance.score,
-            "answered_at": instance.answered_at,
-        },
-    )
+            "score": response.score,
+            "answered_at": response.answered_at,
+        }
+
+    _after_commit(Event.SURVEY_ANSWERED, data)
 
 
 def webhook_changed(sender: Any, **_: Any) -> None:
