@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -48,6 +49,16 @@ class Webhook(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.url})"
+
+    def clean(self) -> None:
+        events = self.events if isinstance(self.events, list) else None
+        if not events or not set(events) <= set(Event.values):
+            raise ValidationError(
+                {
+                    "events": _("Choose one or more of: %(events)s.")
+                    % {"events": ", ".join(Event.values)}
+                }
+            )
 
     def wants(self, event: str) -> bool:
         return self.is_active and event in (self.events or [])

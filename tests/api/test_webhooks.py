@@ -206,3 +206,13 @@ def test_signature_helpers_and_backoff(settings) -> None:
     assert verify(secret="k", body=body, signature=sign(secret="k", body=body))
     assert not verify(secret="k", body=body + b" ", signature=sign(secret="k", body=body))
     assert [retry_delay(n).total_seconds() for n in (1, 2, 3, 4)] == [30, 60, 120, 240]
+
+
+def test_a_webhook_must_name_known_events() -> None:
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as refused:
+        Webhook(name="x", url="https://example.com/", events=["order.shipped"]).full_clean()
+
+    assert "events" in refused.value.message_dict
+    Webhook(name="x", url="https://example.com/", events=["ticket.created"]).full_clean()
