@@ -253,7 +253,7 @@ class TicketViewSet(CreateReadUpdateViewSet):
             "note, or the customer's message (reopens a pending ticket)."
         ),
     )
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], filter_backends=[])
     def messages(self, request: Request, pk: str) -> Response:
         ticket = self.get_object()
         if request.method == "GET":
