@@ -48,7 +48,16 @@ _SUPERVISOR_EXTRA: dict[tuple[str, str], tuple[str, ...]] = {
     ("surveys", "survey"): ("add", "change"),
     ("metrics", "metricsnapshot"): ("view", "view_dashboard"),
 }
-ADMIN_APPS = ("accounts", "customers", "tickets", "surveys", "metrics", "auth", "authtoken")
+ADMIN_APPS = (
+    "accounts",
+    "customers",
+    "tickets",
+    "surveys",
+    "metrics",
+    "webhooks",
+    "auth",
+    "authtoken",
+)
 
 
 def _codename(action: str, model: str) -> str:

@@ -122,6 +122,14 @@ def snapshots(*, on: dt.date) -> Summary:
     return {"day": day.isoformat(), "stored": int(result)}
 
 
+@register("idempotency_keys", "delete the API's Idempotency-Key records past their replay window")
+def idempotency_keys(*, on: dt.date) -> Summary:
+    """Housekeeping of the API's replay records; works on the current time, like the sweep."""
+    from crm.api.idempotency import prune_expired_keys
+
+    return {"deleted": prune_expired_keys(now=timezone.now())}
+
+
 @shared_task(name="crm.run_job", acks_late=True)
 def run_job_task(name: str, on: str | None = None) -> Summary:
     """Run a registered job in a worker; `on` is an ISO date, today by default."""

@@ -80,11 +80,14 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "accounts",
     "customers",
     "tickets",
     "surveys",
     "metrics",
+    "webhooks",
+    "crm.api",
     "crm",
 ]
 
@@ -208,6 +211,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": crontab(hour=1, minute=30),
         "kwargs": {"name": "snapshots"},
     },
+    # Idempotency keys replay for 24 hours; their rows go within the hour after that.
+    "idempotency-keys-hourly": {
+        "task": "crm.run_job",
+        "schedule": crontab(minute=5),
+        "kwargs": {"name": "idempotency_keys"},
+    },
 }
 
 # --- Proactive service: reminders and survey delivery ----------------------------------------
@@ -310,21 +319,69 @@ STORAGES = {
 
 # --- REST API -------------------------------------------------------------------------------
 
+# Page sizes of the cursor-paginated lists; a client asks for up to the maximum.
+API_PAGE_SIZE = env_int("CRM_API_PAGE_SIZE", 50)
+API_MAX_PAGE_SIZE = env_int("CRM_API_MAX_PAGE_SIZE", 500)
+# Items per request of /purchases/bulk/ and /interests/bulk/: hundreds, in one transaction.
+API_BULK_MAX_ITEMS = env_int("CRM_API_BULK_MAX_ITEMS", 1000)
+# Requests per token; generous, so that a nightly sync is not cut off. "" disables it.
+API_THROTTLE_RATE = os.environ.get("CRM_API_THROTTLE_RATE", "20000/hour")
+# How long an Idempotency-Key replays its first answer (24 hours, as Stripe's do).
+API_IDEMPOTENCY_TTL_SECONDS = env_int("CRM_API_IDEMPOTENCY_TTL_SECONDS", 24 * 60 * 60)
+
 REST_FRAMEWORK = {
+    # Token first: its WWW-Authenticate header makes an anonymous request a 401, not a 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.DjangoModelPermissions"],
+    "DEFAULT_PERMISSION_CLASSES": ["crm.api.permissions.ModelPermissions"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "crm.api.pagination.StableCursorPagination",
+    "DEFAULT_THROTTLE_CLASSES": ["crm.api.throttling.TokenRateThrottle"],
+    "EXCEPTION_HANDLER": "crm.api.exceptions.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "crm.api.schema.AutoSchema",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "CRM API",
-    "DESCRIPTION": "Customer-service CRM: customers, tickets, surveys and metrics.",
+    "DESCRIPTION": (
+        "Customer-service CRM: customers, tickets, surveys and metrics. Authenticate with "
+        "`Authorization: Token <key>`. See docs/api.md."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from the installed sidecar package: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Many models have a `kind`, `channel` or `status`: each choice set gets its own name.
+    "ENUM_NAME_OVERRIDES": {
+        "CustomerKindEnum": "customers.models.Customer.Kind",
+        "ContactPointKindEnum": "customers.models.ContactPoint.Kind",
+        "ProductKindEnum": "customers.models.Product.Kind",
+        "InterestKindEnum": "customers.models.Interest.Kind",
+        "InteractionKindEnum": "customers.models.Interaction.Kind",
+        "ReminderKindEnum": "customers.models.Reminder.Kind",
+        "SurveyKindEnum": "surveys.models.Survey.Kind",
+        "ChannelEnum": "customers.models.Channel",
+        "SalesChannelEnum": "customers.models.SalesChannel",
+        "DeliveryChannelEnum": "crm.api.schema.delivery_channel_choices",
+        "PurchaseStatusEnum": "customers.models.Purchase.Status",
+        "InterestStatusEnum": "customers.models.Interest.Status",
+        "OfferStatusEnum": "customers.models.Offer.Status",
+        "ReminderStatusEnum": "customers.models.Reminder.Status",
+        "TicketStatusEnum": "tickets.models.Status",
+        "DeliveryStatusEnum": "surveys.models.SurveyInvitation.Delivery",
+    },
 }
+
+# --- Webhooks ---------------------------------------------------------------------------------
+
+# Delivery attempts per event and the first retry delay; each retry waits twice as long.
+WEBHOOK_MAX_ATTEMPTS = env_int("CRM_WEBHOOK_MAX_ATTEMPTS", 6)
+WEBHOOK_RETRY_BASE_SECONDS = env_int("CRM_WEBHOOK_RETRY_BASE_SECONDS", 30)
+WEBHOOK_TIMEOUT_SECONDS = env_int("CRM_WEBHOOK_TIMEOUT_SECONDS", 10)
 
 # --- Security (production) ----------------------------------------------------------------
 

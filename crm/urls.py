@@ -23,5 +23,7 @@ urlpatterns = [
     path("", include("customers.public_urls")),
     path("metrics/", include("metrics.urls")),
     path("admin/", admin.site.urls),
+    # The REST API; /api/v1/metrics/ (metrics.api_urls) is included just before this line.
+    path("api/", include("crm.api_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
 ]

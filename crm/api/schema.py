@@ -1,0 +1,53 @@
+"""Helpers of the OpenAPI schema (drf-spectacular settings refer to them by path)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular import openapi
+from drf_spectacular.types import OpenApiTypes
+from rest_framework import serializers
+
+from customers.models import DELIVERY_CHANNELS
+
+
+def delivery_channel_choices() -> list[tuple[str, str]]:
+    """The choice set of reminder and survey delivery channels, named once in the schema."""
+    return [(channel.value, str(channel.label)) for channel in DELIVERY_CHANNELS]
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The body of every error that is not about fields: 401, 403, 404, 409, 422, 429."""
+
+    detail = serializers.CharField()
+
+
+class AutoSchema(openapi.AutoSchema):
+    """drf-spectacular's schema, plus the error answers every operation can give.
+
+    400: field errors ({"field": ["message"], ...}, nested for nested data); 401 without a
+    valid token; 403 when the role lacks the permission; 404 for an unknown id or cursor;
+    409 on a conflict (a record still referred to, a concurrent write, an Idempotency-Key in
+    flight); 422 for an Idempotency-Key reused with another body; 429 when throttled.
+    """
+
+    def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
+        responses: dict[str, Any] = super()._get_response_bodies(direction)
+        if direction != "response":
+            return responses
+        errors: dict[str, Any] = {
+            "401": ErrorSerializer,
+            "403": ErrorSerializer,
+            "404": ErrorSerializer,
+            "429": ErrorSerializer,
+        }
+        if self.method != "DELETE":
+            errors["400"] = OpenApiTypes.OBJECT
+        if self.method in {"POST", "PUT", "PATCH", "DELETE"}:
+            errors["409"] = ErrorSerializer
+        if self.method == "POST":
+            errors["422"] = ErrorSerializer
+        for code, body in errors.items():
+            if code not in responses:
+                responses[code] = self._get_response_for_code(body, code, direction=direction)
+        return responses

@@ -1,0 +1,59 @@
+"""Serializer building blocks shared by the apps' API modules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
+from rest_framework import serializers
+
+from crm.api.exceptions import django_error_to_dict
+
+
+def raise_as_drf(exc: DjangoValidationError) -> None:
+    """Re-raise a Django ValidationError as DRF's, keeping the field keys."""
+    raise serializers.ValidationError(django_error_to_dict(exc)) from exc
+
+
+class CleanModelSerializer(serializers.ModelSerializer):
+    """A ModelSerializer that runs the model's own rules (`full_clean`) before saving.
+
+    Check constraints and `clean()` then answer 400 with the field they name instead of
+    reaching the database as an IntegrityError. Many-to-many fields are set after the save.
+    """
+
+    def _save_instance(
+        self, instance: models.Model, validated_data: dict[str, Any]
+    ) -> models.Model:
+        many_to_many: dict[str, Any] = {}
+        opts = instance._meta
+        for name in list(validated_data):
+            field = opts.get_field(name) if _has_field(opts, name) else None
+            if field is not None and field.many_to_many:
+                many_to_many[name] = validated_data.pop(name)
+            else:
+                setattr(instance, name, validated_data[name])
+        try:
+            instance.full_clean()
+        except DjangoValidationError as exc:
+            raise_as_drf(exc)
+        instance.save()
+        for name, value in many_to_many.items():
+            getattr(instance, name).set(value)
+        return instance
+
+    def create(self, validated_data: dict[str, Any]) -> Any:
+        model: type[models.Model] = self.Meta.model
+        return self._save_instance(model(), validated_data)
+
+    def update(self, instance: Any, validated_data: dict[str, Any]) -> Any:
+        return self._save_instance(instance, validated_data)
+
+
+def _has_field(opts: Any, name: str) -> bool:
+    try:
+        opts.get_field(name)
+    except Exception:  # noqa: BLE001 - FieldDoesNotExist and friends: not a model field
+        return False
+    return True

@@ -1,0 +1,180 @@
+"""Caller ID: any spelling of a number finds the customer, in one indexed query."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rest_framework.test import APIClient
+
+from accounts.models import User
+from customers.models import Customer
+from tests.api.conftest import ClientFor
+from tests.factories import (
+    CustomerFactory,
+    EmailFactory,
+    PhoneFactory,
+    ProductFactory,
+    PurchaseFactory,
+    TicketFactory,
+)
+from tickets.models import Status
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/customers/lookup/"
+NUMBER = "+79123456789"
+
+SPELLINGS = [
+    "+79123456789",
+    "+7 912 345-67-89",
+    "8 (912) 345-67-89",
+    "89123456789",
+    "8-912-345-67-89",
+    "+7 (912) 345 67 89",
+    "9123456789",
+    "007 912 345 67 89",
+    "8 10 7 912 345 67 89",
+    " +7.912.345.67.89 ",
+]
+
+
+@pytest.fixture
+def anna(db: None) -> Customer:
+    customer = CustomerFactory.create(full_name="Anna Ivanova")
+    PhoneFactory.create(customer=customer, value="8 (912) 345-67-89")
+    EmailFactory.create(customer=customer, value="Anna@Example.com")
+    TicketFactory.create(customer=customer)
+    TicketFactory.create(
+        customer=customer,
+        status=Status.RESOLVED,
+        created_at=timezone.now() - dt.timedelta(days=1),
+        resolved_at=timezone.now(),
+    )
+    product = ProductFactory.create(name="Kettle")
+    PurchaseFactory.create(
+        customer=customer,
+        product=product,
+        amount=Decimal("2500.00"),
+        purchased_at=dt.datetime(2026, 5, 1, tzinfo=dt.UTC),
+    )
+    PurchaseFactory.create(customer=customer, purchased_at=dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
+    return customer
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_any_spelling_of_the_number_finds_the_customer(
+    client_for: ClientFor, operator: User, anna, spelling: str
+) -> None:
+    response = client_for(operator).get(URL, {"phone": spelling})
+
+    assert response.status_code == 200, response.data
+    assert [row["id"] for row in response.data] == [anna.pk]
+
+
+def test_summary_has_open_tickets_last_purchase_and_card_url(
+    client_for: ClientFor, operator: User, anna
+) -> None:
+    (row,) = client_for(operator).get(URL, {"phone": NUMBER}).data
+
+    assert row["full_name"] == "Anna Ivanova"
+    assert row["open_tickets_count"] == 1
+    assert row["last_purchase_product"] == "Kettle"
+    assert Decimal(row["last_purchase_amount"]) == Decimal("2500.00")
+    assert row["last_purchase_at"].startswith("2026-05-01")
+    assert row["card_url"] == f"/customers/{anna.pk}/"
+
+
+def test_email_lookup_ignores_case(client_for: ClientFor, operator: User, anna) -> None:
+    response = client_for(operator).get(URL, {"email": " ANNA@example.COM "})
+
+    assert [row["id"] for row in response.data] == [anna.pk]
+
+
+def test_unknown_number_is_an_empty_list(client_for: ClientFor, operator: User, anna) -> None:
+    response = client_for(operator).get(URL, {"phone": "+7 912 000-00-00"})
+
+    assert response.status_code == 200
+    assert response.data == []
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [({"phone": "hello"}, "phone"), ({"email": "nobody"}, "email"), ({}, "non_field_errors")],
+)
+def test_bad_query_is_a_400_naming_the_field(
+    client_for: ClientFor, operator: User, params: dict[str, str], field: str
+) -> None:
+    response = client_for(operator).get(URL, params)
+
+    assert response.status_code == 400
+    assert field in response.data
+
+
+def test_lookup_is_one_query_on_the_contact_index(
+    client_for: ClientFor, operator: User, anna
+) -> None:
+    client = client_for(operator)
+    client.get(URL, {"phone": NUMBER})  # warm the token and permission caches of this request
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(URL, {"phone": NUMBER})
+
+    assert response.status_code == 200
+    lookups = [q["sql"] for q in queries.captured_queries if "customers_contactpoint" in q["sql"]]
+    assert len(lookups) == 1
+    # token + user, user permissions, group permissions, and the lookup itself
+    assert len(queries.captured_queries) <= 4
+
+
+def test_lookup_needs_view_permission(client_for: ClientFor, integration: User, anna) -> None:
+    assert client_for(integration).get(URL, {"phone": NUMBER}).status_code == 403
+
+
+def test_anonymous_lookup_is_401(anonymous: APIClient) -> None:
+    assert anonymous.get(URL, {"phone": NUMBER}).status_code == 401
+
+
+separators = st.sampled_from(["", " ", "-", "(", ")", "."])
+
+
+# The lookups only read, so one customer serves every generated spelling.
+@settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    prefix=st.sampled_from(["+7", "8", "+7 ", "8 ", "007 ", "+ 7"]),
+    seps=st.lists(separators, min_size=10, max_size=10),
+)
+def test_generated_spellings_find_the_customer(
+    client_for: ClientFor, operator: User, anna, prefix: str, seps: list[str]
+) -> None:
+    spelled = prefix + "".join(sep + digit for sep, digit in zip(seps, "9123456789", strict=True))
+
+    response = client_for(operator).get(URL, {"phone": spelled})
+
+    assert response.status_code == 200, (spelled, response.data)
+    assert [row["id"] for row in response.data] == [anna.pk]
+
+
+@pytest.mark.postgres
+def test_lookup_query_can_use_the_contact_index(anna: Customer) -> None:
+    from crm.api.customer_views import lookup_customers
+
+    sql, params = lookup_customers(phone=NUMBER).query.sql_with_params()
+    with connection.cursor() as cursor:
+        # A test table is tiny, where a sequential scan is cheaper: ask what the index gives.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    assert "contact_point_lookup_idx" in plan

@@ -1,0 +1,1 @@
+"""Outgoing webhooks: signed HTTP notifications of CRM events to other systems."""
