@@ -143,12 +143,15 @@ def test_filters_status_unassigned_and_sla(
     breached = TicketFactory.create(
         created_at=now - dt.timedelta(hours=11),
         resolution_due_at=now - dt.timedelta(hours=1),
+        resolution_at_risk_at=now - dt.timedelta(hours=3),
     )
     at_risk = TicketFactory.create(
         created_at=now - dt.timedelta(minutes=550),
         first_response_at=now - dt.timedelta(minutes=540),
         first_response_due_at=now - dt.timedelta(minutes=490),
         resolution_due_at=now + dt.timedelta(minutes=50),
+        # 80% of the 600-minute target has gone: tickets.sla stores that moment.
+        resolution_at_risk_at=now - dt.timedelta(minutes=70),
     )
     TicketFactory.create(assignee=operator, resolution_due_at=now + dt.timedelta(hours=9))
     client = client_for(operator)
