@@ -123,12 +123,14 @@ def set_primary_contact(*, contact: ContactPoint) -> ContactPoint:
 # go to the admin's history (LogEntry), so "who changed this number?" has an answer.
 
 
-def _check_owned(customer: Customer, field: str, obj: Any, label: str) -> None:
+def _check_owned(customer: Customer, field: str, obj: Any) -> None:
     """Refuse an object of another customer: a forged id in a form is an error, not a write."""
     if obj is not None and obj.customer_id != customer.pk:
-        raise ValidationError(
-            {field: _("This %(what)s belongs to another customer.") % {"what": label}}
-        )
+        messages = {
+            "interaction": _("The contact is from another customer."),
+            "purchase": _("The purchase belongs to another customer."),
+        }
+        raise ValidationError({field: messages.get(field, _("This belongs to another customer."))})
 
 
 @transaction.atomic
@@ -208,8 +210,8 @@ def record_offer(
     The interaction and purchase must be this customer's; a purchase only goes with an
     accepted offer. The offer is marked on the interaction as personalised work.
     """
-    _check_owned(customer, "interaction", interaction, _("contact"))
-    _check_owned(customer, "purchase", purchase, _("purchase"))
+    _check_owned(customer, "interaction", interaction)
+    _check_owned(customer, "purchase", purchase)
     if purchase is not None and status != Offer.Status.ACCEPTED:
         raise ValidationError({"purchase": _("Only an accepted offer leads to a purchase.")})
     if product is None and not reason.strip():
@@ -251,7 +253,7 @@ def respond_to_offer(
     if offer.status != Offer.Status.OFFERED:
         raise ValidationError({"status": _("The customer has already answered this offer.")})
     customer = Customer(pk=offer.customer_id)
-    _check_owned(customer, "purchase", purchase, _("purchase"))
+    _check_owned(customer, "purchase", purchase)
     if purchase is not None and status != Offer.Status.ACCEPTED:
         raise ValidationError({"purchase": _("Only an accepted offer leads to a purchase.")})
     offer.status = status
@@ -281,7 +283,7 @@ def save_contact_point(
     primary anyway. Errors (a value that does not parse, a duplicate) name the field.
     """
     if contact is not None:
-        _check_owned(customer, "contact", contact, _("contact"))
+        _check_owned(customer, "contact", contact)
     target = contact if contact is not None else ContactPoint(customer=customer)
     target.kind = kind
     target.value = value

@@ -31,7 +31,7 @@ CHROMIUM_ARGS = [
 ]
 OPERATOR = "demo.olga"
 PASSWORD = "demo-crm-2024"  # crm.demo.seed.DEMO_PASSWORD
-VIEWPORT = {"width": 1366, "height": 768}
+VIEWPORT_WIDTH, VIEWPORT_HEIGHT = 1366, 768  # the smallest screen the card is made for
 
 
 def free_port() -> int:
@@ -51,7 +51,9 @@ RICH_CUSTOMER = """
 from django.db.models import Count, Q
 from customers.models import Customer
 c = (Customer.objects.annotate(
-        open=Count("tickets", filter=Q(tickets__status__in=["new", "open", "pending"]), distinct=True),
+        open=Count(
+            "tickets", filter=Q(tickets__status__in=["new", "open", "pending"]), distinct=True
+        ),
         bought=Count("purchases", distinct=True),
         wanted=Count("interests", distinct=True),
         answered=Count("survey_invitations__response", distinct=True),
@@ -97,7 +99,9 @@ def main() -> None:
                     time.sleep(0.1)
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                page = browser.new_page(viewport=VIEWPORT)
+                page = browser.new_page(
+                    viewport={"width": VIEWPORT_WIDTH, "height": VIEWPORT_HEIGHT}
+                )
                 page.goto(f"{base}/accounts/login/")
                 page.fill("input[name=username]", OPERATOR)
                 page.fill("input[name=password]", PASSWORD)
