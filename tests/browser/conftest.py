@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connections
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -45,3 +46,6 @@ def browser_page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
             yield page
         finally:
             browser.close()
+            # The ORM calls made beside Playwright's event loop opened their own connection;
+            # close it, or PostgreSQL refuses to drop the test database at the end.
+            connections.close_all()

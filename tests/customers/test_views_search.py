@@ -220,3 +220,19 @@ def test_a_new_customer_needs_a_name(operator_client: Client) -> None:
 
     assert response.status_code == 400
     assert "full_name" in response.context["form"].errors
+
+
+@pytest.mark.postgres
+def test_the_name_search_can_use_the_trigram_index() -> None:
+    from django.db import connection
+
+    from customers.search import _name_filter
+
+    CustomerFactory.create(full_name="Anna Ivanova")
+    query = Customer.objects.filter(_name_filter("ivan")).values_list("pk", flat=True)
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        plan = query.explain()
+
+    assert "customer_full_name_trgm_idx" in plan
