@@ -25,7 +25,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce, Least
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from customers.contacts import normalise_email, normalise_phone
 from customers.models import ContactPoint, Customer, Interaction, Purchase, Reminder
@@ -91,9 +91,9 @@ class PurchaseLine:
 
 
 _TERM_FIELDS = (
-    ("warranty", "warranty_ends_on", _lazy("Warranty")),
-    ("support", "support_ends_on", _lazy("Support")),
-    ("subscription", "subscription_ends_on", _lazy("Subscription")),
+    ("warranty", "warranty_ends_on", gettext_lazy("Warranty")),
+    ("support", "support_ends_on", gettext_lazy("Support")),
+    ("subscription", "subscription_ends_on", gettext_lazy("Subscription")),
 )
 
 

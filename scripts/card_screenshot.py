@@ -55,7 +55,7 @@ c = (Customer.objects.annotate(
             "tickets", filter=Q(tickets__status__in=["new", "open", "pending"]), distinct=True
         ),
         bought=Count("purchases", distinct=True),
-        wanted=Count("interests", distinct=True),
+        wanted=Count("interests", filter=Q(interests__status="open"), distinct=True),
         answered=Count("survey_invitations__response", distinct=True),
     ).filter(open__gte=1, wanted__gte=1, answered__gte=1).order_by("-bought", "pk").first()
     or Customer.objects.annotate(n=Count("purchases")).order_by("-n").first())
@@ -107,6 +107,10 @@ def main() -> None:
                 page.fill("input[name=password]", PASSWORD)
                 page.click("button[type=submit], input[type=submit]")
                 page.wait_for_load_state()
+                # The demo operator speaks Russian; the language switcher's cookie wins.
+                page.context.add_cookies(
+                    [{"name": "django_language", "value": options.language, "url": base}]
+                )
                 page.goto(f"{base}/customers/{customer_id}/")
                 page.wait_for_selector("#section-timeline")
                 Path(options.out).parent.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from customers.card import CardAction, CardContext, CardSection, register_action, register_section
@@ -63,9 +63,9 @@ def satisfaction_section(context: CardContext) -> dict[str, Any]:
 
 
 class SendSurveyForm(forms.Form):
-    survey = forms.ModelChoiceField(label=_lazy("Survey"), queryset=Survey.objects.none())
+    survey = forms.ModelChoiceField(label=gettext_lazy("Survey"), queryset=Survey.objects.none())
     delivery_channel = forms.ChoiceField(
-        label=_lazy("Send through"), choices=[(c.value, c.label) for c in DELIVERY_CHANNELS]
+        label=gettext_lazy("Send through"), choices=[(c.value, c.label) for c in DELIVERY_CHANNELS]
     )
 
     def __init__(self, *args: Any, customer: Customer, **kwargs: Any) -> None:
@@ -117,7 +117,7 @@ def register() -> None:
     register_section(
         CardSection(
             key="satisfaction",
-            title=_lazy("Satisfaction and value"),
+            title=gettext_lazy("Satisfaction and value"),
             position=70,
             template="surveys/card_satisfaction.html",
             load=satisfaction_section,
@@ -128,7 +128,7 @@ def register() -> None:
     register_action(
         CardAction(
             key="send_survey",
-            label=_lazy("Send survey"),
+            label=gettext_lazy("Send survey"),
             position=50,
             url_name="survey_card:send",
             permission="surveys.add_surveyinvitation",

@@ -16,7 +16,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
 from customers.card import CardAction, CardContext, CardSection, register_action, register_section
@@ -97,18 +97,22 @@ def tickets_by_number(text: str) -> list[tuple[int, str]]:
 
 
 class OpenTicketForm(forms.Form):
-    subject = forms.CharField(label=_lazy("Subject"), max_length=255)
-    channel = forms.ChoiceField(label=_lazy("Channel"), choices=CONTACT_CHANNELS, initial="phone")
+    subject = forms.CharField(label=gettext_lazy("Subject"), max_length=255)
+    channel = forms.ChoiceField(
+        label=gettext_lazy("Channel"), choices=CONTACT_CHANNELS, initial="phone"
+    )
     priority = forms.ChoiceField(
-        label=_lazy("Priority"), choices=Priority.choices, initial=Priority.NORMAL
+        label=gettext_lazy("Priority"), choices=Priority.choices, initial=Priority.NORMAL
     )
     body = forms.CharField(
-        label=_lazy("What the customer said"),
+        label=gettext_lazy("What the customer said"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
     purchase = forms.ModelChoiceField(
-        label=_lazy("Purchase (warranty claim)"), queryset=Purchase.objects.none(), required=False
+        label=gettext_lazy("Purchase (warranty claim)"),
+        queryset=Purchase.objects.none(),
+        required=False,
     )
 
     def __init__(self, *args: Any, customer: Customer, **kwargs: Any) -> None:
@@ -186,7 +190,7 @@ def register() -> None:
     register_section(
         CardSection(
             key="tickets",
-            title=_lazy("Tickets"),
+            title=gettext_lazy("Tickets"),
             position=30,
             template="tickets/card_tickets.html",
             load=tickets_section,
@@ -197,7 +201,7 @@ def register() -> None:
     register_action(
         CardAction(
             key="open_ticket",
-            label=_lazy("Open ticket"),
+            label=gettext_lazy("Open ticket"),
             position=20,
             url_name="ticket_card:open",
             permission="tickets.add_ticket",
