@@ -27,6 +27,8 @@ from customers.selectors import customers_by_email, customers_by_phone
 # Fewer characters would match most of the database: the box asks for more instead.
 SEARCH_MIN_LENGTH = 2
 SEARCH_LIMIT = 20
+# Name matches read before sorting by name; beyond this the operator is asked to type more.
+NAME_CANDIDATES = 200
 # A text with at least this many digits may be a phone number (the shortest valid ones).
 PHONE_MIN_DIGITS = 5
 _PHONE_CHARACTERS = re.compile(r"^[\d\s()+\-.]+$")
@@ -101,13 +103,16 @@ def search_customers(text: str, *, limit: int = SEARCH_LIMIT) -> SearchResult:
     for provider in _PROVIDERS.values():
         for customer_id, label in provider(query):
             matched.setdefault(customer_id, label)
-    name_ids = list(
+    # Unordered on purpose: with ORDER BY full_name and a LIMIT, PostgreSQL may walk the name
+    # index in order and filter, slow for a rare name among millions; the trigram index
+    # finds the candidates, and they are sorted here.
+    by_name = sorted(
         Customer.objects.filter(_name_filter(query))
-        .order_by("full_name", "id")
-        .values_list("pk", flat=True)[: limit + 1]
+        .order_by()
+        .values_list("full_name", "pk")[:NAME_CANDIDATES]
     )
-    result.truncated = len(name_ids) > limit
-    add(name_ids[:limit], _("name"))
+    result.truncated = len(by_name) > limit
+    add([pk for _name, pk in by_name[:limit]], _("name"))
     ids = list(matched)[:limit]
     customers = Customer.objects.filter(pk__in=ids).prefetch_related(
         Prefetch(

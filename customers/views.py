@@ -40,6 +40,8 @@ from customers.search import search_customers
 # Pages of the timeline and purchase lists.
 TIMELINE_PAGE_SIZE = 25
 PURCHASES_PAGE_SIZE = 25
+# How many customers sharing one number the screen-pop lists (a family, a switchboard).
+CALL_CANDIDATES = 50
 # How many recently opened cards the home page lists (kept in the session).
 RECENT_CUSTOMERS = 8
 # 422: the form was understood but its content is wrong; htmx is told to swap it in (card.html).
@@ -102,7 +104,7 @@ def call_pop(request: HttpRequest) -> HttpResponse:
         found = (
             selectors.customers_by_phone(phone) if phone else selectors.customers_by_email(email)
         )
-        candidates = list(found.prefetch_related("tags")[: selectors_limit()])
+        candidates = list(found.prefetch_related("tags")[:CALL_CANDIDATES])
     except (InvalidContact, ValidationError) as exc:
         context["error"] = " ".join(exc.messages)
         return render(request, "customers/call.html", context, status=400)
@@ -113,11 +115,6 @@ def call_pop(request: HttpRequest) -> HttpResponse:
         reverse("customers:new") + "?" + urlencode({"phone": phone} if phone else {"email": email})
     )
     return render(request, "customers/call.html", context)
-
-
-def selectors_limit() -> int:
-    """How many candidates a shared number lists (a family, a switchboard)."""
-    return 50
 
 
 @require_http_methods(["GET", "POST"])

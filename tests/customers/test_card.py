@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -99,11 +100,7 @@ def test_a_section_needing_a_permission_is_hidden_without_it(
     client: Client, django_user_model: Any
 ) -> None:
     viewer = django_user_model.objects.create_user("viewer", password="x", is_staff=True)
-    viewer.user_permissions.add(
-        *__import__(
-            "django.contrib.auth.models", fromlist=["Permission"]
-        ).Permission.objects.filter(codename="view_customer")
-    )
+    viewer.user_permissions.add(Permission.objects.get(codename="view_customer"))
     client.force_login(viewer)
 
     html = client.get(card_url(CustomerFactory.create())).content.decode()
