@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 from django.utils.functional import Promise
@@ -38,8 +36,6 @@ TIMELINE_SHOWN = 10
 HEAD_BEFORE = 30
 # The widths a section may take in the card's grid (six columns on a wide screen).
 WIDTHS = ("full", "two-thirds", "half", "third")
-
-User = AbstractBaseUser | AnonymousUser
 
 
 @dataclass(frozen=True)

@@ -319,3 +319,33 @@ def test_the_huge_card_shows_only_the_newest_items(
     assert "all 2000" in html and "all 500" in html and "all 10000" in html
     assert html.count('class="ticket-row"') <= 8
     assert html.count("data-interaction=") == 10
+
+
+def test_times_are_shown_in_the_operators_time_zone(client: Client, operator: User) -> None:
+    operator.time_zone = "Asia/Vladivostok"  # UTC+10
+    operator.save()
+    client.force_login(operator)
+    customer = CustomerFactory.create()
+    InteractionFactory.create(
+        customer=customer, started_at=dt.datetime(2026, 1, 10, 0, 30, tzinfo=dt.UTC)
+    )
+
+    html = client.get(card_url(customer)).content.decode()
+
+    assert "01/10/2026 10:30 a.m." in html
+
+
+def test_a_sent_reminder_appears_on_the_timeline(operator_client: Client) -> None:
+    customer = CustomerFactory.create()
+    InteractionFactory.create(
+        customer=customer,
+        kind=Interaction.Kind.REMINDER,
+        channel="email",
+        direction="outbound",
+        answered_at=None,
+        summary="Your warranty on Nova S2 ends in 30 days",
+    )
+
+    html = operator_client.get(card_url(customer)).content.decode()
+
+    assert "Reminder sent" in html and "Your warranty on Nova S2 ends in 30 days" in html
