@@ -4,7 +4,7 @@ Four rules, each computed by the database from the customer's history:
 
 - successor: a product bought long ago (settings.CRM_SUCCESSOR_AFTER_DAYS) has a successor;
 - co-purchase: other customers who bought what this one owns also bought Z (at least
-  settings.CRM_CO_PURCHASE_MIN_CUSTOMERS of them);
+  settings.CRM_CO_PURCHASE_MIN_CUSTOMERS of them, among the latest CO_PURCHASE_SAMPLE_BUYERS);
 - extension or renewal: a warranty, support contract or subscription ends within
   settings.CRM_EXPIRY_WARNING_DAYS: a warranty extension, support service or subscription of the
   same category or among the product's related products (or the subscription itself);
@@ -52,6 +52,9 @@ REVIVE_SCORES: dict[str, float] = {
 }
 # An interest loses up to a third of its weight as it ages towards CRM_INTEREST_REVIVE_DAYS.
 REVIVE_AGE_DECAY = 0.3
+# Co-purchase counts read the purchases of this many latest other buyers of the customer's
+# products (a sample of 2,000 keeps the card fast with millions of customers).
+CO_PURCHASE_SAMPLE_BUYERS = 2000
 # Candidates read per rule before the final ranking: enough to fill the card after exclusions.
 CANDIDATES_PER_RULE = 20
 # At most this many offers of one rule, so that one strong pattern does not hide the others.
@@ -200,15 +203,24 @@ def _co_purchases(customer: Customer, owned: dict[int, Any]) -> list[_Candidate]
     """Products other buyers of the customer's products also bought, counted by the database."""
     if not owned:
         return []
+    owned_ids = list(owned)
+    # The latest buyers of what this customer owns, not all of them: recent taste, and a cost
+    # that does not grow with the customer base.
+    recent_buyers = (
+        Purchase.objects.filter(status=Purchase.Status.COMPLETED, product_id__in=owned_ids)
+        .exclude(customer_id=customer.pk)
+        .order_by("-purchased_at")
+        .values("customer_id")[:CO_PURCHASE_SAMPLE_BUYERS]
+    )
     pairs = (
         Purchase.objects.filter(
             status=Purchase.Status.COMPLETED,
             product__isnull=False,
+            customer_id__in=recent_buyers,
             customer__purchases__status=Purchase.Status.COMPLETED,
-            customer__purchases__product_id__in=list(owned),
+            customer__purchases__product_id__in=owned_ids,
         )
-        .exclude(customer_id=customer.pk)
-        .exclude(product_id__in=list(owned))
+        .exclude(product_id__in=owned_ids)
         .values("product_id", "customer__purchases__product_id")
         .annotate(buyers=Count("customer_id", distinct=True))
         .filter(buyers__gte=settings.CRM_CO_PURCHASE_MIN_CUSTOMERS)
