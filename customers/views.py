@@ -85,7 +85,11 @@ def _offset(request: HttpRequest) -> int:
 @operator_required()
 def search(request: HttpRequest) -> HttpResponse:
     """The search page; for htmx (the top bar box as you type) only the results."""
-    result = search_customers(request.GET.get("q", ""))
+    text = request.GET.get("q", "")
+    if is_htmx(request) and not text.strip():
+        # The box was cleared: the dropdown closes rather than lecturing.
+        return HttpResponse("")
+    result = search_customers(text)
     template = "customers/search_results.html" if is_htmx(request) else "customers/search.html"
     return render(request, template, {"result": result})
 

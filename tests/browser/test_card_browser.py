@@ -75,6 +75,10 @@ def test_a_call_opens_the_card_and_a_logged_contact_appears_without_reload(
     contact = Interaction.objects.get(customer=anna)
     assert contact.personalized and contact.operator == card_operator
 
+    page.click("#card-action [data-close-action]")
+    assert page.inner_html("#card-action").strip() == ""
+    assert page.evaluate("window.cardMarker") == "same page"
+
 
 def test_a_contact_without_summary_shows_the_error_in_place(
     browser_page: Any, live_server: Any, card_operator: User, anna: Customer
@@ -100,6 +104,11 @@ def test_the_top_bar_finds_a_customer_as_the_operator_types(
     page = browser_page
     log_in(page, live_server, card_operator)
 
+    page.type(".topsearch input[name=q]", "ivano")
+    page.wait_for_selector("#topsearch-results >> text=Anna Ivanova")
+    page.keyboard.press("Escape")
+    assert page.inner_html("#topsearch-results") == ""
+    # Escape also empties a search input (the browser's own behaviour): type again.
     page.type(".topsearch input[name=q]", "ivano")
     page.wait_for_selector("#topsearch-results >> text=Anna Ivanova")
     page.click("#topsearch-results >> text=Anna Ivanova")

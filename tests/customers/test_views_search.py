@@ -69,19 +69,25 @@ def test_an_email_external_id_and_ticket_number_find_their_customer(
     assert response.context["result"].hits[0].matched == f"ticket #{ticket.pk}"
 
 
-@pytest.mark.parametrize("text", ["", " ", "a"])
+@pytest.mark.parametrize(("text", "headers"), [("", {}), (" ", {}), ("a", HTMX)])
 def test_an_empty_or_one_character_search_answers_with_a_hint(
-    operator_client: Client, text: str, django_assert_max_num_queries: Any
+    operator_client: Client, text: str, headers: dict[str, str], django_assert_max_num_queries: Any
 ) -> None:
     CustomerFactory.create(full_name="Anna")
 
     with django_assert_max_num_queries(4) as queries:  # session, user, permissions
-        response = operator_client.get(SEARCH, {"q": text}, headers=HTMX)
+        response = operator_client.get(SEARCH, {"q": text}, headers=headers)
 
     assert response.status_code == 200
     assert "Type at least 2 characters" in response.content.decode()
     assert response.context["result"].hits == []
     assert not [q for q in queries.captured_queries if "customers_customer" in q["sql"]]
+
+
+def test_a_cleared_box_closes_the_results(operator_client: Client) -> None:
+    response = operator_client.get(SEARCH, {"q": " "}, headers=HTMX)
+
+    assert response.status_code == 200 and response.content == b""
 
 
 def test_htmx_gets_only_the_results_and_a_browser_the_page(operator_client: Client) -> None:
