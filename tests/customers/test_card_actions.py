@@ -503,3 +503,36 @@ def test_the_home_page_lists_recent_cards_and_my_open_tickets(
     html = operator_client.get(reverse("home")).content.decode()
 
     assert "Anna Ivanova" in html and "Broken hinge" in html
+
+
+LIST_PAGES = ["customers:timeline", "customers:purchases", "ticket_card:list"]
+
+
+@pytest.mark.parametrize("name", LIST_PAGES)
+def test_a_list_page_takes_a_bounded_number_of_queries(
+    operator_client: Client, customer: Customer, name: str, django_assert_max_num_queries: Any
+) -> None:
+    for _ in range(30):
+        InteractionFactory.create(customer=customer)
+        PurchaseFactory.create(customer=customer)
+        TicketFactory.create(customer=customer)
+
+    with django_assert_max_num_queries(10):
+        response = operator_client.get(reverse(name, args=[customer.pk]), {"offset": 5})
+
+    assert response.status_code == 200
+    assert response.context["page"].offset == 5
+
+
+@pytest.mark.parametrize("name", LIST_PAGES)
+def test_a_list_page_of_an_unknown_customer_is_a_404(operator_client: Client, name: str) -> None:
+    assert operator_client.get(reverse(name, args=[999999])).status_code == 404
+
+
+@pytest.mark.parametrize("name", LIST_PAGES)
+def test_a_list_page_is_refused_without_the_role(
+    client: Client, integration: User, customer: Customer, name: str
+) -> None:
+    client.force_login(integration)
+
+    assert client.get(reverse(name, args=[customer.pk])).status_code == 403
