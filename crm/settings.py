@@ -76,6 +76,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    # pg_trgm for the customer search (a no-op on SQLite).
+    "django.contrib.postgres",
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
@@ -298,6 +300,23 @@ TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "Europe/Moscow")
 # Phones are parsed with this region when typed without a country code ("8 912 ...").
 PHONE_DEFAULT_REGION = os.environ.get("PHONE_DEFAULT_REGION", "RU").upper()
 DEFAULT_CURRENCY = os.environ.get("CRM_DEFAULT_CURRENCY", "RUB").upper()
+
+# --- The customer card and its recommendations ------------------------------------------------
+
+# A product bought this long ago is due for its successor: two years, the usual replacement
+# cycle of consumer electronics.
+CRM_SUCCESSOR_AFTER_DAYS = env_int("CRM_SUCCESSOR_AFTER_DAYS", 730)
+# An offer the customer declined is not made again for this many days.
+CRM_DECLINED_OFFER_QUIET_DAYS = env_int("CRM_DECLINED_OFFER_QUIET_DAYS", 90)
+# A warranty, support contract or subscription ending within this many days is "expiring":
+# the card warns and recommends the extension or renewal.
+CRM_EXPIRY_WARNING_DAYS = env_int("CRM_EXPIRY_WARNING_DAYS", 30)
+# An open interest (cart, quote, enquiry, view) older than this is no longer worth reviving.
+CRM_INTEREST_REVIVE_DAYS = env_int("CRM_INTEREST_REVIVE_DAYS", 180)
+# "Customers who bought X also bought Z" needs this many such customers to be a pattern.
+CRM_CO_PURCHASE_MIN_CUSTOMERS = env_int("CRM_CO_PURCHASE_MIN_CUSTOMERS", 3)
+# How many next best offers the card shows.
+CRM_CARD_OFFERS = env_int("CRM_CARD_OFFERS", 5)
 
 # --- Static files -------------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
 from crm import views
+from customers import views as customer_views
 
 admin.site.site_header = _("CRM administration")
 admin.site.site_title = _("CRM admin")
@@ -16,6 +17,11 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("customers/", include("customers.urls")),
+    # The screen-pop telephony opens when a call rings: /call/?phone=... or ?email=...
+    path("call/", customer_views.call_pop, name="call"),
+    # Card actions and lists that belong to tickets and surveys, beside their card sections.
+    path("customers/", include("tickets.card")),
+    path("customers/", include("surveys.card")),
     path("tickets/", include("tickets.urls")),
     # The public survey pages live at /s/<token>/ (short enough for an SMS).
     path("", include("surveys.urls")),

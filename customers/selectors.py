@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import (
+    Case,
+    Count,
+    DateField,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    Max,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Least
+from django.utils.translation import gettext_lazy
 
 from customers.contacts import normalise_email, normalise_phone
-from customers.models import ContactPoint, Customer
+from customers.models import ContactPoint, Customer, Interaction, Purchase, Reminder
 
 
 def customers_by_phone(raw_phone: str) -> QuerySet[Customer]:
@@ -39,3 +61,189 @@ def customers_by_contact(text: str) -> QuerySet[Customer]:
         return customers_by_email(text) if "@" in text else customers_by_phone(text)
     except ValidationError:
         return Customer.objects.none()
+
+
+# --- Reads for the operator's card -----------------------------------------------------------
+
+# A term ending within this many days is shown in red rather than amber.
+TERM_URGENT_DAYS = 7
+
+
+@dataclass(frozen=True)
+class Term:
+    """A warranty, support contract or subscription of a purchase and how far its end is."""
+
+    kind: str
+    label: str
+    ends_on: dt.date
+    days_left: int
+    # "ended", "urgent" (within TERM_URGENT_DAYS), "soon" (within CRM_EXPIRY_WARNING_DAYS), "ok"
+    level: str
+
+
+@dataclass(frozen=True)
+class PurchaseLine:
+    """A purchase with its terms and the reminders sent or planned about them."""
+
+    purchase: Purchase
+    terms: list[Term]
+    reminders: list[Reminder]
+
+
+_TERM_FIELDS = (
+    ("warranty", "warranty_ends_on", gettext_lazy("Warranty")),
+    ("support", "support_ends_on", gettext_lazy("Support")),
+    ("subscription", "subscription_ends_on", gettext_lazy("Subscription")),
+)
+
+
+def _terms(purchase: Purchase, today: dt.date) -> list[Term]:
+    window = settings.CRM_EXPIRY_WARNING_DAYS
+    terms = []
+    for kind, field_name, label in _TERM_FIELDS:
+        ends_on = getattr(purchase, field_name)
+        if ends_on is None:
+            continue
+        days = (ends_on - today).days
+        if days < 0:
+            level = "ended"
+        elif days <= TERM_URGENT_DAYS:
+            level = "urgent"
+        elif days <= window:
+            level = "soon"
+        else:
+            level = "ok"
+        terms.append(
+            Term(kind=kind, label=str(label), ends_on=ends_on, days_left=days, level=level)
+        )
+    return terms
+
+
+def _lines(purchases: Sequence[Purchase], today: dt.date) -> list[PurchaseLine]:
+    """Purchases with their terms and reminders: one query for the reminders of all of them."""
+    by_purchase: dict[int, list[Reminder]] = {p.pk: [] for p in purchases}
+    if by_purchase:
+        for reminder in Reminder.objects.filter(purchase_id__in=list(by_purchase)).order_by(
+            "due_on", "id"
+        ):
+            by_purchase[reminder.purchase_id].append(reminder)
+    return [PurchaseLine(p, _terms(p, today), by_purchase[p.pk]) for p in purchases]
+
+
+def purchase_page(
+    customer_id: int, *, today: dt.date, offset: int, limit: int
+) -> list[PurchaseLine]:
+    """A page of the customer's purchases, newest first, with terms and reminders (2 queries)."""
+    purchases = list(
+        Purchase.objects.filter(customer_id=customer_id)
+        .select_related("product")
+        .order_by("-purchased_at", "-id")[offset : offset + limit]
+    )
+    return _lines(purchases, today)
+
+
+def expiring_purchases(customer_id: int, *, today: dt.date, limit: int) -> list[PurchaseLine]:
+    """Completed purchases with a term ending within CRM_EXPIRY_WARNING_DAYS, nearest end first."""
+    horizon = today + dt.timedelta(days=settings.CRM_EXPIRY_WARNING_DAYS)
+    window = Q()
+    ends_in_window = []
+    for _kind, field_name, _label in _TERM_FIELDS:
+        in_window = Q(**{f"{field_name}__range": (today, horizon)})
+        window |= in_window
+        ends_in_window.append(
+            Coalesce(
+                Case(When(in_window, then=F(field_name)), default=None),
+                Value(dt.date.max),
+                output_field=DateField(),
+            )
+        )
+    purchases = list(
+        Purchase.objects.filter(window, customer_id=customer_id, status=Purchase.Status.COMPLETED)
+        .select_related("product")
+        .annotate(next_end=Least(*ends_in_window))
+        .order_by("next_end", "-id")[:limit]
+    )
+    return _lines(purchases, today)
+
+
+@dataclass(frozen=True)
+class Page:
+    """A slice of a list with what a pager needs to ask for the next one."""
+
+    items: list[Any]
+    count: int
+    offset: int
+    limit: int
+
+    @property
+    def next_offset(self) -> int | None:
+        following = self.offset + len(self.items)
+        return following if following < self.count else None
+
+    @property
+    def previous_offset(self) -> int | None:
+        return max(0, self.offset - self.limit) if self.offset > 0 else None
+
+
+def timeline_page(customer_id: int, *, offset: int, limit: int) -> Page:
+    """The customer's interactions on every channel, newest first (2 queries)."""
+    interactions = Interaction.objects.filter(customer_id=customer_id)
+    items = list(
+        interactions.select_related("operator").order_by("-started_at", "-id")[
+            offset : offset + limit
+        ]
+    )
+    return Page(items=items, count=interactions.count(), offset=offset, limit=limit)
+
+
+@dataclass(frozen=True)
+class CustomerValue:
+    """Historical value in one currency: revenue, margin where costs are known, order figures."""
+
+    currency: str
+    revenue: Decimal
+    purchases: int
+    average_order_value: Decimal
+    last_purchase_at: dt.datetime | None
+    margin: Decimal | None
+    # How many of the purchases the margin covers (the ones whose product cost is known).
+    margin_purchases: int
+
+
+def customer_value(customer_id: int) -> list[CustomerValue]:
+    """Historical CLV of completed purchases, one row per currency, in one aggregate query."""
+    known_cost = Q(product__cost__isnull=False)
+    rows = (
+        Purchase.objects.filter(customer_id=customer_id, status=Purchase.Status.COMPLETED)
+        .values("currency")
+        .annotate(
+            revenue=Sum("amount"),
+            purchases=Count("id"),
+            last_purchase_at=Max("purchased_at"),
+            margin=Sum(
+                ExpressionWrapper(
+                    F("amount") - F("quantity") * F("product__cost"),
+                    output_field=DecimalField(max_digits=16, decimal_places=2),
+                ),
+                filter=known_cost,
+            ),
+            margin_purchases=Count("id", filter=known_cost),
+        )
+        .order_by("-revenue", "currency")
+    )
+    return [
+        CustomerValue(
+            currency=row["currency"],
+            revenue=row["revenue"] or Decimal(0),
+            purchases=row["purchases"],
+            average_order_value=(
+                (row["revenue"] / row["purchases"]).quantize(Decimal("0.01"))
+                if row["purchases"]
+                else Decimal(0)
+            ),
+            last_purchase_at=row["last_purchase_at"],
+            margin=row["margin"],
+            margin_purchases=row["margin_purchases"],
+        )
+        for row in rows
+    ]

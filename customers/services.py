@@ -5,14 +5,28 @@ Views, the API, the admin, tasks and commands call these; none of them re-implem
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from customers.models import ContactPoint, Customer
+from customers.models import (
+    Channel,
+    ContactPoint,
+    Customer,
+    Interaction,
+    Offer,
+    Product,
+    Purchase,
+)
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 ContactData = Mapping[str, Any]
 
@@ -102,3 +116,210 @@ def set_primary_contact(*, contact: ContactPoint) -> ContactPoint:
     contact.is_primary = True
     contact.save(update_fields=["is_primary", "normalised_value"])
     return contact
+
+
+# --- Writes from the operator's card ------------------------------------------------------------
+# Each takes the acting operator: the interaction or offer records who did it, and contact edits
+# go to the admin's history (LogEntry), so "who changed this number?" has an answer.
+
+
+def _check_owned(customer: Customer, field: str, obj: Any) -> None:
+    """Refuse an object of another customer: a forged id in a form is an error, not a write."""
+    if obj is not None and obj.customer_id != customer.pk:
+        messages = {
+            "interaction": _("The contact is from another customer."),
+            "purchase": _("The purchase belongs to another customer."),
+        }
+        raise ValidationError({field: messages.get(field, _("This belongs to another customer."))})
+
+
+@transaction.atomic
+def log_interaction(
+    *,
+    customer: Customer,
+    actor: User,
+    channel: str,
+    direction: str,
+    summary: str,
+    kind: str = Interaction.Kind.CONTACT,
+    started_at: dt.datetime | None = None,
+    personalized: bool = True,
+    contact_address: str = "",
+) -> Interaction:
+    """Record a contact with the customer, made by `actor` (personalised: from the card).
+
+    A contact the operator logs was answered by them, so it counts as answered at its start.
+    """
+    started = started_at or timezone.now()
+    interaction = Interaction(
+        customer=customer,
+        kind=kind,
+        channel=channel,
+        direction=direction,
+        summary=summary.strip(),
+        started_at=started,
+        answered_at=started if direction == Interaction.Direction.INBOUND else None,
+        operator=actor,
+        personalized=personalized,
+        contact_address=contact_address,
+    )
+    if kind == Interaction.Kind.CONTACT and not interaction.summary:
+        raise ValidationError({"summary": _("Say in a few words what the contact was about.")})
+    interaction.full_clean()
+    interaction.save()
+    return interaction
+
+
+@transaction.atomic
+def add_note(
+    *, customer: Customer, actor: User, text: str, at: dt.datetime | None = None
+) -> Interaction:
+    """Add an internal note to the customer's timeline."""
+    if not text.strip():
+        raise ValidationError({"text": _("Write the note.")})
+    note = Interaction(
+        customer=customer,
+        kind=Interaction.Kind.NOTE,
+        channel=Channel.INTERNAL,
+        direction=Interaction.Direction.INTERNAL,
+        summary=text.strip(),
+        started_at=at or timezone.now(),
+        operator=actor,
+        personalized=True,
+    )
+    note.full_clean()
+    note.save()
+    return note
+
+
+@transaction.atomic
+def record_offer(
+    *,
+    customer: Customer,
+    actor: User,
+    reason: str,
+    status: str = Offer.Status.OFFERED,
+    product: Product | None = None,
+    rule: str = Offer.Rule.MANUAL,
+    interaction: Interaction | None = None,
+    purchase: Purchase | None = None,
+    at: dt.datetime | None = None,
+) -> Offer:
+    """Record that an offer was made (and, if already known, accepted or declined).
+
+    The interaction and purchase must be this customer's; a purchase only goes with an
+    accepted offer. The offer is marked on the interaction as personalised work.
+    """
+    _check_owned(customer, "interaction", interaction)
+    _check_owned(customer, "purchase", purchase)
+    if purchase is not None and status != Offer.Status.ACCEPTED:
+        raise ValidationError({"purchase": _("Only an accepted offer leads to a purchase.")})
+    if product is None and not reason.strip():
+        raise ValidationError({"reason": _("Name the product or say what was offered.")})
+    now = at or timezone.now()
+    offer = Offer(
+        customer=customer,
+        product=product,
+        rule=rule,
+        reason=reason.strip() or str(product),
+        status=status,
+        offered_at=now,
+        responded_at=None if status == Offer.Status.OFFERED else now,
+        operator=actor,
+        interaction=interaction,
+        purchase=purchase,
+    )
+    offer.full_clean()
+    offer.save()
+    if interaction is not None and not interaction.personalized:
+        interaction.personalized = True
+        interaction.save(update_fields=["personalized", "updated_at"])
+    return offer
+
+
+@transaction.atomic
+def respond_to_offer(
+    *,
+    offer: Offer,
+    actor: User,
+    status: str,
+    purchase: Purchase | None = None,
+    at: dt.datetime | None = None,
+) -> Offer:
+    """Record the customer's answer to an offer still open: accepted (maybe a purchase) or not."""
+    offer = Offer.objects.select_for_update().get(pk=offer.pk)
+    if status not in {Offer.Status.ACCEPTED, Offer.Status.DECLINED}:
+        raise ValidationError({"status": _("Choose accepted or declined.")})
+    if offer.status != Offer.Status.OFFERED:
+        raise ValidationError({"status": _("The customer has already answered this offer.")})
+    customer = Customer(pk=offer.customer_id)
+    _check_owned(customer, "purchase", purchase)
+    if purchase is not None and status != Offer.Status.ACCEPTED:
+        raise ValidationError({"purchase": _("Only an accepted offer leads to a purchase.")})
+    offer.status = status
+    offer.responded_at = at or timezone.now()
+    offer.purchase = purchase
+    if offer.operator_id is None:
+        offer.operator = actor
+    offer.save(update_fields=["status", "responded_at", "purchase", "operator"])
+    return offer
+
+
+@transaction.atomic
+def save_contact_point(
+    *,
+    customer: Customer,
+    actor: User,
+    kind: str,
+    value: str,
+    messenger: str = "",
+    label: str = "",
+    is_primary: bool = False,
+    contact: ContactPoint | None = None,
+) -> ContactPoint:
+    """Add a contact point to the customer, or change `contact` (which must be theirs).
+
+    Marking it primary demotes the previous primary of its kind; the first contact of a kind is
+    primary anyway. Errors (a value that does not parse, a duplicate) name the field.
+    """
+    if contact is not None:
+        _check_owned(customer, "contact", contact)
+    target = contact if contact is not None else ContactPoint(customer=customer)
+    target.kind = kind
+    target.value = value
+    target.messenger = messenger if kind == ContactPoint.Kind.MESSENGER else ""
+    target.label = label
+    target.normalise()
+    duplicate = (
+        ContactPoint.objects.filter(
+            customer=customer, kind=kind, normalised_value=target.normalised_value
+        )
+        .exclude(pk=target.pk)
+        .exists()
+    )
+    if duplicate:
+        raise ValidationError({"value": _("The customer already has this contact.")})
+    has_primary = (
+        ContactPoint.objects.filter(customer=customer, kind=kind, is_primary=True)
+        .exclude(pk=target.pk)
+        .exists()
+    )
+    if is_primary and has_primary:
+        ContactPoint.objects.filter(customer=customer, kind=kind, is_primary=True).exclude(
+            pk=target.pk
+        ).update(is_primary=False)
+    target.is_primary = is_primary or not has_primary
+    target.full_clean()
+    target.save()
+    LogEntry.objects.log_actions(
+        user_id=actor.pk,
+        queryset=[target],
+        action_flag=CHANGE if contact is not None else ADDITION,
+        change_message=(
+            [{"changed": {"fields": ["kind", "value", "messenger", "label", "is_primary"]}}]
+            if contact is not None
+            else [{"added": {}}]
+        ),
+        single_object=True,
+    )
+    return target

@@ -15,3 +15,7 @@ class SurveysConfig(AppConfig):
         ticket_status_changed.connect(
             on_ticket_status_changed, dispatch_uid="surveys.invite_after_ticket_resolved"
         )
+
+        from surveys import card
+
+        card.register()

@@ -7,3 +7,8 @@ class TicketsConfig(AppConfig):
 
     name = "tickets"
     verbose_name = _("Tickets")
+
+    def ready(self) -> None:
+        from tickets import card
+
+        card.register()
