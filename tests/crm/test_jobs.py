@@ -21,12 +21,13 @@ from crm.jobs import JOBS, run_job, run_job_task
 from crm.queue import enqueue
 from customers.models import Purchase, Reminder
 from customers.tasks import deliver_reminder_task
+from surveys.models import Survey, SurveyInvitation
 from tests.delivery_fixtures import (  # noqa: F401
     eager_celery,
     moscow,
     recording_backend,
 )
-from tests.factories import EmailFactory, PurchaseFactory
+from tests.factories import EmailFactory, PurchaseFactory, SurveyFactory
 
 DAY = dt.date(2026, 3, 2)
 NOON = moscow(2026, 3, 2, 12, 0)
@@ -129,18 +130,30 @@ def test_run_job_refuses_a_bad_date(value: str) -> None:
         call_command("run_job", "reminders", "--date", value)
 
 
-def test_surveys_job_calls_the_triggers_for_the_day(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[dt.date] = []
-    triggers = types.ModuleType("surveys.triggers")
+@pytest.mark.django_db
+@pytest.mark.usefixtures("eager_celery", "recording_backend", "frozen_noon")
+def test_the_surveys_job_invites_once_and_the_sweep_sends_the_invitation() -> None:
+    survey = SurveyFactory.create(
+        kind=Survey.Kind.CSAT, trigger=Survey.Trigger.PURCHASE, delay_days=3
+    )
+    purchase = PurchaseFactory.create(purchased_at=moscow(2026, 2, 27, 15, 0))
+    EmailFactory.create(customer=purchase.customer)
 
-    def create_due_invitations(*, on: dt.date) -> int:
-        calls.append(on)
-        return 3
+    first = run_job("surveys", on=DAY)
+    second = run_job("surveys", on=DAY)
+    sweep = run_job("deliveries", on=DAY)
 
-    triggers.create_due_invitations = create_due_invitations  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "surveys.triggers", triggers)
-    assert run_job("surveys", on=DAY) == {"day": "2026-03-02", "created": 3}
-    assert calls == [DAY]
+    assert (first, second) == (
+        {"day": "2026-03-02", "created": 1},
+        {"day": "2026-03-02", "created": 0},
+    )
+    invitation = SurveyInvitation.objects.get()
+    assert (invitation.survey, invitation.purchase) == (survey, purchase)
+    assert sweep["enqueued"] == 1
+    invitation.refresh_from_db()
+    assert invitation.delivery_status == SurveyInvitation.Delivery.SENT
+    assert len(mail.outbox) == 1
+    assert f"/s/{invitation.token}/" in mail.outbox[0].body
 
 
 def test_snapshots_job_stores_the_day_before(monkeypatch: pytest.MonkeyPatch) -> None:
