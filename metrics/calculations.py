@@ -615,6 +615,12 @@ def historical_clv(filters: MetricFilters) -> Estimate:
     )
 
 
+def _simple_clv(filters: MetricFilters) -> Estimate:
+    from metrics.clv import simple_clv  # clv reads this module's filters
+
+    return simple_clv(filters)
+
+
 # --- The registry ---------------------------------------------------------------------------
 
 
@@ -734,6 +740,13 @@ METRICS: dict[str, MetricDefinition] = {
             "clv_historical",
             _("Historical CLV, revenue per customer"),
             historical_clv,
+            unit="currency",
+            kind=MEAN,
+        ),
+        _customer_metric(
+            "clv_simple",
+            _("Simple CLV: AOV x frequency x lifespan x margin"),
+            _simple_clv,
             unit="currency",
             kind=MEAN,
         ),
