@@ -20,6 +20,7 @@ urlpatterns = [
     # The public survey pages live at /s/<token>/ (short enough for an SMS).
     path("", include("surveys.urls")),
     path("metrics/", include("metrics.urls")),
+    path("api/v1/metrics/", include("metrics.api_urls")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
 ]

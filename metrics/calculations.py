@@ -32,7 +32,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Cast, Coalesce, TruncDate
+from django.db.models.functions import Cast, Coalesce, TruncDate, TruncMonth, TruncWeek
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
@@ -117,6 +117,8 @@ class MetricDefinition:
     # dimension -> {dimension value: Estimate}; only for `dimensions`.
     split: Callable[[MetricFilters, str], dict[Any, Estimate]] | None = None
     dimensions: tuple[str, ...] = ()
+    # Figures per week or month in one query (fact metrics); None: computed bucket by bucket.
+    buckets: Callable[[MetricFilters, str], dict[dt.date, Estimate]] | None = None
     # Whether daily figures combine exactly into a longer period (counts and means do; a
     # customer-base rate over a day does not add up to the rate over a month).
     additive: bool = False
@@ -132,6 +134,8 @@ class FactMetric:
     aggregates: Callable[[], dict[str, Any]]
     finish: Callable[[Mapping[str, Any]], Estimate]
     dimension_paths: Mapping[str, str]
+    # The field the period applies to; time series group on it.
+    time_field: str = ""
 
     def compute(self, filters: MetricFilters) -> Estimate:
         return self.finish(self.source(filters).aggregate(**self.aggregates()))
@@ -140,6 +144,24 @@ class FactMetric:
         path = self.dimension_paths[dimension]
         rows = self.source(filters).values(path).annotate(**self.aggregates()).order_by(path)
         return {row[path]: self.finish(row) for row in rows}
+
+    def buckets(self, filters: MetricFilters, interval: str) -> dict[dt.date, Estimate]:
+        """The figure per week (starting Monday) or month of the period: one query."""
+        trunc = {"week": TruncWeek, "month": TruncMonth}[interval]
+        rows = (
+            self.source(filters)
+            .annotate(_bucket=trunc(self.time_field, tzinfo=timezone.get_default_timezone()))
+            .values("_bucket")
+            .annotate(**self.aggregates())
+            .order_by("_bucket")
+        )
+        return {_as_day(row["_bucket"]): self.finish(row) for row in rows}
+
+
+def _as_day(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return timezone.localtime(value, timezone.get_default_timezone()).date()
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
 
 
 def _fact(
@@ -160,6 +182,7 @@ def _fact(
         higher_is_better=higher_is_better,
         compute=fact.compute,
         split=fact.split,
+        buckets=fact.buckets,
         dimensions=tuple(d for d in DIMENSIONS if d in fact.dimension_paths),
         additive=kind != MEDIAN,
         description=description,
@@ -257,12 +280,14 @@ EASY = Q(
 
 CSAT = FactMetric(
     source=_responses(Survey.Kind.CSAT),
+    time_field="answered_at",
     aggregates=lambda: {"n": Count("pk"), "k": Count("pk", filter=SATISFIED)},
     finish=_share_of,
     dimension_paths=SURVEY_DIMENSIONS,
 )
 CSAT_MEAN = FactMetric(
     source=_responses(Survey.Kind.CSAT),
+    time_field="answered_at",
     aggregates=lambda: _moments(_rescaled_score(*CSAT_MEAN_SCALE)),
     finish=_mean_of(),
     dimension_paths=SURVEY_DIMENSIONS,
@@ -277,6 +302,7 @@ def _finish_nps(row: Mapping[str, Any]) -> Estimate:
 
 NPS_FACT = FactMetric(
     source=_responses(Survey.Kind.NPS),
+    time_field="answered_at",
     aggregates=lambda: {
         "n": Count("pk"),
         "promoters": Count("pk", filter=Q(score__gte=NPS_PROMOTER_MIN)),
@@ -287,12 +313,14 @@ NPS_FACT = FactMetric(
 )
 CES_MEAN = FactMetric(
     source=_responses(Survey.Kind.CES),
+    time_field="answered_at",
     aggregates=lambda: _moments(_rescaled_score(*CES_MEAN_SCALE, easy_high=True)),
     finish=_mean_of(),
     dimension_paths=SURVEY_DIMENSIONS,
 )
 CES_EASY = FactMetric(
     source=_responses(Survey.Kind.CES),
+    time_field="answered_at",
     aggregates=lambda: {"n": Count("pk"), "k": Count("pk", filter=EASY)},
     finish=_share_of,
     dimension_paths=SURVEY_DIMENSIONS,
@@ -305,6 +333,7 @@ def _sentiment(sentiment: str) -> FactMetric:
 
     return FactMetric(
         source=source,
+        time_field="answered_at",
         aggregates=lambda: {"n": Count("pk"), "k": Count("pk", filter=Q(sentiment=sentiment))},
         finish=_share_of,
         dimension_paths=SURVEY_DIMENSIONS,
@@ -344,24 +373,28 @@ def _duration_aggregates(start: str, end: str) -> Callable[[], dict[str, Any]]:
 
 FIRST_RESPONSE = FactMetric(
     source=_tickets("created_at", first_response_at__isnull=False),
+    time_field="created_at",
     aggregates=_duration_aggregates("created_at", "first_response_at"),
     finish=_mean_of(SECONDS_PER_MINUTE),
     dimension_paths=TICKET_DIMENSIONS,
 )
 RESOLUTION_TIME = FactMetric(
     source=_tickets("resolved_at", resolved_at__isnull=False),
+    time_field="resolved_at",
     aggregates=_duration_aggregates("created_at", "resolved_at"),
     finish=_mean_of(SECONDS_PER_HOUR),
     dimension_paths=TICKET_DIMENSIONS,
 )
 FIRST_CONTACT_RESOLUTION = FactMetric(
     source=_tickets("resolved_at", resolved_at__isnull=False),
+    time_field="resolved_at",
     aggregates=lambda: {"n": Count("pk"), "k": Count("pk", filter=Q(customer_contacts=1))},
     finish=_share_of,
     dimension_paths=TICKET_DIMENSIONS,
 )
 RESOLUTION_RATE = FactMetric(
     source=_tickets("created_at"),
+    time_field="created_at",
     aggregates=lambda: {"n": Count("pk"), "k": Count("pk", filter=Q(resolved_at__isnull=False))},
     finish=_share_of,
     dimension_paths=TICKET_DIMENSIONS,
@@ -419,6 +452,7 @@ def _inbound(*, live_only: bool) -> Callable[[MetricFilters], QuerySet[Any]]:
 
 ABANDONMENT = FactMetric(
     source=_inbound(live_only=True),
+    time_field="started_at",
     aggregates=lambda: {"n": Count("pk"), "k": Count("pk", filter=ABANDONED)},
     finish=_share_of,
     dimension_paths=INTERACTION_DIMENSIONS,
@@ -431,6 +465,7 @@ def _waiting_aggregates() -> dict[str, Any]:
 
 WAITING_TIME = FactMetric(
     source=_inbound(live_only=False),
+    time_field="started_at",
     aggregates=_waiting_aggregates,
     finish=_mean_of(),
     dimension_paths=INTERACTION_DIMENSIONS,
@@ -459,6 +494,7 @@ INTEREST_PATHS: Paths = {
 
 OFFER_CONVERSION = FactMetric(
     source=lambda f: apply_filters(Offer.objects.all(), f, time="offered_at", paths=OFFER_PATHS),
+    time_field="offered_at",
     aggregates=lambda: {
         "n": Count("pk"),
         "k": Count("pk", filter=Q(status=Offer.Status.ACCEPTED)),
@@ -470,6 +506,7 @@ INTEREST_CONVERSION = FactMetric(
     source=lambda f: apply_filters(
         Interest.objects.all(), f, time="occurred_at", paths=INTEREST_PATHS
     ),
+    time_field="occurred_at",
     aggregates=lambda: {
         "n": Count("pk"),
         "k": Count("pk", filter=Q(status=Interest.Status.CONVERTED)),
