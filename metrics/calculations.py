@@ -9,10 +9,12 @@ personalised, for the cohort table, the per-operator table and the snapshots.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import math
+from collections import defaultdict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -32,6 +34,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.aggregates import AggregateFilter  # type: ignore[attr-defined]
 from django.db.models.functions import Cast, Coalesce, TruncDate, TruncMonth, TruncWeek
 from django.utils import timezone
 from django.utils.functional import Promise
@@ -123,7 +126,7 @@ class MetricDefinition:
     # customer-base rate over a day does not add up to the rate over a month).
     additive: bool = False
     description: str | Promise = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    fact: FactMetric | None = None
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,11 @@ class FactMetric:
     dimension_paths: Mapping[str, str]
     # The field the period applies to; time series group on it.
     time_field: str = ""
+    # Metrics of one family read the same rows (`base`), each those matching its `where`:
+    # compute_all() answers a whole family with one query of filtered aggregates.
+    family: str = ""
+    base: Callable[[MetricFilters], QuerySet[Any]] | None = None
+    where: Q | None = None
 
     def compute(self, filters: MetricFilters) -> Estimate:
         return self.finish(self.source(filters).aggregate(**self.aggregates()))
@@ -186,6 +194,7 @@ def _fact(
         dimensions=tuple(d for d in DIMENSIONS if d in fact.dimension_paths),
         additive=kind != MEDIAN,
         description=description,
+        fact=fact,
     )
 
 
@@ -278,15 +287,25 @@ EASY = Q(
     score__lte=F("invitation__survey__satisfied_threshold"),
 )
 
+
+def _survey_family(kind: str | None, where: Q) -> dict[str, Any]:
+    return {
+        "source": _responses(kind),
+        "family": "responses",
+        "base": _responses(None),
+        "where": where,
+    }
+
+
 CSAT = FactMetric(
-    source=_responses(Survey.Kind.CSAT),
+    **_survey_family(Survey.Kind.CSAT, Q(invitation__survey__kind=Survey.Kind.CSAT)),
     time_field="answered_at",
     aggregates=lambda: {"n": Count("pk"), "k": Count("pk", filter=SATISFIED)},
     finish=_share_of,
     dimension_paths=SURVEY_DIMENSIONS,
 )
 CSAT_MEAN = FactMetric(
-    source=_responses(Survey.Kind.CSAT),
+    **_survey_family(Survey.Kind.CSAT, Q(invitation__survey__kind=Survey.Kind.CSAT)),
     time_field="answered_at",
     aggregates=lambda: _moments(_rescaled_score(*CSAT_MEAN_SCALE)),
     finish=_mean_of(),
@@ -301,7 +320,7 @@ def _finish_nps(row: Mapping[str, Any]) -> Estimate:
 
 
 NPS_FACT = FactMetric(
-    source=_responses(Survey.Kind.NPS),
+    **_survey_family(Survey.Kind.NPS, Q(invitation__survey__kind=Survey.Kind.NPS)),
     time_field="answered_at",
     aggregates=lambda: {
         "n": Count("pk"),
@@ -312,14 +331,14 @@ NPS_FACT = FactMetric(
     dimension_paths=SURVEY_DIMENSIONS,
 )
 CES_MEAN = FactMetric(
-    source=_responses(Survey.Kind.CES),
+    **_survey_family(Survey.Kind.CES, Q(invitation__survey__kind=Survey.Kind.CES)),
     time_field="answered_at",
     aggregates=lambda: _moments(_rescaled_score(*CES_MEAN_SCALE, easy_high=True)),
     finish=_mean_of(),
     dimension_paths=SURVEY_DIMENSIONS,
 )
 CES_EASY = FactMetric(
-    source=_responses(Survey.Kind.CES),
+    **_survey_family(Survey.Kind.CES, Q(invitation__survey__kind=Survey.Kind.CES)),
     time_field="answered_at",
     aggregates=lambda: {"n": Count("pk"), "k": Count("pk", filter=EASY)},
     finish=_share_of,
@@ -333,6 +352,9 @@ def _sentiment(sentiment: str) -> FactMetric:
 
     return FactMetric(
         source=source,
+        family="responses",
+        base=_responses(None),
+        where=~Q(sentiment=""),
         time_field="answered_at",
         aggregates=lambda: {"n": Count("pk"), "k": Count("pk", filter=Q(sentiment=sentiment))},
         finish=_share_of,
@@ -373,6 +395,9 @@ def _duration_aggregates(start: str, end: str) -> Callable[[], dict[str, Any]]:
 
 FIRST_RESPONSE = FactMetric(
     source=_tickets("created_at", first_response_at__isnull=False),
+    family="tickets_created",
+    base=_tickets("created_at"),
+    where=Q(first_response_at__isnull=False),
     time_field="created_at",
     aggregates=_duration_aggregates("created_at", "first_response_at"),
     finish=_mean_of(SECONDS_PER_MINUTE),
@@ -380,6 +405,8 @@ FIRST_RESPONSE = FactMetric(
 )
 RESOLUTION_TIME = FactMetric(
     source=_tickets("resolved_at", resolved_at__isnull=False),
+    family="tickets_resolved",
+    base=_tickets("resolved_at", resolved_at__isnull=False),
     time_field="resolved_at",
     aggregates=_duration_aggregates("created_at", "resolved_at"),
     finish=_mean_of(SECONDS_PER_HOUR),
@@ -387,6 +414,8 @@ RESOLUTION_TIME = FactMetric(
 )
 FIRST_CONTACT_RESOLUTION = FactMetric(
     source=_tickets("resolved_at", resolved_at__isnull=False),
+    family="tickets_resolved",
+    base=_tickets("resolved_at", resolved_at__isnull=False),
     time_field="resolved_at",
     aggregates=lambda: {"n": Count("pk"), "k": Count("pk", filter=Q(customer_contacts=1))},
     finish=_share_of,
@@ -394,6 +423,8 @@ FIRST_CONTACT_RESOLUTION = FactMetric(
 )
 RESOLUTION_RATE = FactMetric(
     source=_tickets("created_at"),
+    family="tickets_created",
+    base=_tickets("created_at"),
     time_field="created_at",
     aggregates=lambda: {"n": Count("pk"), "k": Count("pk", filter=Q(resolved_at__isnull=False))},
     finish=_share_of,
@@ -452,6 +483,9 @@ def _inbound(*, live_only: bool) -> Callable[[MetricFilters], QuerySet[Any]]:
 
 ABANDONMENT = FactMetric(
     source=_inbound(live_only=True),
+    family="inbound",
+    base=_inbound(live_only=False),
+    where=Q(channel__in=LIVE_CHANNELS),
     time_field="started_at",
     aggregates=lambda: {"n": Count("pk"), "k": Count("pk", filter=ABANDONED)},
     finish=_share_of,
@@ -465,6 +499,8 @@ def _waiting_aggregates() -> dict[str, Any]:
 
 WAITING_TIME = FactMetric(
     source=_inbound(live_only=False),
+    family="inbound",
+    base=_inbound(live_only=False),
     time_field="started_at",
     aggregates=_waiting_aggregates,
     finish=_mean_of(),
@@ -591,7 +627,10 @@ def customer_base(filters: MetricFilters) -> dict[str, int]:
 
 def churn_rate(filters: MetricFilters) -> Estimate:
     """Customers lost during the period / customers at its start, in percent."""
-    base = customer_base(filters)
+    return churn_from_base(customer_base(filters))
+
+
+def churn_from_base(base: dict[str, int]) -> Estimate:
     return stats.share(
         base["lost"], base["at_start"], components={"inactivity_days": churn_inactivity_days()}
     )
@@ -603,7 +642,10 @@ def retention_rate(filters: MetricFilters) -> Estimate:
     The Wilson interval applies while the retained count lies within the starting base (it
     can exceed it when lapsed customers come back).
     """
-    base = customer_base(filters)
+    return retention_from_base(customer_base(filters))
+
+
+def retention_from_base(base: dict[str, int]) -> Estimate:
     start, retained = base["at_start"], base["at_end"] - base["new"]
     if start <= 0:
         return Estimate(value=None, n=0, components=base)
@@ -796,9 +838,90 @@ def compute_metric(name: str, filters: MetricFilters) -> Estimate:
     return METRICS[name].compute(filters)
 
 
+def _filtered(aggregate: Any, where: Q | None) -> Any:
+    """The aggregate restricted to the rows `where` selects (FILTER (WHERE ...))."""
+    if not where:
+        return aggregate
+    restricted = copy.copy(aggregate)
+    # Django keeps the filter wrapped (AggregateFilter); its condition is the Q given.
+    current = aggregate.filter.condition if aggregate.filter is not None else None
+    restricted.filter = AggregateFilter(where if current is None else where & current)
+    return restricted
+
+
+def _family_aggregates(members: list[tuple[str, FactMetric]]) -> dict[str, Any]:
+    return {
+        f"m{index}_{key}": _filtered(aggregate, fact.where)
+        for index, (_name, fact) in enumerate(members)
+        for key, aggregate in fact.aggregates().items()
+    }
+
+
+def _member_row(row: Mapping[str, Any], index: int) -> dict[str, Any]:
+    prefix = f"m{index}_"
+    return {key[len(prefix) :]: value for key, value in row.items() if key.startswith(prefix)}
+
+
+def _families(names: list[str]) -> tuple[dict[str, list[tuple[str, FactMetric]]], list[str]]:
+    """Fact metrics grouped by family (two or more members), and the other names."""
+    grouped: dict[str, list[tuple[str, FactMetric]]] = defaultdict(list)
+    for name in names:
+        fact = METRICS[name].fact
+        if fact is not None and fact.family and fact.base is not None:
+            grouped[fact.family].append((name, fact))
+    families = {family: members for family, members in grouped.items() if len(members) > 1}
+    merged = {name for members in families.values() for name, _fact in members}
+    return families, [name for name in names if name not in merged]
+
+
 def compute_all(filters: MetricFilters, names: list[str] | None = None) -> dict[str, Estimate]:
-    """Every metric (or those named) over the filters: one query each."""
-    return {name: METRICS[name].compute(filters) for name in names or list(METRICS)}
+    """Every metric (or those named) over the filters.
+
+    Metrics of one family share one query; churn and retention share their customer base.
+    """
+    names = names or list(METRICS)
+    families, others = _families(names)
+    results: dict[str, Estimate] = {}
+    for members in families.values():
+        base = members[0][1].base
+        assert base is not None
+        row = base(filters).aggregate(**_family_aggregates(members))
+        for index, (name, fact) in enumerate(members):
+            results[name] = fact.finish(_member_row(row, index))
+    if {"churn_rate", "retention_rate"} <= set(others):
+        customers = customer_base(filters)
+        results["churn_rate"] = churn_from_base(customers)
+        results["retention_rate"] = retention_from_base(customers)
+    for name in others:
+        if name not in results:
+            results[name] = METRICS[name].compute(filters)
+    return {name: results[name] for name in names}
+
+
+def split_all(
+    names: list[str], filters: MetricFilters, dimension: str
+) -> dict[str, dict[Any, Estimate]]:
+    """Several metrics split by `dimension`; a family's metrics share one grouped query."""
+    splittable = [
+        name
+        for name in names
+        if METRICS[name].split is not None and dimension in METRICS[name].dimensions
+    ]
+    families, others = _families(splittable)
+    results: dict[str, dict[Any, Estimate]] = {name: {} for name in names}
+    for members in families.values():
+        base = members[0][1].base
+        assert base is not None
+        path = members[0][1].dimension_paths[dimension]
+        rows = base(filters).values(path).annotate(**_family_aggregates(members)).order_by(path)
+        for row in rows:
+            for index, (name, fact) in enumerate(members):
+                estimate = fact.finish(_member_row(row, index))
+                if estimate.n:
+                    results[name][row[path]] = estimate
+    for name in others:
+        results[name] = split_metric(name, filters, dimension)
+    return results
 
 
 def split_metric(name: str, filters: MetricFilters, dimension: str) -> dict[Any, Estimate]:

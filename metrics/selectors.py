@@ -21,7 +21,7 @@ from metrics.calculations import (
     SHARE,
     MetricDefinition,
     compute_all,
-    split_metric,
+    split_all,
 )
 from metrics.filters import MetricFilters, Period, site_today
 from metrics.models import MetricSnapshot
@@ -105,11 +105,10 @@ def compare(definition: MetricDefinition, a: Estimate, b: Estimate) -> Differenc
 def cohorts(filters: MetricFilters) -> list[CohortRow]:
     """Each metric that has a personalised flag, split personalised vs not (one query each)."""
     rows = []
-    unsliced = filters.with_personalized(None)
-    for name, definition in METRICS.items():
-        if "personalized" not in definition.dimensions:
-            continue
-        split = split_metric(name, unsliced, "personalized")
+    names = [name for name, d in METRICS.items() if "personalized" in d.dimensions]
+    splits = split_all(names, filters.with_personalized(None), "personalized")
+    for name in names:
+        definition, split = METRICS[name], splits[name]
         yes = split.get(True, stats.NO_DATA)
         no = split.get(False, stats.NO_DATA)
         rows.append(CohortRow(definition, yes, no, compare(definition, yes, no)))
@@ -129,7 +128,7 @@ class SplitTable:
 
 def operators_table(filters: MetricFilters) -> SplitTable:
     """The operator metrics per operator who has any figure in the period."""
-    by_metric = {name: split_metric(name, filters, "operator") for name in OPERATOR_METRICS}
+    by_metric = split_all(list(OPERATOR_METRICS), filters, "operator")
     ids = {key for split in by_metric.values() for key in split if key is not None}
     users = get_user_model().objects.filter(pk__in=ids).order_by("username")
     rows = [
@@ -145,7 +144,7 @@ def operators_table(filters: MetricFilters) -> SplitTable:
 
 def channels_table(filters: MetricFilters) -> SplitTable:
     """Waiting time, abandonment, CSAT and first contact resolution per service channel."""
-    by_metric = {name: split_metric(name, filters, "channel") for name in CHANNEL_METRICS}
+    by_metric = split_all(list(CHANNEL_METRICS), filters, "channel")
     present = {key for split in by_metric.values() for key in split if key}
     rows = [
         (

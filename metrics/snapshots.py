@@ -10,7 +10,7 @@ import datetime as dt
 
 from django.db import transaction
 
-from metrics.calculations import MEAN, METRICS, NPS, compute_all, split_metric
+from metrics.calculations import MEAN, METRICS, NPS, compute_all, split_all
 from metrics.filters import MetricFilters, Period
 from metrics.models import MetricSnapshot
 from metrics.selectors import DETRACTORS_SUFFIX, PROMOTERS_SUFFIX, SD_SUFFIX
@@ -64,10 +64,9 @@ def store_daily_snapshots(*, day: dt.date) -> int:
     rows: list[MetricSnapshot] = []
     for name, estimate in compute_all(filters).items():
         rows += _rows(day, name, estimate)
-    for name, definition in METRICS.items():
-        if CHANNEL not in definition.dimensions:
-            continue
-        for channel, estimate in split_metric(name, filters, CHANNEL).items():
+    by_channel = split_all(list(METRICS), filters, CHANNEL)
+    for name, split in by_channel.items():
+        for channel, estimate in split.items():
             if channel and estimate.n:
                 rows += _rows(day, name, estimate, dimension=CHANNEL, value=str(channel))
     MetricSnapshot.objects.filter(day=day).delete()
