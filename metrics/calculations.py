@@ -725,11 +725,11 @@ def _customer_metric(
 METRICS: dict[str, MetricDefinition] = {
     definition.name: definition
     for definition in [
-        _fact("csat", _("CSAT, % satisfied"), "percent", SHARE, CSAT),
+        _fact("csat", _("CSAT, satisfied share"), "percent", SHARE, CSAT),
         _fact("csat_mean", _("CSAT, mean score (1-5)"), "score", MEAN, CSAT_MEAN),
         _fact("nps", _("NPS"), "points", NPS, NPS_FACT),
         _fact("ces", _("CES, mean effort (1-7, 7 = easy)"), "score", MEAN, CES_MEAN),
-        _fact("ces_easy", _("CES, % easy"), "percent", SHARE, CES_EASY),
+        _fact("ces_easy", _("CES, share of easy answers"), "percent", SHARE, CES_EASY),
         _customer_metric("repeat_purchase_rate", _("Repeat purchase rate"), repeat_purchase_rate),
         _customer_metric("churn_rate", _("Churn rate"), churn_rate, higher_is_better=False),
         _customer_metric("retention_rate", _("Retention rate"), retention_rate),

@@ -89,7 +89,7 @@ def _csv_rows(table: str, filters: MetricFilters) -> Iterable[list[Any]]:
             _("difference"),
             _("test"),
             _("p-value"),
-            _("significant at 95%"),
+            _("significant at the 95 percent level"),
         ]
         for row in selectors.cohorts(filters):
             yield [

@@ -43,7 +43,7 @@ def test_supervisor_sees_tiles_cohorts_operators_and_channels(
         response = _client(supervisor).get(reverse("metrics:dashboard"), MARCH_QUERY)
     assert response.status_code == 200
     content = response.content.decode()
-    assert "CSAT, % satisfied" in content
+    assert "CSAT, satisfied share" in content
     assert "Personalised vs not" in content
     assert "Olga K" in content
     assert 'data-metric="nps"' in content
