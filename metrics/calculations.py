@@ -20,6 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import (
     Avg,
+    BooleanField,
     Case,
     Count,
     Exists,
@@ -562,12 +563,12 @@ def _completed_purchases(filters: MetricFilters) -> QuerySet[Any]:
     return apply_filters(queryset, filters, time=None, paths=PURCHASE_PATHS)
 
 
-def repeat_purchase_rate(filters: MetricFilters) -> Estimate:
-    """Customers with purchases on two or more days in the period / customers with any.
-
-    Lines bought by one customer on one day are one transaction (one order).
-    """
+def purchase_activity(filters: MetricFilters) -> dict[str, Any]:
+    """Buying customers of the period, those buying on two or more days, their orders
+    (customer-days) and the revenue and known cost of the lines: one query, shared by the
+    repeat purchase rate and the simple CLV."""
     period = filters.period
+    costed = Q(product__cost__isnull=False)
     per_customer = (
         _completed_purchases(filters)
         .filter(purchased_at__gte=period.start_at, purchased_at__lt=period.end_before)
@@ -575,13 +576,33 @@ def repeat_purchase_rate(filters: MetricFilters) -> Estimate:
         .annotate(
             days=Count(
                 TruncDate("purchased_at", tzinfo=timezone.get_default_timezone()), distinct=True
-            )
+            ),
+            line_revenue=Sum("amount"),
+            costed_revenue=Sum("amount", filter=costed),
+            known_cost=Sum(F("product__cost") * F("quantity"), filter=costed),
         )
     )
     row = per_customer.aggregate(
-        n=Count("customer_id"), k=Count("customer_id", filter=Q(days__gte=2))
+        customers=Count("customer_id"),
+        repeaters=Count("customer_id", filter=Q(days__gte=2)),
+        orders=Sum("days"),
+        revenue=Sum("line_revenue"),
+        revenue_with_cost=Sum("costed_revenue"),
+        cost=Sum("known_cost"),
     )
-    return stats.share(row["k"] or 0, row["n"] or 0)
+    return {key: value or 0 for key, value in row.items()}
+
+
+def repeat_purchase_rate(filters: MetricFilters) -> Estimate:
+    """Customers with purchases on two or more days in the period / customers with any.
+
+    Lines bought by one customer on one day are one transaction (one order).
+    """
+    return repeat_from_activity(purchase_activity(filters))
+
+
+def repeat_from_activity(activity: dict[str, Any]) -> Estimate:
+    return stats.share(int(activity["repeaters"]), int(activity["customers"]))
 
 
 def customer_base(filters: MetricFilters) -> dict[str, int]:
@@ -596,7 +617,11 @@ def customer_base(filters: MetricFilters) -> dict[str, int]:
     window = dt.timedelta(days=churn_inactivity_days())
     start_at, end_before = period.start_at, period.end_before
     purchases = _completed_purchases(filters)
-    earlier = purchases.filter(customer_id=OuterRef("customer_id"), purchased_at__lt=start_at)
+    # Bought before the window: only asked of customers with nothing in [start - window,
+    # start) (CASE evaluates it lazily), the rest are known not to be new.
+    long_ago = purchases.filter(
+        customer_id=OuterRef("customer_id"), purchased_at__lt=start_at - window
+    )
     # Spelled out without negation: a NOT over a NULL aggregate would be NULL, not true.
     subscription_lapsed = Q(sub_end__gte=period.start, sub_end__lte=period.end)
     subscription_holds = (
@@ -610,7 +635,13 @@ def customer_base(filters: MetricFilters) -> dict[str, int]:
             last=Max("purchased_at"),
             first=Min("purchased_at"),
             sub_end=Max("subscription_ends_on"),
-            returning=Exists(earlier),
+        )
+        .annotate(
+            returning=Case(
+                When(before_start=0, then=Exists(long_ago)),
+                default=Value(True),
+                output_field=BooleanField(),
+            )
         )
     )
     at_start = Q(before_start__gt=0)
@@ -888,6 +919,12 @@ def compute_all(filters: MetricFilters, names: list[str] | None = None) -> dict[
         row = base(filters).aggregate(**_family_aggregates(members))
         for index, (name, fact) in enumerate(members):
             results[name] = fact.finish(_member_row(row, index))
+    if {"repeat_purchase_rate", "clv_simple"} <= set(others):
+        from metrics.clv import simple_clv_from_activity
+
+        activity = purchase_activity(filters)
+        results["repeat_purchase_rate"] = repeat_from_activity(activity)
+        results["clv_simple"] = simple_clv_from_activity(activity, filters.period)
     if {"churn_rate", "retention_rate"} <= set(others):
         customers = customer_base(filters)
         results["churn_rate"] = churn_from_base(customers)

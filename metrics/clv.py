@@ -34,7 +34,7 @@ from numpy.typing import NDArray
 from scipy import optimize, special
 
 from customers.models import Purchase
-from metrics.filters import MetricFilters, day_start
+from metrics.filters import MetricFilters, Period, day_start
 from metrics.models import CLVModelFit
 from metrics.stats import Estimate
 
@@ -46,6 +46,8 @@ INITIAL_LOG_PARAMS = 0.0
 # The optimiser stops when the log-likelihood improves by less than this.
 FIT_TOLERANCE = 1e-9
 MAX_ITERATIONS = 5_000
+# Half a kopeck: revenue sums that differ by less are the same money.
+MONEY_EPSILON = 0.005
 
 FloatArray = NDArray[np.float64]
 
@@ -561,33 +563,21 @@ def simple_clv(filters: MetricFilters) -> Estimate:
     Orders are customer-days; the margin is the measured one where every line in the period
     has a product cost, else `CLV_DEFAULT_MARGIN`. n is the number of buying customers.
     """
-    from metrics.calculations import PURCHASE_PATHS, apply_filters
+    from metrics.calculations import purchase_activity
 
-    zone = timezone.get_default_timezone()
-    period = filters.period
-    purchases = apply_filters(
-        Purchase.objects.filter(status=Purchase.Status.COMPLETED),
-        filters,
-        time="purchased_at",
-        paths=PURCHASE_PATHS,
-    )
-    per_customer = purchases.values("customer_id").annotate(
-        order_days=Count(TruncDate("purchased_at", tzinfo=zone), distinct=True)
-    )
-    counts = per_customer.aggregate(customers=Count("customer_id"), orders=Sum("order_days"))
-    money = purchases.aggregate(
-        revenue=Sum("amount"),
-        costed_revenue=Sum("amount", filter=Q(product__cost__isnull=False)),
-        cost=Sum(line_cost(), filter=Q(product__cost__isnull=False)),
-    )
-    customers, orders = int(counts["customers"] or 0), int(counts["orders"] or 0)
+    return simple_clv_from_activity(purchase_activity(filters), filters.period)
+
+
+def simple_clv_from_activity(activity: dict[str, Any], period: Period) -> Estimate:
+    """The simple formula from the period's purchase activity (see simple_clv)."""
+    customers, orders = int(activity["customers"]), int(activity["orders"])
     if not customers or not orders:
         return Estimate(value=None, n=0)
-    revenue = float(money["revenue"] or 0)
-    costed = float(money["costed_revenue"] or 0)
+    revenue = float(activity["revenue"])
+    costed = float(activity["revenue_with_cost"])
     margin = settings.CLV_DEFAULT_MARGIN
-    if revenue and abs(costed - revenue) < 0.005:
-        margin = (costed - float(money["cost"] or 0)) / revenue
+    if revenue and abs(costed - revenue) < MONEY_EPSILON:
+        margin = (costed - float(activity["cost"])) / revenue
     years = period.days / DAYS_PER_YEAR
     aov = revenue / orders
     frequency = orders / customers / years
