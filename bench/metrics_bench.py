@@ -296,11 +296,11 @@ def generate(scale: float) -> dict[str, int]:
             )
             cursor.execute("ANALYZE")
     return {
-        "customers": customers,
-        "purchases": purchases,
-        "survey_responses": responses,
-        "tickets": tickets,
-        "inbound_contacts": contacts,
+        "metrics_customers": customers,
+        "metrics_purchases": purchases,
+        "metrics_survey_responses": responses,
+        "metrics_tickets": tickets,
+        "metrics_inbound_contacts": contacts,
     }
 
 
