@@ -46,6 +46,7 @@ INITIAL_LOG_PARAMS = 0.0
 # The optimiser stops when the log-likelihood improves by less than this.
 FIT_TOLERANCE = 1e-9
 MAX_ITERATIONS = 5_000
+CENT = Decimal("0.01")
 # Half a kopeck: revenue sums that differ by less are the same money.
 MONEY_EPSILON = 0.005
 
@@ -493,12 +494,14 @@ def customer_value(customer_id: int, *, now: dt.datetime) -> CustomerValue:
     days = int(row["days"] or 0)
     margin = None
     if days and not row["lines_without_cost"]:
-        margin = (row["costed_revenue"] or Decimal(0)) - (row["cost"] or Decimal(0))
+        margin = ((row["costed_revenue"] or Decimal(0)) - (row["cost"] or Decimal(0))).quantize(
+            CENT
+        )
     empty = CustomerValue(
         historical_revenue=revenue,
         historical_margin=margin,
         purchase_count=days,
-        average_order_value=(revenue / days).quantize(Decimal("0.01")) if days else None,
+        average_order_value=(revenue / days).quantize(CENT) if days else None,
         predicted_clv=None,
         expected_purchases=None,
         probability_alive=None,
@@ -519,31 +522,40 @@ def customer_value(customer_id: int, *, now: dt.datetime) -> CustomerValue:
     monetary = float(revenue - (first_revenue or 0)) / x if x else 0.0
     bgnbd = BGNBD(**{k: fit.params["bgnbd"][k] for k in ("r", "alpha", "a", "b")})
     gamma_gamma = GammaGamma(**{k: fit.params["gamma_gamma"][k] for k in ("p", "q", "gamma")})
+    customer = (np.array([x]), np.array([t_x]), np.array([age]))
+    alive = float(bgnbd.probability_alive(*customer)[0])
+    units_per_month = DAYS_PER_YEAR / MONTHS_PER_YEAR / DAYS_PER_UNIT[unit]
     try:
+        expected: float | None = float(
+            bgnbd.expected_purchases(horizon * units_per_month, *customer)[0]
+        )
+    except NotEnoughData:
+        expected = None
+    predicted = None
+    try:
+        # A spend model with q <= 1 has no finite mean: no value, though P(alive) stands.
         spend = gamma_gamma.expected_spend(np.array([x]), np.array([monetary]))
-        value, expected = discounted_value(
+        value, _expected = discounted_value(
             bgnbd,
             spend,
-            np.array([x]),
-            np.array([t_x]),
-            np.array([age]),
+            *customer,
             time_unit=unit,
             horizon_months=horizon,
             annual_discount_rate=float(
                 fit.params.get("annual_discount_rate", settings.CLV_ANNUAL_DISCOUNT_RATE)
             ),
         )
+        predicted = Decimal(str(round(float(value[0]), 2)))
     except NotEnoughData:
-        return empty
-    alive = bgnbd.probability_alive(np.array([x]), np.array([t_x]), np.array([age]))
+        predicted = None
     return CustomerValue(
         historical_revenue=revenue,
         historical_margin=margin,
         purchase_count=days,
         average_order_value=empty.average_order_value,
-        predicted_clv=Decimal(str(round(float(value[0]), 2))),
-        expected_purchases=float(expected[0]),
-        probability_alive=float(alive[0]),
+        predicted_clv=predicted,
+        expected_purchases=expected,
+        probability_alive=alive,
         horizon=horizon,
         currency=settings.DEFAULT_CURRENCY,
     )

@@ -211,3 +211,22 @@ def test_simple_clv_formula() -> None:
     assert result.n == 1
     assert clv.simple_clv(march(segment="enterprise")).value is None
     assert timezone.is_aware(MARCH.start_at)
+
+
+@pytest.mark.django_db
+def test_a_spend_model_without_a_mean_still_gives_probability_alive() -> None:
+    CLVModelFit.objects.create(
+        until=dt.date(2025, 1, 1),
+        params={
+            "bgnbd": {**TRUE_BGNBD, "log_likelihood": -1.0},
+            "gamma_gamma": {"p": 4.8, "q": 0.65, "gamma": 680.0, "log_likelihood": -1.0},
+        },
+    )
+    customer = CustomerFactory.create()
+    for day in (dt.date(2025, 1, 10), dt.date(2025, 2, 1)):
+        PurchaseFactory.create(
+            customer=customer, product=None, amount=Decimal("1000"), purchased_at=_at(day)
+        )
+    value = clv.customer_value(customer.pk, now=_at(dt.date(2025, 3, 1)))
+    assert value.predicted_clv is None
+    assert value.probability_alive is not None and value.expected_purchases is not None
