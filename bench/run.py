@@ -29,6 +29,9 @@ sys.path.insert(0, str(ROOT))
 
 FULL_CUSTOMERS = 50_000
 QUICK_CUSTOMERS = 2_000
+# Share of the metrics goal (10M survey responses, 5M purchases) generated for that figure.
+FULL_METRICS_SCALE = 0.2
+QUICK_METRICS_SCALE = 0.002
 REPEATS = 30
 
 
@@ -86,7 +89,17 @@ def bench_caller_id(samples: list[str], *, judged: bool) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small data, a smoke run")
+    parser.add_argument(
+        "--metrics-scale",
+        type=float,
+        default=None,
+        help="share of 10M survey responses / 5M purchases for the metrics figures "
+        f"(default {FULL_METRICS_SCALE}, quick {QUICK_METRICS_SCALE}; 1.0 is the full goal)",
+    )
     args = parser.parse_args()
+    metrics_scale = args.metrics_scale or (
+        QUICK_METRICS_SCALE if args.quick else FULL_METRICS_SCALE
+    )
     customers = QUICK_CUSTOMERS if args.quick else FULL_CUSTOMERS
 
     with tempfile.TemporaryDirectory(prefix="crm-bench-") as scratch:
@@ -109,6 +122,10 @@ def main() -> int:
             f"8 ({p[2:5]}) {p[5:8]}-{p[8:10]}-{p[10:]}" if p.startswith("+7") else p for p in phones
         ]
         figures = [bench_caller_id(samples, judged=not args.quick)]
+        from metrics_bench import bench_metrics  # bench/ is on the path as the script's folder
+
+        metrics_figures, metrics_machine = bench_metrics(scale=metrics_scale, judged=not args.quick)
+        figures += metrics_figures
         result = {
             "machine": {
                 "python": platform.python_version(),
@@ -116,6 +133,7 @@ def main() -> int:
                 "cpus": os.cpu_count(),
                 "database": connection.vendor,
                 "customers": customers,
+                **metrics_machine,
             },
             "figures": figures,
         }

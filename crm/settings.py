@@ -453,3 +453,19 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
 }
+
+# --- Metrics and CLV ------------------------------------------------------------------------------
+
+# A customer who bought nothing for this many days is lost (churn rate, retention rate).
+METRICS_CHURN_INACTIVITY_DAYS = env_int("METRICS_CHURN_INACTIVITY_DAYS", 365)
+# Predictive CLV (BG/NBD + Gamma-Gamma): the time unit the models count in ("week" or "day"),
+# the horizon the value is predicted over, and the yearly discount rate applied to it.
+CLV_TIME_UNIT = os.environ.get("CLV_TIME_UNIT", "week")
+CLV_HORIZON_MONTHS = env_int("CLV_HORIZON_MONTHS", 12)
+CLV_ANNUAL_DISCOUNT_RATE = float(os.environ.get("CLV_ANNUAL_DISCOUNT_RATE", "0.10"))
+# The calibration check fits on all but the last this many days and predicts them.
+CLV_HOLDOUT_DAYS = env_int("CLV_HOLDOUT_DAYS", 91)
+# The simple CLV formula: AOV x purchases per year x expected lifespan x margin. The margin
+# applies where product costs are unknown.
+CLV_EXPECTED_LIFESPAN_YEARS = float(os.environ.get("CLV_EXPECTED_LIFESPAN_YEARS", "3"))
+CLV_DEFAULT_MARGIN = float(os.environ.get("CLV_DEFAULT_MARGIN", "0.30"))

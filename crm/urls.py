@@ -28,6 +28,7 @@ urlpatterns = [
     # The unsubscribe link of every email: /u/<signed token>/, no login.
     path("", include("customers.public_urls")),
     path("metrics/", include("metrics.urls")),
+    path("api/v1/metrics/", include("metrics.api_urls")),
     path("admin/", admin.site.urls),
     # The REST API; /api/v1/metrics/ (metrics.api_urls) is included just before this line.
     path("api/", include("crm.api_urls")),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
-from metrics.models import MetricSnapshot
+from metrics.models import CLVModelFit, MetricSnapshot
 
 
 @admin.register(MetricSnapshot)
@@ -39,4 +39,21 @@ class MetricSnapshotAdmin(admin.ModelAdmin):
     def has_delete_permission(
         self, request: HttpRequest, obj: MetricSnapshot | None = None
     ) -> bool:
+        return False
+
+
+@admin.register(CLVModelFit)
+class CLVModelFitAdmin(admin.ModelAdmin):
+    """Fits come from `manage.py clv fit`; the admin shows them and may delete old ones."""
+
+    list_display = ("fitted_at", "until", "time_unit", "customers")
+    list_filter = ("time_unit",)
+    date_hierarchy = "fitted_at"
+    ordering = ("-fitted_at",)
+    readonly_fields = ("fitted_at", "until", "time_unit", "customers", "params", "calibration")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: CLVModelFit | None = None) -> bool:
         return False

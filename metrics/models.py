@@ -52,3 +52,33 @@ class MetricSnapshot(models.Model):
     def __str__(self) -> str:
         where = f" [{self.dimension}={self.dimension_value}]" if self.dimension else ""
         return f"{self.day} {self.metric}{where}: {self.value}"
+
+
+class CLVModelFit(models.Model):
+    """The parameters of the predictive CLV models, fitted to purchases up to `until`.
+
+    `params` holds {"bgnbd": {"r", "alpha", "a", "b", "log_likelihood"}, "gamma_gamma":
+    {"p", "q", "gamma", "log_likelihood"}}; the newest fit is the one the card uses.
+    """
+
+    class TimeUnit(models.TextChoices):
+        WEEK = "week", _("Week")
+        DAY = "day", _("Day")
+
+    fitted_at = models.DateTimeField(_("fitted at"), auto_now_add=True)
+    until = models.DateField(_("purchases up to"))
+    time_unit = models.CharField(
+        _("time unit"), max_length=4, choices=TimeUnit.choices, default=TimeUnit.WEEK
+    )
+    customers = models.PositiveIntegerField(_("customers"), default=0)
+    params = models.JSONField(_("parameters"))
+    calibration = models.JSONField(_("calibration check"), default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-fitted_at", "-id"]
+        get_latest_by = ["fitted_at", "id"]
+        verbose_name = _("CLV model fit")
+        verbose_name_plural = _("CLV model fits")
+
+    def __str__(self) -> str:
+        return f"CLV fit {self.fitted_at:%Y-%m-%d %H:%M} (≤ {self.until})"

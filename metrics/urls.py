@@ -1,7 +1,12 @@
-"""The operator UI's pages for metrics."""
+"""The operator UI's pages for metrics: the supervisor dashboard and its CSV exports."""
 
-from django.urls import path  # noqa: F401 - pages join here as they are built
+from django.urls import path
+
+from metrics import views
 
 app_name = "metrics"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("export/<slug:table>.csv", views.export, name="export"),
+]

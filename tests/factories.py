@@ -23,7 +23,7 @@ from customers.models import (
     Reminder,
     Tag,
 )
-from metrics.models import MetricSnapshot
+from metrics.models import CLVModelFit, MetricSnapshot
 from surveys.models import Survey, SurveyInvitation, SurveyResponse
 from tickets.models import Priority, SLAPolicy, Ticket, TicketMessage
 
@@ -240,3 +240,19 @@ class MetricSnapshotFactory(factory.django.DjangoModelFactory[MetricSnapshot]):
     n = 40
     ci_low = 74.0
     ci_high = 94.5
+
+
+class CLVModelFitFactory(factory.django.DjangoModelFactory[CLVModelFit]):
+    class Meta:
+        model = CLVModelFit
+
+    until = factory.LazyFunction(lambda: timezone.localdate() - dt.timedelta(days=1))
+    customers = 1200
+    params = factory.LazyFunction(
+        lambda: {
+            "bgnbd": {"r": 0.24, "alpha": 4.41, "a": 0.79, "b": 2.43, "log_likelihood": -9582.4},
+            "gamma_gamma": {"p": 6.25, "q": 3.74, "gamma": 15.44, "log_likelihood": -4000.0},
+            "horizon_months": 12,
+            "annual_discount_rate": 0.1,
+        }
+    )

@@ -25,10 +25,11 @@ from accounts.models import User
 from accounts.roles import OPERATORS
 from customers.admin import RECENT_PURCHASES_SHOWN
 from customers.models import ContactPoint, Customer, Purchase
-from metrics.models import MetricSnapshot
+from metrics.models import CLVModelFit, MetricSnapshot
 from surveys.forms import SurveyForm
 from surveys.models import Survey, SurveyInvitation, SurveyResponse
 from tests.factories import (
+    CLVModelFitFactory,
     CustomerFactory,
     EmailFactory,
     InteractionFactory,
@@ -162,10 +163,11 @@ ROW_BUILDERS: dict[type[Model], Callable[[int], object]] = {
     MetricSnapshot: lambda i: MetricSnapshotFactory.create(
         day=timezone.localdate() - dt.timedelta(days=i + 1)
     ),
+    CLVModelFit: lambda i: CLVModelFitFactory.create(),
 }
 ALL_MODELS = list(ROW_BUILDERS)
 # History and computed figures are only read in the admin.
-READ_ONLY_MODELS = {TicketEvent, MetricSnapshot}
+READ_ONLY_MODELS = {TicketEvent, MetricSnapshot, CLVModelFit}
 
 
 def _url(model: type[Model], view: str, *args: Any) -> str:

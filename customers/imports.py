@@ -1,0 +1,266 @@
+"""Bulk import of purchases from a CSV file (the shop's export, a legacy system).
+
+The header is `customer_external_id,date,amount` with optional `sku`, `currency`,
+`quantity`, `channel` and `full_name` columns. Rows are read as a stream and written in
+batches with bulk_create; unknown customers are created by their external ID. By default a
+file with any bad row is refused as a whole (nothing is written); with `skip_invalid` the
+bad rows are reported and the rest is imported.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import TextIO
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from customers.models import Customer, Product, Purchase, SalesChannel
+
+REQUIRED_COLUMNS = ("customer_external_id", "date", "amount")
+OPTIONAL_COLUMNS = ("sku", "currency", "quantity", "channel", "full_name")
+# Rows per bulk insert: large enough to amortise the round trip, small enough for memory.
+BATCH_SIZE = 2_000
+# At most this many row errors are kept for the report; the count covers all of them.
+MAX_REPORTED_ERRORS = 100
+# Purchase.amount: max_digits=14, decimal_places=2.
+AMOUNT_MAX = Decimal("999999999999.99")
+EXTERNAL_ID_MAX_LENGTH = 100
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return _("line %(line)s: %(message)s") % {"line": self.line, "message": self.message}
+
+
+@dataclass
+class ImportResult:
+    purchases: int = 0
+    customers_created: int = 0
+    rows_read: int = 0
+    error_count: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+    def add_error(self, line: int, message: str) -> None:
+        self.error_count += 1
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append(RowError(line, message))
+
+
+class ImportRefused(Exception):
+    """The file has bad rows (or a bad header) and nothing was imported."""
+
+    def __init__(self, result: ImportResult, header_error: str = "") -> None:
+        self.result = result
+        self.header_error = header_error
+        super().__init__(header_error or _("%(count)s bad rows") % {"count": result.error_count})
+
+
+@dataclass(frozen=True)
+class _Row:
+    line: int
+    external_id: str
+    full_name: str
+    purchased_at: dt.datetime
+    amount: Decimal
+    currency: str
+    quantity: int
+    channel: str
+    sku: str
+
+
+def _parse_moment(text: str) -> dt.datetime:
+    """A day (midnight in the site's zone) or an ISO datetime (naive: the site's zone)."""
+    zone = timezone.get_default_timezone()
+    if len(text) == len("YYYY-MM-DD"):
+        return timezone.make_aware(
+            dt.datetime.combine(dt.date.fromisoformat(text), dt.time()), zone
+        )
+    moment = dt.datetime.fromisoformat(text)
+    return moment if timezone.is_aware(moment) else timezone.make_aware(moment, zone)
+
+
+def _parse(line: int, raw: dict[str, str | None]) -> _Row | str:
+    """The row, or a message saying what is wrong with it."""
+    values = {key: (value or "").strip() for key, value in raw.items() if key}
+    external_id = values.get("customer_external_id", "")
+    if not external_id:
+        return _("customer_external_id is empty")
+    if len(external_id) > EXTERNAL_ID_MAX_LENGTH:
+        return _("customer_external_id is longer than %(max)s characters") % {
+            "max": EXTERNAL_ID_MAX_LENGTH
+        }
+    try:
+        purchased_at = _parse_moment(values.get("date", ""))
+    except ValueError:
+        return _("date “%(value)s” is not a date (YYYY-MM-DD)") % {"value": values.get("date", "")}
+    try:
+        amount = Decimal(values.get("amount", "").replace(",", "."))
+    except InvalidOperation:
+        return _("amount “%(value)s” is not a number") % {"value": values.get("amount", "")}
+    if not amount.is_finite() or amount < 0 or amount > AMOUNT_MAX:
+        return _("amount “%(value)s” must be zero or more") % {"value": values.get("amount", "")}
+    if amount != amount.quantize(Decimal("0.01")):
+        return _("amount “%(value)s” has more than two decimal places") % {"value": str(amount)}
+    quantity_text = values.get("quantity") or "1"
+    if not quantity_text.isdigit() or int(quantity_text) < 1:
+        return _("quantity “%(value)s” must be a whole number of at least 1") % {
+            "value": quantity_text
+        }
+    channel = values.get("channel") or SalesChannel.ONLINE
+    if channel not in SalesChannel.values:
+        return _("channel “%(value)s” is not one of %(choices)s") % {
+            "value": channel,
+            "choices": ", ".join(SalesChannel.values),
+        }
+    currency = (values.get("currency") or settings.DEFAULT_CURRENCY).upper()
+    if len(currency) != len("RUB") or not currency.isalpha():
+        return _("currency “%(value)s” is not a three-letter code") % {"value": currency}
+    return _Row(
+        line=line,
+        external_id=external_id,
+        full_name=values.get("full_name", "")[:255],
+        purchased_at=purchased_at,
+        amount=amount.quantize(Decimal("0.01")),
+        currency=currency,
+        quantity=int(quantity_text),
+        channel=channel,
+        sku=values.get("sku", ""),
+    )
+
+
+def _batches(rows: Iterable[_Row], size: int) -> Iterator[list[_Row]]:
+    batch: list[_Row] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class _Writer:
+    """Writes batches: customers first (created when unknown), then the purchase lines."""
+
+    def __init__(self, result: ImportResult) -> None:
+        self.result = result
+        self.products: dict[str, Product | None] = {}
+
+    def write(self, batch: list[_Row]) -> None:
+        unknown_skus = {row.sku for row in batch if row.sku and row.sku not in self.products}
+        if unknown_skus:
+            found = {p.sku: p for p in Product.objects.filter(sku__in=unknown_skus)}
+            for sku in unknown_skus:
+                self.products[sku] = found.get(sku)
+        ids = {row.external_id for row in batch}
+        customers = dict(
+            Customer.objects.filter(external_id__in=ids).values_list("external_id", "id")
+        )
+        missing: dict[str, str] = {}
+        for row in batch:
+            if row.external_id not in customers:
+                missing.setdefault(row.external_id, row.full_name or row.external_id)
+        if missing:
+            created = Customer.objects.bulk_create(
+                [
+                    Customer(
+                        external_id=external_id,
+                        full_name=name,
+                        lifecycle=Customer.Lifecycle.ACTIVE,
+                    )
+                    for external_id, name in missing.items()
+                ]
+            )
+            self.result.customers_created += len(created)
+            customers.update(
+                Customer.objects.filter(external_id__in=list(missing)).values_list(
+                    "external_id", "id"
+                )
+            )
+        purchases = []
+        for row in batch:
+            product = self.products.get(row.sku) if row.sku else None
+            purchase = Purchase(
+                customer_id=customers[row.external_id],
+                product=product,
+                quantity=row.quantity,
+                amount=row.amount,
+                currency=row.currency,
+                channel=row.channel,
+                purchased_at=row.purchased_at,
+            )
+            # bulk_create skips save(): the service terms are derived here, as save() would.
+            purchase.derive_end_dates()
+            purchases.append(purchase)
+        Purchase.objects.bulk_create(purchases)
+        self.result.purchases += len(purchases)
+
+
+def import_purchases(
+    *, stream: TextIO, skip_invalid: bool = False, batch_size: int = BATCH_SIZE
+) -> ImportResult:
+    """Import purchase lines from CSV text; all or nothing unless `skip_invalid`.
+
+    Raises ImportRefused (nothing written) on a bad header, or on any bad row when
+    `skip_invalid` is False. Unknown SKUs are bad rows: a purchase never silently loses its
+    product.
+    """
+    result = ImportResult()
+    reader = csv.DictReader(stream)
+    header = [name.strip() for name in reader.fieldnames or []]
+    reader.fieldnames = header
+    missing = [name for name in REQUIRED_COLUMNS if name not in header]
+    if missing:
+        raise ImportRefused(
+            result,
+            _("The header lacks %(columns)s; expected %(expected)s.")
+            % {"columns": ", ".join(missing), "expected": ",".join(REQUIRED_COLUMNS)},
+        )
+    writer = _Writer(result)
+
+    def valid_rows() -> Iterator[_Row]:
+        for raw in reader:
+            result.rows_read += 1
+            line = reader.line_num
+            if None in raw:
+                result.add_error(line, _("more values than columns"))
+                continue
+            parsed = _parse(line, raw)
+            if isinstance(parsed, str):
+                result.add_error(line, parsed)
+                continue
+            yield parsed
+
+    with transaction.atomic():
+        for batch in _batches(valid_rows(), batch_size):
+            _check_skus(batch, writer, result)
+            good = [row for row in batch if not row.sku or writer.products.get(row.sku)]
+            if good and (skip_invalid or not result.error_count):
+                writer.write(good)
+        if result.error_count and not skip_invalid:
+            transaction.set_rollback(True)
+            result.purchases = result.customers_created = 0
+            raise ImportRefused(result)
+    return result
+
+
+def _check_skus(batch: list[_Row], writer: _Writer, result: ImportResult) -> None:
+    unknown = {row.sku for row in batch if row.sku and row.sku not in writer.products}
+    if unknown:
+        found = {p.sku: p for p in Product.objects.filter(sku__in=unknown)}
+        for sku in unknown:
+            writer.products[sku] = found.get(sku)
+    for row in batch:
+        if row.sku and writer.products.get(row.sku) is None:
+            result.add_error(row.line, _("no product has SKU “%(sku)s”") % {"sku": row.sku})

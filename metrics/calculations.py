@@ -1,0 +1,969 @@
+"""Every metric of PRODUCT.md's "Metrics: definitions", computed by the database.
+
+Each metric is a `MetricDefinition` in `METRICS`, keyed by its fixed snake_case name. A fact
+metric is a filtered queryset, a dict of aggregates and a function that turns the aggregated
+row into an `Estimate`; the same three pieces give the overall figure (one `aggregate()`
+query) and a split by a dimension (one `values().annotate()` query): channel, operator or
+personalised, for the cohort table, the per-operator table and the snapshots.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import math
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db.models import (
+    Avg,
+    BooleanField,
+    Case,
+    Count,
+    Exists,
+    F,
+    FloatField,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.aggregates import AggregateFilter  # type: ignore[attr-defined]
+from django.db.models.functions import Cast, Coalesce, TruncDate, TruncMonth, TruncWeek
+from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from customers.models import Channel, Interaction, Interest, Offer, Purchase
+from metrics import stats
+from metrics.expressions import SecondsBetween, median_by
+from metrics.filters import MetricFilters
+from metrics.stats import Estimate
+from surveys.models import NPS_PROMOTER_MIN, Survey, SurveyResponse
+from tickets.models import Ticket
+
+# NPS (Reichheld): 0-6 detractors, 7-8 passives, 9-10 promoters.
+NPS_DETRACTOR_MAX = 6
+# Means of scores are reported on the kind's default scale, so that a 1-10 CSAT survey and a
+# 1-5 one can be averaged together (linear rescaling; identity for surveys on the default).
+CSAT_MEAN_SCALE = (1, 5)
+CES_MEAN_SCALE = (1, 7)  # oriented so that 7 is the easy end
+# Inbound contacts whose abandonment is measured: live channels where a customer waits.
+LIVE_CHANNELS = (Channel.PHONE, Channel.CHAT)
+SECONDS_PER_MINUTE = 60.0
+SECONDS_PER_HOUR = 3600.0
+
+SHARE, MEAN, NPS, MEDIAN = "share", "mean", "nps", "median"
+DIMENSIONS = ("channel", "operator", "personalized")
+
+
+def churn_inactivity_days() -> int:
+    """Days without a purchase after which a customer counts as lost (settings)."""
+    return int(getattr(settings, "METRICS_CHURN_INACTIVITY_DAYS", 365))
+
+
+# --- Filters --------------------------------------------------------------------------------
+
+# filter name -> lookup(s) on the metric's facts; several lookups are OR-ed; absent: n/a.
+Paths = Mapping[str, str | tuple[str, ...]]
+
+
+def apply_filters(
+    queryset: QuerySet[Any], filters: MetricFilters, *, time: str | None, paths: Paths
+) -> QuerySet[Any]:
+    """The facts of the period (on `time`) and of every slice that applies to them."""
+    if time:
+        period = filters.period
+        queryset = queryset.filter(
+            **{f"{time}__gte": period.start_at, f"{time}__lt": period.end_before}
+        )
+    wanted: dict[str, Any] = {
+        "channel": filters.channel or None,
+        "operator": filters.operator_id,
+        "category": filters.category_id,
+        "segment": filters.segment or None,
+        "personalized": filters.personalized,
+    }
+    for name, value in wanted.items():
+        if value is None or name not in paths:
+            continue
+        lookups = paths[name]
+        if isinstance(lookups, str):
+            lookups = (lookups,)
+        condition = Q()
+        for lookup in lookups:
+            condition |= Q(**{lookup: value})
+        queryset = queryset.filter(condition)
+    return queryset
+
+
+# --- The definition of a metric -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MetricDefinition:
+    """One metric: its name, how to read it, and how to compute it overall or split."""
+
+    name: str
+    label: str | Promise
+    unit: str
+    kind: str
+    higher_is_better: bool
+    # Overall figure for the filters.
+    compute: Callable[[MetricFilters], Estimate]
+    # dimension -> {dimension value: Estimate}; only for `dimensions`.
+    split: Callable[[MetricFilters, str], dict[Any, Estimate]] | None = None
+    dimensions: tuple[str, ...] = ()
+    # Figures per week or month in one query (fact metrics); None: computed bucket by bucket.
+    buckets: Callable[[MetricFilters, str], dict[dt.date, Estimate]] | None = None
+    # Whether daily figures combine exactly into a longer period (counts and means do; a
+    # customer-base rate over a day does not add up to the rate over a month).
+    additive: bool = False
+    description: str | Promise = ""
+    fact: FactMetric | None = None
+
+
+@dataclass(frozen=True)
+class FactMetric:
+    """A metric that is an aggregate over facts: source rows, aggregates, a finisher."""
+
+    source: Callable[[MetricFilters], QuerySet[Any]]
+    aggregates: Callable[[], dict[str, Any]]
+    finish: Callable[[Mapping[str, Any]], Estimate]
+    dimension_paths: Mapping[str, str]
+    # The field the period applies to; time series group on it.
+    time_field: str = ""
+    # Metrics of one family read the same rows (`base`), each those matching its `where`:
+    # compute_all() answers a whole family with one query of filtered aggregates.
+    family: str = ""
+    base: Callable[[MetricFilters], QuerySet[Any]] | None = None
+    where: Q | None = None
+
+    def compute(self, filters: MetricFilters) -> Estimate:
+        return self.finish(self.source(filters).aggregate(**self.aggregates()))
+
+    def split(self, filters: MetricFilters, dimension: str) -> dict[Any, Estimate]:
+        path = self.dimension_paths[dimension]
+        rows = self.source(filters).values(path).annotate(**self.aggregates()).order_by(path)
+        return {row[path]: self.finish(row) for row in rows}
+
+    def buckets(self, filters: MetricFilters, interval: str) -> dict[dt.date, Estimate]:
+        """The figure per week (starting Monday) or month of the period: one query."""
+        trunc = {"week": TruncWeek, "month": TruncMonth}[interval]
+        rows = (
+            self.source(filters)
+            .annotate(_bucket=trunc(self.time_field, tzinfo=timezone.get_default_timezone()))
+            .values("_bucket")
+            .annotate(**self.aggregates())
+            .order_by("_bucket")
+        )
+        return {_as_day(row["_bucket"]): self.finish(row) for row in rows}
+
+
+def _as_day(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return timezone.localtime(value, timezone.get_default_timezone()).date()
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+
+
+def _fact(
+    name: str,
+    label: str | Promise,
+    unit: str,
+    kind: str,
+    fact: FactMetric,
+    *,
+    higher_is_better: bool = True,
+    description: str | Promise = "",
+) -> MetricDefinition:
+    return MetricDefinition(
+        name=name,
+        label=label,
+        unit=unit,
+        kind=kind,
+        higher_is_better=higher_is_better,
+        compute=fact.compute,
+        split=fact.split,
+        buckets=fact.buckets,
+        dimensions=tuple(d for d in DIMENSIONS if d in fact.dimension_paths),
+        additive=kind != MEDIAN,
+        description=description,
+        fact=fact,
+    )
+
+
+def _share_of(row: Mapping[str, Any]) -> Estimate:
+    return stats.share(row["k"] or 0, row["n"] or 0)
+
+
+def _moments(value: Any) -> dict[str, Any]:
+    """n, mean and mean of squares: the sample sd follows, the same on every database
+    (SQLite's STDDEV_SAMP fails on a single row)."""
+    return {"n": Count("pk"), "mean": Avg(value), "mean_sq": Avg(value * value)}
+
+
+def _sample_sd(n: int, mean: float, mean_sq: float | None) -> float | None:
+    if n < 2 or mean_sq is None:
+        return None
+    variance = (mean_sq - mean * mean) * n / (n - 1)
+    return math.sqrt(max(variance, 0.0))
+
+
+def _mean_of(scale: float = 1.0) -> Callable[[Mapping[str, Any]], Estimate]:
+    def finish(row: Mapping[str, Any]) -> Estimate:
+        n = row["n"] or 0
+        if not n or row["mean"] is None:
+            return stats.NO_DATA
+        sd = _sample_sd(n, row["mean"], row.get("mean_sq"))
+        return stats.mean(row["mean"] / scale, sd / scale if sd is not None else None, n)
+
+    return finish
+
+
+def _as_float(expression: Any) -> Any:
+    return Cast(expression, FloatField())
+
+
+# --- Surveys: CSAT, NPS, CES, sentiment -----------------------------------------------------
+
+SURVEY_PATHS: Paths = {
+    "channel": "invitation__channel",
+    "operator": "invitation__operator_id",
+    "category": (
+        "invitation__purchase__product__category_id",
+        "invitation__ticket__purchase__product__category_id",
+    ),
+    "segment": "invitation__customer__segment",
+    "personalized": "invitation__personalized",
+}
+SURVEY_DIMENSIONS = {
+    "channel": "invitation__channel",
+    "operator": "invitation__operator_id",
+    "personalized": "invitation__personalized",
+}
+
+
+def _responses(kind: str | None) -> Callable[[MetricFilters], QuerySet[Any]]:
+    def source(filters: MetricFilters) -> QuerySet[Any]:
+        queryset = SurveyResponse.objects.all()
+        if kind is not None:
+            queryset = queryset.filter(invitation__survey__kind=kind)
+        return apply_filters(queryset, filters, time="answered_at", paths=SURVEY_PATHS)
+
+    return source
+
+
+def _rescaled_score(low: int, high: int, *, easy_high: bool = False) -> Any:
+    """The score moved linearly onto [low, high]; for CES, turned so that high is easy."""
+    scale_min = F("invitation__survey__scale_min")
+    scale_max = F("invitation__survey__scale_max")
+    position: Any = _as_float(F("score")) - scale_min
+    if easy_high:
+        position = Case(
+            When(
+                invitation__survey__easy_end=Survey.EasyEnd.LOW,
+                then=_as_float(scale_max) - F("score"),
+            ),
+            default=_as_float(F("score")) - scale_min,
+            output_field=FloatField(),
+        )
+    return Value(float(low)) + position * Value(float(high - low)) / _as_float(
+        scale_max - scale_min
+    )
+
+
+SATISFIED = Q(score__gte=F("invitation__survey__satisfied_threshold"))
+EASY = Q(
+    invitation__survey__easy_end=Survey.EasyEnd.HIGH,
+    score__gte=F("invitation__survey__satisfied_threshold"),
+) | Q(
+    invitation__survey__easy_end=Survey.EasyEnd.LOW,
+    score__lte=F("invitation__survey__satisfied_threshold"),
+)
+
+
+def _survey_family(kind: str | None, where: Q) -> dict[str, Any]:
+    return {
+        "source": _responses(kind),
+        "family": "responses",
+        "base": _responses(None),
+        "where": where,
+    }
+
+
+CSAT = FactMetric(
+    **_survey_family(Survey.Kind.CSAT, Q(invitation__survey__kind=Survey.Kind.CSAT)),
+    time_field="answered_at",
+    aggregates=lambda: {"n": Count("pk"), "k": Count("pk", filter=SATISFIED)},
+    finish=_share_of,
+    dimension_paths=SURVEY_DIMENSIONS,
+)
+CSAT_MEAN = FactMetric(
+    **_survey_family(Survey.Kind.CSAT, Q(invitation__survey__kind=Survey.Kind.CSAT)),
+    time_field="answered_at",
+    aggregates=lambda: _moments(_rescaled_score(*CSAT_MEAN_SCALE)),
+    finish=_mean_of(),
+    dimension_paths=SURVEY_DIMENSIONS,
+)
+
+
+def _finish_nps(row: Mapping[str, Any]) -> Estimate:
+    n = row["n"] or 0
+    promoters, detractors = row["promoters"] or 0, row["detractors"] or 0
+    return stats.nps(promoters, n - promoters - detractors, detractors)
+
+
+NPS_FACT = FactMetric(
+    **_survey_family(Survey.Kind.NPS, Q(invitation__survey__kind=Survey.Kind.NPS)),
+    time_field="answered_at",
+    aggregates=lambda: {
+        "n": Count("pk"),
+        "promoters": Count("pk", filter=Q(score__gte=NPS_PROMOTER_MIN)),
+        "detractors": Count("pk", filter=Q(score__lte=NPS_DETRACTOR_MAX)),
+    },
+    finish=_finish_nps,
+    dimension_paths=SURVEY_DIMENSIONS,
+)
+CES_MEAN = FactMetric(
+    **_survey_family(Survey.Kind.CES, Q(invitation__survey__kind=Survey.Kind.CES)),
+    time_field="answered_at",
+    aggregates=lambda: _moments(_rescaled_score(*CES_MEAN_SCALE, easy_high=True)),
+    finish=_mean_of(),
+    dimension_paths=SURVEY_DIMENSIONS,
+)
+CES_EASY = FactMetric(
+    **_survey_family(Survey.Kind.CES, Q(invitation__survey__kind=Survey.Kind.CES)),
+    time_field="answered_at",
+    aggregates=lambda: {"n": Count("pk"), "k": Count("pk", filter=EASY)},
+    finish=_share_of,
+    dimension_paths=SURVEY_DIMENSIONS,
+)
+
+
+def _sentiment(sentiment: str) -> FactMetric:
+    def source(filters: MetricFilters) -> QuerySet[Any]:
+        return _responses(None)(filters).exclude(sentiment="")
+
+    return FactMetric(
+        source=source,
+        family="responses",
+        base=_responses(None),
+        where=~Q(sentiment=""),
+        time_field="answered_at",
+        aggregates=lambda: {"n": Count("pk"), "k": Count("pk", filter=Q(sentiment=sentiment))},
+        finish=_share_of,
+        dimension_paths=SURVEY_DIMENSIONS,
+    )
+
+
+# --- Tickets --------------------------------------------------------------------------------
+
+TICKET_PATHS: Paths = {
+    "channel": "channel",
+    "operator": "assignee_id",
+    "category": "purchase__product__category_id",
+    "segment": "customer__segment",
+    "personalized": "personalized",
+}
+TICKET_DIMENSIONS = {
+    "channel": "channel",
+    "operator": "assignee_id",
+    "personalized": "personalized",
+}
+
+
+def _tickets(time: str, **conditions: Any) -> Callable[[MetricFilters], QuerySet[Any]]:
+    def source(filters: MetricFilters) -> QuerySet[Any]:
+        queryset = Ticket.objects.filter(**conditions)
+        return apply_filters(queryset, filters, time=time, paths=TICKET_PATHS)
+
+    return source
+
+
+def _duration_aggregates(start: str, end: str) -> Callable[[], dict[str, Any]]:
+    def aggregates() -> dict[str, Any]:
+        return _moments(SecondsBetween(F(start), F(end)))
+
+    return aggregates
+
+
+FIRST_RESPONSE = FactMetric(
+    source=_tickets("created_at", first_response_at__isnull=False),
+    family="tickets_created",
+    base=_tickets("created_at"),
+    where=Q(first_response_at__isnull=False),
+    time_field="created_at",
+    aggregates=_duration_aggregates("created_at", "first_response_at"),
+    finish=_mean_of(SECONDS_PER_MINUTE),
+    dimension_paths=TICKET_DIMENSIONS,
+)
+RESOLUTION_TIME = FactMetric(
+    source=_tickets("resolved_at", resolved_at__isnull=False),
+    family="tickets_resolved",
+    base=_tickets("resolved_at", resolved_at__isnull=False),
+    time_field="resolved_at",
+    aggregates=_duration_aggregates("created_at", "resolved_at"),
+    finish=_mean_of(SECONDS_PER_HOUR),
+    dimension_paths=TICKET_DIMENSIONS,
+)
+FIRST_CONTACT_RESOLUTION = FactMetric(
+    source=_tickets("resolved_at", resolved_at__isnull=False),
+    family="tickets_resolved",
+    base=_tickets("resolved_at", resolved_at__isnull=False),
+    time_field="resolved_at",
+    aggregates=lambda: {"n": Count("pk"), "k": Count("pk", filter=Q(customer_contacts=1))},
+    finish=_share_of,
+    dimension_paths=TICKET_DIMENSIONS,
+)
+RESOLUTION_RATE = FactMetric(
+    source=_tickets("created_at"),
+    family="tickets_created",
+    base=_tickets("created_at"),
+    time_field="created_at",
+    aggregates=lambda: {"n": Count("pk"), "k": Count("pk", filter=Q(resolved_at__isnull=False))},
+    finish=_share_of,
+    dimension_paths=TICKET_DIMENSIONS,
+)
+
+
+def median_resolution_time(filters: MetricFilters) -> Estimate:
+    """The median hours from creation to resolution of tickets resolved in the period."""
+    return _median_split(filters, None).get(None, stats.NO_DATA)
+
+
+def _median_split(filters: MetricFilters, dimension: str | None) -> dict[Any, Estimate]:
+    queryset = _tickets("resolved_at", resolved_at__isnull=False)(filters)
+    group = TICKET_DIMENSIONS[dimension] if dimension else None
+    medians = median_by(queryset, SecondsBetween(F("created_at"), F("resolved_at")), group=group)
+    return {
+        key: Estimate(value=seconds / SECONDS_PER_HOUR, n=n)
+        for key, (seconds, n) in medians.items()
+        if seconds is not None
+    }
+
+
+# --- Interactions: abandonment, waiting ----------------------------------------------------
+
+INTERACTION_PATHS: Paths = {
+    "channel": "channel",
+    "operator": "operator_id",
+    "segment": "customer__segment",
+    "personalized": "personalized",
+}
+INTERACTION_DIMENSIONS = {
+    "channel": "channel",
+    "operator": "operator_id",
+    "personalized": "personalized",
+}
+# Answered or given up on: an inbound contact still ringing has no outcome yet.
+HAS_OUTCOME = Q(answered_at__isnull=False) | Q(ended_at__isnull=False)
+# Interaction.is_abandoned in SQL: inbound, ended, never answered.
+ABANDONED = Q(answered_at__isnull=True, ended_at__isnull=False)
+
+
+def _inbound(*, live_only: bool) -> Callable[[MetricFilters], QuerySet[Any]]:
+    def source(filters: MetricFilters) -> QuerySet[Any]:
+        queryset = Interaction.objects.filter(
+            HAS_OUTCOME,
+            kind=Interaction.Kind.CONTACT,
+            direction=Interaction.Direction.INBOUND,
+        )
+        if live_only:
+            queryset = queryset.filter(channel__in=LIVE_CHANNELS)
+        return apply_filters(queryset, filters, time="started_at", paths=INTERACTION_PATHS)
+
+    return source
+
+
+ABANDONMENT = FactMetric(
+    source=_inbound(live_only=True),
+    family="inbound",
+    base=_inbound(live_only=False),
+    where=Q(channel__in=LIVE_CHANNELS),
+    time_field="started_at",
+    aggregates=lambda: {"n": Count("pk"), "k": Count("pk", filter=ABANDONED)},
+    finish=_share_of,
+    dimension_paths=INTERACTION_DIMENSIONS,
+)
+
+
+def _waiting_aggregates() -> dict[str, Any]:
+    return _moments(SecondsBetween(F("started_at"), Coalesce("answered_at", "ended_at")))
+
+
+WAITING_TIME = FactMetric(
+    source=_inbound(live_only=False),
+    family="inbound",
+    base=_inbound(live_only=False),
+    time_field="started_at",
+    aggregates=_waiting_aggregates,
+    finish=_mean_of(),
+    dimension_paths=INTERACTION_DIMENSIONS,
+)
+
+
+# --- Conversion: interests and offers -------------------------------------------------------
+
+OFFER_PATHS: Paths = {
+    "channel": "interaction__channel",
+    "operator": "operator_id",
+    "category": "product__category_id",
+    "segment": "customer__segment",
+    "personalized": "interaction__personalized",
+}
+OFFER_DIMENSIONS = {
+    "channel": "interaction__channel",
+    "operator": "operator_id",
+    "personalized": "interaction__personalized",
+}
+INTEREST_PATHS: Paths = {
+    "channel": "channel",
+    "category": "product__category_id",
+    "segment": "customer__segment",
+}
+
+OFFER_CONVERSION = FactMetric(
+    source=lambda f: apply_filters(Offer.objects.all(), f, time="offered_at", paths=OFFER_PATHS),
+    time_field="offered_at",
+    aggregates=lambda: {
+        "n": Count("pk"),
+        "k": Count("pk", filter=Q(status=Offer.Status.ACCEPTED)),
+    },
+    finish=_share_of,
+    dimension_paths=OFFER_DIMENSIONS,
+)
+INTEREST_CONVERSION = FactMetric(
+    source=lambda f: apply_filters(
+        Interest.objects.all(), f, time="occurred_at", paths=INTEREST_PATHS
+    ),
+    time_field="occurred_at",
+    aggregates=lambda: {
+        "n": Count("pk"),
+        "k": Count("pk", filter=Q(status=Interest.Status.CONVERTED)),
+    },
+    finish=_share_of,
+    dimension_paths={"channel": "channel"},
+)
+
+
+# --- Customers: repeat purchases, churn, retention, historical CLV ------------------------
+
+PURCHASE_PATHS: Paths = {"category": "product__category_id", "segment": "customer__segment"}
+
+
+def _completed_purchases(filters: MetricFilters) -> QuerySet[Any]:
+    queryset = Purchase.objects.filter(status=Purchase.Status.COMPLETED)
+    return apply_filters(queryset, filters, time=None, paths=PURCHASE_PATHS)
+
+
+def purchase_activity(filters: MetricFilters) -> dict[str, Any]:
+    """Buying customers of the period, those buying on two or more days, their orders
+    (customer-days) and the revenue and known cost of the lines: one query, shared by the
+    repeat purchase rate and the simple CLV."""
+    period = filters.period
+    costed = Q(product__cost__isnull=False)
+    per_customer = (
+        _completed_purchases(filters)
+        .filter(purchased_at__gte=period.start_at, purchased_at__lt=period.end_before)
+        .values("customer_id")
+        .annotate(
+            days=Count(
+                TruncDate("purchased_at", tzinfo=timezone.get_default_timezone()), distinct=True
+            ),
+            line_revenue=Sum("amount"),
+            costed_revenue=Sum("amount", filter=costed),
+            known_cost=Sum(F("product__cost") * F("quantity"), filter=costed),
+        )
+    )
+    row = per_customer.aggregate(
+        customers=Count("customer_id"),
+        repeaters=Count("customer_id", filter=Q(days__gte=2)),
+        orders=Sum("days"),
+        revenue=Sum("line_revenue"),
+        revenue_with_cost=Sum("costed_revenue"),
+        cost=Sum("known_cost"),
+    )
+    return {key: value or 0 for key, value in row.items()}
+
+
+def repeat_purchase_rate(filters: MetricFilters) -> Estimate:
+    """Customers with purchases on two or more days in the period / customers with any.
+
+    Lines bought by one customer on one day are one transaction (one order).
+    """
+    return repeat_from_activity(purchase_activity(filters))
+
+
+def repeat_from_activity(activity: dict[str, Any]) -> Estimate:
+    return stats.share(int(activity["repeaters"]), int(activity["customers"]))
+
+
+def customer_base(filters: MetricFilters) -> dict[str, int]:
+    """Customers at the start of the period, lost in it, at its end, and new in it.
+
+    A customer is a customer at an instant when they bought within the inactivity window
+    before it. Lost: a customer at the start who is not at the end, or whose latest
+    subscription ended in the period without a renewal. New: first purchase ever in the
+    period. One query.
+    """
+    period = filters.period
+    window = dt.timedelta(days=churn_inactivity_days())
+    start_at, end_before = period.start_at, period.end_before
+    purchases = _completed_purchases(filters)
+    # Bought before the window: only asked of customers with nothing in [start - window,
+    # start) (CASE evaluates it lazily), the rest are known not to be new.
+    long_ago = purchases.filter(
+        customer_id=OuterRef("customer_id"), purchased_at__lt=start_at - window
+    )
+    # Spelled out without negation: a NOT over a NULL aggregate would be NULL, not true.
+    subscription_lapsed = Q(sub_end__gte=period.start, sub_end__lte=period.end)
+    subscription_holds = (
+        Q(sub_end__isnull=True) | Q(sub_end__lt=period.start) | Q(sub_end__gt=period.end)
+    )
+    per_customer = (
+        purchases.filter(purchased_at__gte=start_at - window, purchased_at__lt=end_before)
+        .values("customer_id")
+        .annotate(
+            before_start=Count("pk", filter=Q(purchased_at__lt=start_at)),
+            last=Max("purchased_at"),
+            first=Min("purchased_at"),
+            sub_end=Max("subscription_ends_on"),
+        )
+        .annotate(
+            returning=Case(
+                When(before_start=0, then=Exists(long_ago)),
+                default=Value(True),
+                output_field=BooleanField(),
+            )
+        )
+    )
+    at_start = Q(before_start__gt=0)
+    active_at_end = Q(last__gte=end_before - window) & subscription_holds
+    inactive_at_end = Q(last__lt=end_before - window) | subscription_lapsed
+    row = per_customer.aggregate(
+        at_start=Count("customer_id", filter=at_start),
+        lost=Count("customer_id", filter=at_start & inactive_at_end),
+        at_end=Count("customer_id", filter=active_at_end),
+        new=Count("customer_id", filter=Q(first__gte=start_at, returning=False)),
+    )
+    return {key: int(value or 0) for key, value in row.items()}
+
+
+def churn_rate(filters: MetricFilters) -> Estimate:
+    """Customers lost during the period / customers at its start, in percent."""
+    return churn_from_base(customer_base(filters))
+
+
+def churn_from_base(base: dict[str, int]) -> Estimate:
+    return stats.share(
+        base["lost"], base["at_start"], components={"inactivity_days": churn_inactivity_days()}
+    )
+
+
+def retention_rate(filters: MetricFilters) -> Estimate:
+    """(customers at end - new customers) / customers at start x 100.
+
+    The Wilson interval applies while the retained count lies within the starting base (it
+    can exceed it when lapsed customers come back).
+    """
+    return retention_from_base(customer_base(filters))
+
+
+def retention_from_base(base: dict[str, int]) -> Estimate:
+    start, retained = base["at_start"], base["at_end"] - base["new"]
+    if start <= 0:
+        return Estimate(value=None, n=0, components=base)
+    if 0 <= retained <= start:
+        result = stats.share(retained, start, components=base)
+        return result
+    return Estimate(value=stats.PERCENT * retained / start, n=start, components=base)
+
+
+def historical_clv(filters: MetricFilters) -> Estimate:
+    """Revenue per customer from their first purchase to the end of the period (mean, t CI).
+
+    The margin (revenue less known product cost) is averaged over the same customers,
+    counting only lines whose product has a cost.
+    """
+    margin_line = Case(
+        When(
+            product__cost__isnull=False,
+            then=F("amount") - F("product__cost") * F("quantity"),
+        ),
+        default=None,
+    )
+    per_customer = (
+        _completed_purchases(filters)
+        .filter(purchased_at__lt=filters.period.end_before)
+        .values("customer_id")
+        .annotate(revenue_total=Sum("amount"), margin_total=Sum(margin_line))
+    )
+    revenue = _as_float(F("revenue_total"))
+    row = per_customer.aggregate(
+        n=Count("customer_id"),
+        mean=Avg(revenue),
+        mean_sq=Avg(revenue * revenue),
+        margin=Avg(_as_float(F("margin_total"))),
+    )
+    result = _mean_of()(row)
+    if not result.has_data:
+        return result
+    return Estimate(
+        value=result.value,
+        n=result.n,
+        ci_low=result.ci_low,
+        ci_high=result.ci_high,
+        sd=result.sd,
+        components={"average_margin": row["margin"], "currency": settings.DEFAULT_CURRENCY},
+    )
+
+
+def _simple_clv(filters: MetricFilters) -> Estimate:
+    from metrics.clv import simple_clv  # clv reads this module's filters
+
+    return simple_clv(filters)
+
+
+# --- The registry ---------------------------------------------------------------------------
+
+
+def _customer_metric(
+    name: str,
+    label: str | Promise,
+    compute: Callable[[MetricFilters], Estimate],
+    *,
+    unit: str = "percent",
+    kind: str = SHARE,
+    higher_is_better: bool = True,
+) -> MetricDefinition:
+    return MetricDefinition(
+        name=name,
+        label=label,
+        unit=unit,
+        kind=kind,
+        higher_is_better=higher_is_better,
+        compute=compute,
+    )
+
+
+METRICS: dict[str, MetricDefinition] = {
+    definition.name: definition
+    for definition in [
+        _fact("csat", _("CSAT, satisfied share"), "percent", SHARE, CSAT),
+        _fact("csat_mean", _("CSAT, mean score (1-5)"), "score", MEAN, CSAT_MEAN),
+        _fact("nps", _("NPS"), "points", NPS, NPS_FACT),
+        _fact("ces", _("CES, mean effort (1-7, 7 = easy)"), "score", MEAN, CES_MEAN),
+        _fact("ces_easy", _("CES, share of easy answers"), "percent", SHARE, CES_EASY),
+        _customer_metric("repeat_purchase_rate", _("Repeat purchase rate"), repeat_purchase_rate),
+        _customer_metric("churn_rate", _("Churn rate"), churn_rate, higher_is_better=False),
+        _customer_metric("retention_rate", _("Retention rate"), retention_rate),
+        _fact(
+            "average_resolution_time",
+            _("Average resolution time, hours"),
+            "hours",
+            MEAN,
+            RESOLUTION_TIME,
+            higher_is_better=False,
+        ),
+        MetricDefinition(
+            name="median_resolution_time",
+            label=_("Median resolution time, hours"),
+            unit="hours",
+            kind=MEDIAN,
+            higher_is_better=False,
+            compute=median_resolution_time,
+            split=_median_split,
+            dimensions=DIMENSIONS,
+        ),
+        _fact(
+            "first_response_time",
+            _("First response time, minutes"),
+            "minutes",
+            MEAN,
+            FIRST_RESPONSE,
+            higher_is_better=False,
+        ),
+        _fact(
+            "first_contact_resolution",
+            _("First contact resolution"),
+            "percent",
+            SHARE,
+            FIRST_CONTACT_RESOLUTION,
+        ),
+        _fact("resolution_rate", _("Resolution rate"), "percent", SHARE, RESOLUTION_RATE),
+        _fact(
+            "abandonment_rate",
+            _("Abandonment rate"),
+            "percent",
+            SHARE,
+            ABANDONMENT,
+            higher_is_better=False,
+        ),
+        _fact(
+            "average_waiting_time",
+            _("Average waiting time, seconds"),
+            "seconds",
+            MEAN,
+            WAITING_TIME,
+            higher_is_better=False,
+        ),
+        _fact(
+            "interest_conversion_rate",
+            _("Conversion of interests"),
+            "percent",
+            SHARE,
+            INTEREST_CONVERSION,
+        ),
+        _fact(
+            "offer_conversion_rate", _("Conversion of offers"), "percent", SHARE, OFFER_CONVERSION
+        ),
+        _fact(
+            "sentiment_positive",
+            _("Positive comments"),
+            "percent",
+            SHARE,
+            _sentiment(SurveyResponse.Sentiment.POSITIVE),
+        ),
+        _fact(
+            "sentiment_neutral",
+            _("Neutral comments"),
+            "percent",
+            SHARE,
+            _sentiment(SurveyResponse.Sentiment.NEUTRAL),
+        ),
+        _fact(
+            "sentiment_negative",
+            _("Negative comments"),
+            "percent",
+            SHARE,
+            _sentiment(SurveyResponse.Sentiment.NEGATIVE),
+            higher_is_better=False,
+        ),
+        _customer_metric(
+            "clv_historical",
+            _("Historical CLV, revenue per customer"),
+            historical_clv,
+            unit="currency",
+            kind=MEAN,
+        ),
+        _customer_metric(
+            "clv_simple",
+            _("Simple CLV: AOV x frequency x lifespan x margin"),
+            _simple_clv,
+            unit="currency",
+            kind=MEAN,
+        ),
+    ]
+}
+
+
+def compute_metric(name: str, filters: MetricFilters) -> Estimate:
+    """One metric over the filters; KeyError for an unknown name."""
+    return METRICS[name].compute(filters)
+
+
+def _filtered(aggregate: Any, where: Q | None) -> Any:
+    """The aggregate restricted to the rows `where` selects (FILTER (WHERE ...))."""
+    if not where:
+        return aggregate
+    restricted = copy.copy(aggregate)
+    # Django keeps the filter wrapped (AggregateFilter); its condition is the Q given.
+    current = aggregate.filter.condition if aggregate.filter is not None else None
+    restricted.filter = AggregateFilter(where if current is None else where & current)
+    return restricted
+
+
+def _family_aggregates(members: list[tuple[str, FactMetric]]) -> dict[str, Any]:
+    return {
+        f"m{index}_{key}": _filtered(aggregate, fact.where)
+        for index, (_name, fact) in enumerate(members)
+        for key, aggregate in fact.aggregates().items()
+    }
+
+
+def _member_row(row: Mapping[str, Any], index: int) -> dict[str, Any]:
+    prefix = f"m{index}_"
+    return {key[len(prefix) :]: value for key, value in row.items() if key.startswith(prefix)}
+
+
+def _families(names: list[str]) -> tuple[dict[str, list[tuple[str, FactMetric]]], list[str]]:
+    """Fact metrics grouped by family (two or more members), and the other names."""
+    grouped: dict[str, list[tuple[str, FactMetric]]] = defaultdict(list)
+    for name in names:
+        fact = METRICS[name].fact
+        if fact is not None and fact.family and fact.base is not None:
+            grouped[fact.family].append((name, fact))
+    families = {family: members for family, members in grouped.items() if len(members) > 1}
+    merged = {name for members in families.values() for name, _fact in members}
+    return families, [name for name in names if name not in merged]
+
+
+def compute_all(filters: MetricFilters, names: list[str] | None = None) -> dict[str, Estimate]:
+    """Every metric (or those named) over the filters.
+
+    Metrics of one family share one query; churn and retention share their customer base.
+    """
+    names = names or list(METRICS)
+    families, others = _families(names)
+    results: dict[str, Estimate] = {}
+    for members in families.values():
+        base = members[0][1].base
+        assert base is not None
+        row = base(filters).aggregate(**_family_aggregates(members))
+        for index, (name, fact) in enumerate(members):
+            results[name] = fact.finish(_member_row(row, index))
+    if {"repeat_purchase_rate", "clv_simple"} <= set(others):
+        from metrics.clv import simple_clv_from_activity
+
+        activity = purchase_activity(filters)
+        results["repeat_purchase_rate"] = repeat_from_activity(activity)
+        results["clv_simple"] = simple_clv_from_activity(activity, filters.period)
+    if {"churn_rate", "retention_rate"} <= set(others):
+        customers = customer_base(filters)
+        results["churn_rate"] = churn_from_base(customers)
+        results["retention_rate"] = retention_from_base(customers)
+    for name in others:
+        if name not in results:
+            results[name] = METRICS[name].compute(filters)
+    return {name: results[name] for name in names}
+
+
+def split_all(
+    names: list[str], filters: MetricFilters, dimension: str
+) -> dict[str, dict[Any, Estimate]]:
+    """Several metrics split by `dimension`; a family's metrics share one grouped query."""
+    splittable = [
+        name
+        for name in names
+        if METRICS[name].split is not None and dimension in METRICS[name].dimensions
+    ]
+    families, others = _families(splittable)
+    results: dict[str, dict[Any, Estimate]] = {name: {} for name in names}
+    for members in families.values():
+        base = members[0][1].base
+        assert base is not None
+        path = members[0][1].dimension_paths[dimension]
+        rows = base(filters).values(path).annotate(**_family_aggregates(members)).order_by(path)
+        for row in rows:
+            for index, (name, fact) in enumerate(members):
+                estimate = fact.finish(_member_row(row, index))
+                if estimate.n:
+                    results[name][row[path]] = estimate
+    for name in others:
+        results[name] = split_metric(name, filters, dimension)
+    return results
+
+
+def split_metric(name: str, filters: MetricFilters, dimension: str) -> dict[Any, Estimate]:
+    """One metric split by `dimension`; {} when the metric cannot be split that way."""
+    definition = METRICS[name]
+    if definition.split is None or dimension not in definition.dimensions:
+        return {}
+    return definition.split(filters, dimension)
