@@ -104,8 +104,10 @@ def sync_roles(apps: Apps) -> None:
 
 def sync_roles_after_migrate(sender: Any, **kwargs: Any) -> None:
     """post_migrate receiver: runs once, after the last app's permissions exist."""
-    # post_migrate fires once per app; permissions of every app exist after the last one.
-    if sender.label != list(global_apps.get_app_configs())[-1].label:
+    # post_migrate fires once per app that has models (Django skips the others); the
+    # permissions of every app exist after the last of those.
+    with_models = [c for c in global_apps.get_app_configs() if c.models_module is not None]
+    if sender.label != with_models[-1].label:
         return
     apps = kwargs.get("apps") or global_apps
     try:
