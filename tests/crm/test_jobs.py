@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import sys
 import time
-import types
 
 import pytest
 from celery import Celery
@@ -21,13 +19,20 @@ from crm.jobs import JOBS, run_job, run_job_task
 from crm.queue import enqueue
 from customers.models import Purchase, Reminder
 from customers.tasks import deliver_reminder_task
+from metrics.models import MetricSnapshot
 from surveys.models import Survey, SurveyInvitation
 from tests.delivery_fixtures import (  # noqa: F401
     eager_celery,
     moscow,
     recording_backend,
 )
-from tests.factories import EmailFactory, PurchaseFactory, SurveyFactory
+from tests.factories import (
+    EmailFactory,
+    PurchaseFactory,
+    SurveyFactory,
+    SurveyInvitationFactory,
+    SurveyResponseFactory,
+)
 
 DAY = dt.date(2026, 3, 2)
 NOON = moscow(2026, 3, 2, 12, 0)
@@ -156,18 +161,24 @@ def test_the_surveys_job_invites_once_and_the_sweep_sends_the_invitation() -> No
     assert f"/s/{invitation.token}/" in mail.outbox[0].body
 
 
-def test_snapshots_job_stores_the_day_before(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[dt.date] = []
-    snapshots = types.ModuleType("metrics.snapshots")
+@pytest.mark.django_db
+def test_the_snapshots_job_stores_the_day_before_once() -> None:
+    survey = SurveyFactory.create(kind=Survey.Kind.CSAT)
+    for score in (5, 4, 2):
+        SurveyResponseFactory.create(
+            invitation=SurveyInvitationFactory.create(survey=survey),
+            score=score,
+            answered_at=moscow(2026, 3, 1, 14, 0),
+        )
 
-    def store_daily_snapshots(*, day: dt.date) -> dict[str, int]:
-        calls.append(day)
-        return {"stored": 12}
+    first = run_job("snapshots", on=DAY)
+    again = run_job("snapshots", on=DAY)
 
-    snapshots.store_daily_snapshots = store_daily_snapshots  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "metrics.snapshots", snapshots)
-    assert run_job("snapshots", on=DAY) == {"day": "2026-03-01", "stored": 12}
-    assert calls == [dt.date(2026, 3, 1)]
+    assert first == again
+    assert first["day"] == "2026-03-01"
+    csat = MetricSnapshot.objects.get(day=dt.date(2026, 3, 1), metric="csat", dimension="")
+    assert (csat.value, csat.n) == (pytest.approx(200 / 3), 3)
+    assert MetricSnapshot.objects.filter(metric="csat", dimension="").count() == 1
 
 
 def test_enqueue_fails_soft_and_fast_when_the_broker_is_down(caplog) -> None:
