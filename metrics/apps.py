@@ -7,3 +7,8 @@ class MetricsConfig(AppConfig):
 
     name = "metrics"
     verbose_name = _("Metrics")
+
+    def ready(self) -> None:
+        from metrics import card
+
+        card.register()

@@ -47,6 +47,7 @@ PRODUCT_ORDER = [
     "interests",
     "offers",
     "satisfaction",
+    "predicted_value",  # metrics/card.py
     "timeline",
 ]
 
@@ -81,9 +82,9 @@ def test_the_card_shows_every_section_in_the_product_order(
 def test_a_section_from_any_app_takes_its_place_by_position() -> None:
     register_section(
         CardSection(
-            key="predicted_value",
-            title="Predicted value",
-            position=75,
+            key="another_apps_section",
+            title="Another app's section",
+            position=77,
             template="customers/card/identity.html",
             load=lambda context: {},
             width="third",
@@ -91,9 +92,11 @@ def test_a_section_from_any_app_takes_its_place_by_position() -> None:
     )
     try:
         keys = [section.key for section in card_sections()]
-        assert keys.index("satisfaction") < keys.index("predicted_value") < keys.index("timeline")
+        assert (
+            keys.index("satisfaction") < keys.index("another_apps_section") < keys.index("timeline")
+        )
     finally:
-        del _SECTIONS["predicted_value"]
+        del _SECTIONS["another_apps_section"]
 
 
 def test_a_section_needing_a_permission_is_hidden_without_it(

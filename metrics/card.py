@@ -1,0 +1,54 @@
+"""The metrics' part of the customer card: predicted value and the chance the customer is active.
+
+Registered from MetricsConfig.ready() at position 75, after satisfaction (PRODUCT.md's
+section 7). The figures come from the latest fitted BG/NBD and Gamma-Gamma models
+(`manage.py clv fit`); until one exists the section says so instead of guessing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy
+
+from customers.card import CardContext, CardSection, register_section
+from metrics.clv import customer_value
+
+# Below this chance of still being active the card flags the customer as slipping away;
+# above the upper bound as active. Between: amber. Operators read it as a conversation hint.
+LIKELY_GONE_BELOW = 0.3
+LIKELY_ACTIVE_FROM = 0.7
+
+
+def predicted_value_section(context: CardContext) -> dict[str, Any]:
+    """The customer's predicted CLV, expected purchases and P(active); a fixed few queries."""
+    value = customer_value(context.customer.pk, now=context.now)
+    alive = value.probability_alive
+    if alive is None:
+        badge = ""
+    elif alive < LIKELY_GONE_BELOW:
+        badge = "bad"
+    elif alive < LIKELY_ACTIVE_FROM:
+        badge = "warn"
+    else:
+        badge = "ok"
+    return {
+        "value": value,
+        "alive_percent": None if alive is None else round(alive * 100),
+        "alive_badge": badge,
+    }
+
+
+def register() -> None:
+    """Put the predicted-value section on the card (MetricsConfig.ready)."""
+    register_section(
+        CardSection(
+            key="predicted_value",
+            title=gettext_lazy("Predicted value"),
+            position=75,
+            template="metrics/card_predicted_value.html",
+            load=predicted_value_section,
+            width="third",
+            permission="customers.view_purchase",
+        )
+    )
