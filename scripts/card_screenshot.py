@@ -1,8 +1,10 @@
 #!/usr/bin/env python
-"""Save docs/screenshots/card.png: a rich demo customer's card at 1366x768.
+"""Save the README's screenshots at 1366x768: a rich demo customer's card (card.png), the
+ticket queue (tickets.png) and the supervisor's dashboard (metrics.png).
 
-Seeds the demo company into a temporary database (CRM_VAR_DIR), serves it on a free local
-port, logs in as a demo operator with Debian's Chromium driven by Playwright, and shoots.
+Seeds the demo company into a temporary database (CRM_VAR_DIR), fits the CLV models, serves it
+on a free local port, logs in as a demo operator (and a demo supervisor) with Debian's Chromium
+driven by Playwright, and shoots.
 
     .venv/bin/python scripts/card_screenshot.py [--out docs/screenshots/card.png]
 """
@@ -30,6 +32,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 OPERATOR = "demo.olga"
+SUPERVISOR = "demo.svetlana"  # crm.demo.vocabulary.SUPERVISOR_STAFF
 PASSWORD = "demo-crm-2024"  # crm.demo.seed.DEMO_PASSWORD
 VIEWPORT_WIDTH, VIEWPORT_HEIGHT = 1366, 768  # the smallest screen the card is made for
 
@@ -68,7 +71,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots" / "card.png"))
     parser.add_argument("--language", default="en")
     options = parser.parse_args()
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import Page, sync_playwright
 
     with tempfile.TemporaryDirectory() as var_dir:
         env = {
@@ -80,6 +83,7 @@ def main() -> None:
         env.pop("REDIS_URL", None)
         manage(env, "migrate", "--noinput", "-v0")
         manage(env, "seed_demo", "--password", PASSWORD)
+        manage(env, "clv", "fit")
         customer_id = manage(env, "shell", "-c", RICH_CUSTOMER).strip().splitlines()[-1]
         port = free_port()
         server = subprocess.Popen(
@@ -99,22 +103,34 @@ def main() -> None:
                     time.sleep(0.1)
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                page = browser.new_page(
-                    viewport={"width": VIEWPORT_WIDTH, "height": VIEWPORT_HEIGHT}
-                )
-                page.goto(f"{base}/accounts/login/")
-                page.fill("input[name=username]", OPERATOR)
-                page.fill("input[name=password]", PASSWORD)
-                page.click("button[type=submit], input[type=submit]")
-                page.wait_for_load_state()
-                # The demo operator speaks Russian; the language switcher's cookie wins.
-                page.context.add_cookies(
-                    [{"name": "django_language", "value": options.language, "url": base}]
-                )
+
+                def log_in(page: Page, username: str) -> None:
+                    page.goto(f"{base}/accounts/login/")
+                    page.fill("input[name=username]", username)
+                    page.fill("input[name=password]", PASSWORD)
+                    page.click("button[type=submit], input[type=submit]")
+                    page.wait_for_load_state()
+                    # The demo staff speak Russian; the language switcher's cookie wins.
+                    page.context.add_cookies(
+                        [{"name": "django_language", "value": options.language, "url": base}]
+                    )
+
+                size = {"width": VIEWPORT_WIDTH, "height": VIEWPORT_HEIGHT}
+                out = Path(options.out)
+                out.parent.mkdir(parents=True, exist_ok=True)
+                page = browser.new_page(viewport=size)
+                log_in(page, OPERATOR)
                 page.goto(f"{base}/customers/{customer_id}/")
                 page.wait_for_selector("#section-timeline")
-                Path(options.out).parent.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=options.out)
+                page.screenshot(path=out)
+                page.goto(f"{base}/tickets/")
+                page.wait_for_load_state()
+                page.screenshot(path=out.with_name("tickets.png"))
+                page = browser.new_context(viewport=size).new_page()
+                log_in(page, SUPERVISOR)
+                page.goto(f"{base}/metrics/")
+                page.wait_for_load_state("networkidle")
+                page.screenshot(path=out.with_name("metrics.png"))
                 browser.close()
         finally:
             server.terminate()

@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 import django_filters
+from django import forms
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -25,6 +26,17 @@ TICKET_NUMBER = re.compile(r"^#?(\d{1,18})$")
 
 # Most urgent first when sorting by priority.
 PRIORITY_RANK = {Priority.URGENT: 0, Priority.HIGH: 1, Priority.NORMAL: 2, Priority.LOW: 3}
+
+
+ANY = _("Any")
+
+
+class AnyYesNo(forms.NullBooleanSelect):
+    """A yes/no filter whose empty choice reads "Any" (the same values as Django's widget)."""
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs)
+        self.choices = [("unknown", ANY), ("true", _("Yes")), ("false", _("No"))]
 
 
 class SLAFilterChoice:
@@ -77,11 +89,19 @@ class TicketFilter(django_filters.FilterSet):
     """Filters for a ticket list. Pass `request` (for `mine`) and optionally `now` (for SLA)."""
 
     customer = django_filters.NumberFilter(field_name="customer_id", label=_("Customer"))
-    status = django_filters.MultipleChoiceFilter(choices=Status.choices, label=_("Status"))
-    priority = django_filters.ChoiceFilter(choices=Priority.choices, label=_("Priority"))
-    channel = django_filters.ChoiceFilter(choices=Channel.choices, label=_("Channel"))
+    status = django_filters.MultipleChoiceFilter(
+        choices=Status.choices, label=_("Status"), widget=forms.CheckboxSelectMultiple
+    )
+    priority = django_filters.ChoiceFilter(
+        choices=Priority.choices, label=_("Priority"), empty_label=ANY
+    )
+    channel = django_filters.ChoiceFilter(
+        choices=Channel.choices, label=_("Channel"), empty_label=ANY
+    )
     assignee = django_filters.ModelChoiceFilter(queryset=User.objects.all(), label=_("Assignee"))
-    team = django_filters.ModelChoiceFilter(queryset=Team.objects.all(), label=_("Team"))
+    team = django_filters.ModelChoiceFilter(
+        queryset=Team.objects.all(), label=_("Team"), empty_label=ANY
+    )
     created_after = django_filters.IsoDateTimeFilter(
         field_name="created_at", lookup_expr="gte", label=_("Created after")
     )
@@ -92,13 +112,15 @@ class TicketFilter(django_filters.FilterSet):
         field_name="updated_at", lookup_expr="gte", label=_("Updated since")
     )
     sla = django_filters.ChoiceFilter(
-        choices=SLAFilterChoice.CHOICES, method="filter_sla", label=_("SLA")
+        choices=SLAFilterChoice.CHOICES, method="filter_sla", label=_("SLA"), empty_label=ANY
     )
     unassigned = django_filters.BooleanFilter(
-        field_name="assignee", lookup_expr="isnull", label=_("Unassigned")
+        field_name="assignee", lookup_expr="isnull", label=_("Unassigned"), widget=AnyYesNo
     )
-    mine = django_filters.BooleanFilter(method="filter_mine", label=_("Mine"))
-    active = django_filters.BooleanFilter(method="filter_active", label=_("Active only"))
+    mine = django_filters.BooleanFilter(method="filter_mine", label=_("Mine"), widget=AnyYesNo)
+    active = django_filters.BooleanFilter(
+        method="filter_active", label=_("Active only"), widget=AnyYesNo
+    )
     q = django_filters.CharFilter(method="filter_search", label=_("Subject or number"))
     sort = django_filters.ChoiceFilter(
         choices=SORT_CHOICES, method="filter_sort", label=_("Sort"), empty_label=None

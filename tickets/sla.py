@@ -70,6 +70,16 @@ class TicketSLA:
                 return worst
         return SLAState.NONE
 
+    @property
+    def deciding(self) -> tuple[str, SLAClock] | None:
+        """The clock behind `state`, with its name ("first_response" or "resolution"), so a
+        list shows the time of the clock that is breached or at risk, not the other one."""
+        named = (("first_response", self.first_response), ("resolution", self.resolution))
+        for name, clock in named:
+            if clock is not None and clock.state == self.state:
+                return name, clock
+        return None
+
 
 # --- Business-hours calendar ----------------------------------------------------------------
 

@@ -175,6 +175,24 @@ def test_wall_clock_states_on_time_at_risk_breached() -> None:
 
 
 @pytest.mark.django_db
+def test_the_deciding_clock_is_the_one_behind_the_badge() -> None:
+    _policy()
+    created = moscow(2026, 11, 20, 10, 0)
+    ticket = _open(created)
+
+    late_reply = ticket_sla(ticket, now=created + dt.timedelta(minutes=75))
+    on_time = ticket_sla(ticket, now=created + dt.timedelta(minutes=5))
+
+    # The reply is overdue while the resolution still has time: the list shows the reply.
+    assert late_reply.state == SLAState.BREACHED
+    assert late_reply.deciding is not None
+    assert late_reply.deciding[0] == "first_response"
+    assert late_reply.deciding[1].remaining == -dt.timedelta(minutes=15)
+    assert on_time.deciding is not None and on_time.deciding[0] == "first_response"
+    assert ticket_sla(Ticket(created_at=created), now=created).deciding is None
+
+
+@pytest.mark.django_db
 def test_business_hours_clock_does_not_run_over_the_weekend(operator: object) -> None:
     _policy(business_hours=WEEKDAYS_9_TO_18, time_zone="Europe/Moscow")
     ticket = _open(moscow(2026, 11, 20, 17, 30))
