@@ -35,6 +35,7 @@ from customers.delivery.messages import render_message
 from customers.delivery.policy import Outcome, error_text, retry_delay, stuck_before
 from customers.delivery.quiet_hours import customer_zone, next_allowed_time
 from customers.delivery.routing import NoRoute, Route, choose_route
+from customers.delivery.service import record_outbound_message
 from customers.models import Interaction
 from surveys.models import SurveyInvitation
 
@@ -151,14 +152,11 @@ def _record_sent(invitation: SurveyInvitation, route: Route, *, now: dt.datetime
         summary = _("Survey invitation sent: %(survey)s.") % {
             "survey": invitation.survey.get_kind_display()
         }
-    Interaction.objects.create(
+    record_outbound_message(
         customer_id=invitation.customer_id,
         kind=Interaction.Kind.SURVEY,
-        channel=route.channel,
-        direction=Interaction.Direction.OUTBOUND,
-        contact_address=route.contact.value,
-        started_at=now,
-        ended_at=now,
+        route=route,
+        at=now,
         summary=summary,
     )
 

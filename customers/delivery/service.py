@@ -179,14 +179,27 @@ def _record_sent(reminder: Reminder, route: Route, *, now: dt.datetime) -> None:
             "purchase": reminder.purchase,
             "ends_on": reminder.ends_on.isoformat() if reminder.ends_on else "-",
         }
-    Interaction.objects.create(
+    record_outbound_message(
         customer_id=reminder.customer_id,
         kind=Interaction.Kind.REMINDER,
+        route=route,
+        at=now,
+        summary=summary,
+    )
+
+
+def record_outbound_message(
+    *, customer_id: int, kind: str, route: Route, at: dt.datetime, summary: str
+) -> Interaction:
+    """Put a message the CRM sent (reminder, survey invitation) on the customer's timeline."""
+    return Interaction.objects.create(
+        customer_id=customer_id,
+        kind=kind,
         channel=route.channel,
         direction=Interaction.Direction.OUTBOUND,
         contact_address=route.contact.value,
-        started_at=now,
-        ended_at=now,
+        started_at=at,
+        ended_at=at,
         summary=summary,
     )
 
