@@ -17,13 +17,16 @@ from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework import serializers
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from accounts.models import User
 from customers.card import _SECTIONS, CardSection, register_section
 from customers.models import Customer, Interest, Purchase, Reminder
 from surveys.models import SurveyResponse
 from tests.api.conftest import ClientFor, grant
+from tests.api.test_schema import _load_schema, keep_test_connection  # noqa: F401 - a fixture
 from tests.factories import (
     CustomerFactory,
     InteractionFactory,
@@ -394,3 +397,20 @@ def test_a_section_registered_later_appears_in_the_api_and_its_schema(
     assert body["sections"]["predicted_value"] == {"expected_revenue": "1234.50"}
     properties = schema["components"]["schemas"]["CustomerCardSections"]["properties"]
     assert list(properties) == [*EVERY_SECTION[:-1], "predicted_value", "timeline"]
+
+
+@pytest.mark.usefixtures("keep_test_connection")
+def test_a_full_card_conforms_to_the_openapi_schema(
+    operator: User, full_customer: Customer
+) -> None:
+    """Every section of a card holding data validates against the generated component."""
+    operation = _load_schema()["/api/v1/customers/{id}/card/"]["GET"]
+    token = Token.objects.create(user=operator).key
+    case = operation.Case(path_parameters={"id": full_customer.pk})
+
+    with mock.patch("django.utils.timezone.now", return_value=NOW):
+        response = case.call(headers={"Authorization": f"Token {token}"})
+    case.validate_response(response, checks=[response_schema_conformance])
+
+    assert response.status_code == 200
+    assert list(response.json()["sections"]) == EVERY_SECTION
