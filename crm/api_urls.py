@@ -8,7 +8,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from crm.api import customer_views
+from crm.api import card_views, customer_views
 from customers.api import views as customer_api
 from surveys import api as survey_api
 from tickets import api as ticket_api
@@ -44,6 +44,11 @@ urlpatterns = [
         "v1/customers/<int:pk>/erase/",
         customer_views.CustomerEraseView.as_view(),
         name="customer-erase",
+    ),
+    path(
+        "v1/customers/<int:pk>/card/",
+        card_views.CustomerCardView.as_view(),
+        name="customer-card",
     ),
     path("v1/", include(router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

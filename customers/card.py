@@ -5,6 +5,14 @@ So the card is a registry: each app registers its `CardSection`s (and `CardActio
 AppConfig.ready(), each with an explicit `position` (PRODUCT.md's order: identity 10, contacts
 20, tickets 30, purchases 40, interests 50, offers 60, satisfaction 70, metrics 75, timeline 80).
 A section loads its own data with its own bounded queries; `customer_card()` runs them in order.
+
+Every section also has a JSON form, for the API (`GET /api/v1/customers/{id}/card/`): its
+`serializer`, a DRF serializer class given the data its `load` returned, so the page and the
+API show the same loaded data and one definition of the card serves both. The serializer is
+required (a `CardSection` without one cannot be built) and is also the section's OpenAPI
+schema. Its context holds `customer`, `now` and, in a request, `request`; a section whose data
+does not carry the customer (identity) reads it from there. Times are written in ISO 8601 UTC
+(`crm.api.serializers.UTCDateTimeField`), money as decimal strings beside their currency.
 """
 
 from __future__ import annotations
@@ -16,10 +24,13 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
 
+from crm.api.serializers import UTCDateTimeField
 from customers import selectors
 from customers.contacts import format_phone_for_display
 from customers.models import ContactPoint, Customer, Interest, Offer, Purchase
@@ -60,6 +71,8 @@ class CardSection:
     position: int
     template: str
     load: Callable[[CardContext], Mapping[str, Any]]
+    # The JSON form of what `load` returned (the API's card); also its OpenAPI schema.
+    serializer: type[serializers.BaseSerializer]
     width: str = "half"
     # A user without this permission ("app.codename") does not see the section.
     permission: str = ""
@@ -67,6 +80,18 @@ class CardSection:
     def __post_init__(self) -> None:
         if self.width not in WIDTHS:
             raise ImproperlyConfigured(f"Card section {self.key!r}: width must be one of {WIDTHS}")
+        if not (
+            isinstance(self.serializer, type)
+            and issubclass(self.serializer, serializers.BaseSerializer)
+        ):
+            raise ImproperlyConfigured(
+                f"Card section {self.key!r}: serializer must be a DRF serializer class giving "
+                "the JSON form of the section's data"
+            )
+
+    def serialize(self, data: Mapping[str, Any], *, context: Mapping[str, Any]) -> Any:
+        """The JSON-ready form of this section's loaded data."""
+        return self.serializer(data, context=dict(context)).data
 
 
 @dataclass(frozen=True)
@@ -115,6 +140,12 @@ class CustomerCard:
     def body_sections(self) -> list[RenderedSection]:
         return [s for s in self.sections if s.section.position >= HEAD_BEFORE]
 
+    def serialize(self, *, request: Any = None) -> dict[str, Any]:
+        """Every section's JSON form, keyed by section key, in card order (no query of its own
+        beyond what the sections' data already holds)."""
+        context = {"customer": self.customer, "now": self.now, "request": request}
+        return {s.key: s.section.serialize(s.data, context=context) for s in self.sections}
+
 
 _SECTIONS: dict[str, CardSection] = {}
 _ACTIONS: dict[str, CardAction] = {}
@@ -138,6 +169,11 @@ def card_sections() -> list[CardSection]:
 def card_actions() -> list[CardAction]:
     """Every registered action, in bar order."""
     return sorted(_ACTIONS.values(), key=lambda a: (a.position, a.key))
+
+
+def section_keys() -> list[str]:
+    """The keys of every registered section, in card order (what `only=` may name)."""
+    return [section.key for section in card_sections()]
 
 
 def _allowed(user: Any, permission: str) -> bool:
@@ -235,6 +271,227 @@ def _timeline(context: CardContext) -> Mapping[str, Any]:
     return {"page": page}
 
 
+# --- JSON forms of the customers app's sections ------------------------------------------------
+
+
+def api_list_url(context: Mapping[str, Any], route_name: str, **query: Any) -> str:
+    """The URL of an API list filtered by `query`: absolute in a request, a path otherwise."""
+    url = reverse(route_name) + "?" + "&".join(f"{key}={value}" for key, value in query.items())
+    request = context.get("request")
+    return request.build_absolute_uri(url) if request is not None else url
+
+
+class CardProductSerializer(serializers.Serializer):
+    """A product as card items name it."""
+
+    id = serializers.IntegerField()
+    sku = serializers.CharField()
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    price = serializers.DecimalField(max_digits=14, decimal_places=2)
+    currency = serializers.CharField()
+
+
+class _TagNames(serializers.ListField):
+    """Tag names, read from the tags `load_customer` prefetched."""
+
+    def get_attribute(self, instance: Customer) -> list[str]:
+        return [tag.name for tag in instance.tags.all()]
+
+
+class CardIdentitySerializer(serializers.Serializer):
+    """Who this is: the customer's identity (read from the context: the section loads nothing)."""
+
+    id = serializers.IntegerField()
+    full_name = serializers.CharField()
+    kind = serializers.CharField()
+    company = serializers.CharField(allow_blank=True)
+    external_id = serializers.CharField(allow_blank=True)
+    segment = serializers.CharField()
+    lifecycle = serializers.CharField()
+    is_anonymised = serializers.BooleanField()
+    acquisition_channel = serializers.CharField(allow_blank=True)
+    acquisition_campaign = serializers.CharField(allow_blank=True)
+    customer_since = serializers.DateField()
+    language = serializers.CharField()
+    time_zone = serializers.CharField(allow_blank=True)
+    preferred_channel = serializers.CharField()
+    consent_reminders = serializers.BooleanField()
+    consent_marketing = serializers.BooleanField()
+    tags = _TagNames(child=serializers.CharField())
+    notes = serializers.CharField(allow_blank=True)
+
+    def to_representation(self, instance: Any) -> Any:
+        return super().to_representation(self.context["customer"])
+
+
+class CardContactSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    value = serializers.CharField()
+    normalised_value = serializers.CharField()
+    display = serializers.CharField(help_text="As the card shows it (phones formatted).")
+    messenger = serializers.CharField(allow_blank=True)
+    label = serializers.CharField(allow_blank=True)  # type: ignore[assignment]
+    is_primary = serializers.BooleanField()
+    opted_out_at = UTCDateTimeField(allow_null=True)
+
+
+class CardContactsSerializer(serializers.Serializer):
+    """Every phone, email and messenger handle, primary first."""
+
+    contacts = CardContactSerializer(many=True)
+    more = serializers.BooleanField(help_text="More contacts than shown: see `all_url`.")
+    all_url = serializers.SerializerMethodField()
+
+    def get_all_url(self, data: Mapping[str, Any]) -> str:
+        return api_list_url(self.context, "contactpoint-list", customer=self.context["customer"].pk)
+
+
+class CardTermSerializer(serializers.Serializer):
+    """A warranty, support contract or subscription and how far its end is."""
+
+    kind = serializers.CharField(help_text="warranty, support or subscription")
+    label = serializers.CharField()  # type: ignore[assignment]
+    ends_on = serializers.DateField()
+    days_left = serializers.IntegerField(help_text="Negative once the term has ended.")
+    level = serializers.CharField(help_text="ended, urgent, soon or ok")
+
+
+class CardReminderSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    channel = serializers.CharField()
+    status = serializers.CharField()
+    due_on = serializers.DateField()
+    ends_on = serializers.DateField(allow_null=True)
+    sent_at = UTCDateTimeField(allow_null=True)
+
+
+class CardPurchaseLineSerializer(serializers.Serializer):
+    """A purchase with its terms (days left) and the reminders sent or planned about them."""
+
+    id = serializers.IntegerField(source="purchase.pk")
+    product = CardProductSerializer(source="purchase.product", allow_null=True)
+    quantity = serializers.IntegerField(source="purchase.quantity")
+    amount = serializers.DecimalField(source="purchase.amount", max_digits=14, decimal_places=2)
+    currency = serializers.CharField(source="purchase.currency")
+    channel = serializers.CharField(source="purchase.channel")
+    status = serializers.CharField(source="purchase.status")
+    purchased_at = UTCDateTimeField(source="purchase.purchased_at")
+    warranty_ends_on = serializers.DateField(source="purchase.warranty_ends_on", allow_null=True)
+    support_ends_on = serializers.DateField(source="purchase.support_ends_on", allow_null=True)
+    subscription_ends_on = serializers.DateField(
+        source="purchase.subscription_ends_on", allow_null=True
+    )
+    terms = CardTermSerializer(many=True)
+    reminders = CardReminderSerializer(many=True)
+
+
+class CardPurchasesSerializer(serializers.Serializer):
+    """Terms ending soon first, then the latest purchases."""
+
+    expiring = CardPurchaseLineSerializer(many=True)
+    latest = CardPurchaseLineSerializer(many=True)
+    count = serializers.IntegerField()
+    warning_days = serializers.IntegerField()
+    all_url = serializers.SerializerMethodField()
+
+    def get_all_url(self, data: Mapping[str, Any]) -> str:
+        return api_list_url(self.context, "purchase-list", customer=self.context["customer"].pk)
+
+
+class CardInterestSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    product = CardProductSerializer(allow_null=True)
+    description = serializers.CharField(allow_blank=True)
+    kind = serializers.CharField()
+    channel = serializers.CharField()
+    status = serializers.CharField()
+    quantity = serializers.IntegerField()
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True)
+    currency = serializers.CharField()
+    occurred_at = UTCDateTimeField()
+
+
+class CardInterestsSerializer(serializers.Serializer):
+    """Open interests: asked about, carted, quoted or viewed, and not bought."""
+
+    interests = CardInterestSerializer(many=True)
+    count = serializers.IntegerField()
+
+
+class CardRecommendationSerializer(serializers.Serializer):
+    rule = serializers.CharField(source="kind")
+    product = CardProductSerializer()
+    reason = serializers.CharField()
+    score = serializers.FloatField()
+    purchase_id = serializers.IntegerField(allow_null=True)
+    interest_id = serializers.IntegerField(allow_null=True)
+
+
+class CardOfferSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    product = CardProductSerializer(allow_null=True)
+    rule = serializers.CharField()
+    reason = serializers.CharField(allow_blank=True)
+    status = serializers.CharField()
+    offered_at = UTCDateTimeField()
+    responded_at = UTCDateTimeField(allow_null=True)
+    operator = serializers.SerializerMethodField()
+
+    def get_operator(self, offer: Offer) -> str | None:
+        return _person(offer.operator)
+
+
+class CardOffersSerializer(serializers.Serializer):
+    """Next best offers with their reasons, and the offers already made."""
+
+    recommendations = CardRecommendationSerializer(many=True)
+    made = CardOfferSerializer(many=True)
+    made_count = serializers.IntegerField()
+
+
+class CardTimelineItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    channel = serializers.CharField()
+    direction = serializers.CharField()
+    started_at = UTCDateTimeField()
+    answered_at = UTCDateTimeField(allow_null=True)
+    ended_at = UTCDateTimeField(allow_null=True)
+    summary = serializers.CharField(allow_blank=True)
+    operator = serializers.SerializerMethodField()
+    personalized = serializers.BooleanField()
+    is_abandoned = serializers.BooleanField()
+
+    def get_operator(self, interaction: Any) -> str | None:
+        return _person(interaction.operator)
+
+
+class CardTimelineSerializer(serializers.Serializer):
+    """The newest interactions; the rest through `more_url` (the interactions list)."""
+
+    items = CardTimelineItemSerializer(many=True, source="page.items")
+    count = serializers.IntegerField(source="page.count")
+    next_offset = serializers.IntegerField(
+        source="page.next_offset",
+        allow_null=True,
+        help_text="Offset of the next page in the card's own timeline; null on the last page.",
+    )
+    more_url = serializers.SerializerMethodField()
+
+    def get_more_url(self, data: Mapping[str, Any]) -> str:
+        return api_list_url(self.context, "interaction-list", customer=self.context["customer"].pk)
+
+
+def _person(user: Any) -> str | None:
+    """A user as the card names them: full name, else username; None for nobody."""
+    if user is None:
+        return None
+    return str(user.get_full_name() or user.get_username())
+
+
 register_section(
     CardSection(
         key="identity",
@@ -242,6 +499,7 @@ register_section(
         position=10,
         template="customers/card/identity.html",
         load=_identity,
+        serializer=CardIdentitySerializer,
         width="two-thirds",
     )
 )
@@ -252,6 +510,7 @@ register_section(
         position=20,
         template="customers/card/contacts.html",
         load=_contacts,
+        serializer=CardContactsSerializer,
         width="third",
     )
 )
@@ -262,6 +521,7 @@ register_section(
         position=40,
         template="customers/card/purchases.html",
         load=_purchases,
+        serializer=CardPurchasesSerializer,
         width="half",
         permission="customers.view_purchase",
     )
@@ -273,6 +533,7 @@ register_section(
         position=50,
         template="customers/card/interests.html",
         load=_interests,
+        serializer=CardInterestsSerializer,
         width="third",
         permission="customers.view_interest",
     )
@@ -284,6 +545,7 @@ register_section(
         position=60,
         template="customers/card/offers.html",
         load=_offers,
+        serializer=CardOffersSerializer,
         width="third",
         permission="customers.view_offer",
     )
@@ -295,6 +557,7 @@ register_section(
         position=80,
         template="customers/card/timeline.html",
         load=_timeline,
+        serializer=CardTimelineSerializer,
         width="full",
         permission="customers.view_interaction",
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.translation import gettext_lazy
+from rest_framework import serializers
 
 from customers.card import CardContext, CardSection, register_section
 from metrics.clv import customer_value
@@ -39,6 +40,26 @@ def predicted_value_section(context: CardContext) -> dict[str, Any]:
     }
 
 
+class CardPredictedValueSerializer(serializers.Serializer):
+    """The section's JSON form (API card): predictions are null until a model is fitted."""
+
+    predicted_clv = serializers.DecimalField(
+        source="value.predicted_clv",
+        max_digits=16,
+        decimal_places=2,
+        allow_null=True,
+        help_text="Discounted expected revenue over `horizon_months` (BG/NBD x Gamma-Gamma).",
+    )
+    expected_purchases = serializers.FloatField(source="value.expected_purchases", allow_null=True)
+    probability_alive = serializers.FloatField(
+        source="value.probability_alive",
+        allow_null=True,
+        help_text="The chance, 0 to 1, that the customer still buys from us.",
+    )
+    horizon_months = serializers.IntegerField(source="value.horizon")
+    currency = serializers.CharField(source="value.currency")
+
+
 def register() -> None:
     """Put the predicted-value section on the card (MetricsConfig.ready)."""
     register_section(
@@ -48,6 +69,7 @@ def register() -> None:
             position=75,
             template="metrics/card_predicted_value.html",
             load=predicted_value_section,
+            serializer=CardPredictedValueSerializer,
             width="third",
             permission="customers.view_purchase",
         )

@@ -71,7 +71,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots" / "card.png"))
     parser.add_argument("--language", default="en")
     options = parser.parse_args()
-    from playwright.sync_api import Page, sync_playwright
+    from playwright.sync_api import Page, ViewportSize, sync_playwright
 
     with tempfile.TemporaryDirectory() as var_dir:
         env = {
@@ -115,7 +115,7 @@ def main() -> None:
                         [{"name": "django_language", "value": options.language, "url": base}]
                     )
 
-                size = {"width": VIEWPORT_WIDTH, "height": VIEWPORT_HEIGHT}
+                size: ViewportSize = {"width": VIEWPORT_WIDTH, "height": VIEWPORT_HEIGHT}
                 out = Path(options.out)
                 out.parent.mkdir(parents=True, exist_ok=True)
                 page = browser.new_page(viewport=size)

@@ -3,6 +3,7 @@
 Registered from SurveysConfig.ready(). The section shows the customer's CSAT, NPS and CES
 answers with comments and their sentiment, beside the customer's historical value (CLV,
 purchases, average order, last purchase) computed by one aggregate query in customers.
+`CardSatisfactionSerializer` is the section's JSON form for the API's card.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
+from rest_framework import serializers
 
+from crm.api.serializers import UTCDateTimeField
 from customers.card import CardAction, CardContext, CardSection, register_action, register_section
 from customers.models import DELIVERY_CHANNELS, Customer
 from customers.selectors import customer_value
@@ -60,6 +63,67 @@ def satisfaction_section(context: CardContext) -> dict[str, Any]:
         "answer_count": answers.count(),
         "waiting": list(waiting.select_related("survey").order_by("-created_at")[:WAITING_SHOWN]),
     }
+
+
+class CardSurveySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField(help_text="CSAT, NPS or CES")
+    name = serializers.CharField(allow_blank=True)
+    scale_min = serializers.IntegerField()
+    scale_max = serializers.IntegerField()
+
+
+class CardAnswerSerializer(serializers.Serializer):
+    """A survey answer with its comment, the comment's sentiment and the card's badge."""
+
+    id = serializers.IntegerField()
+    survey = CardSurveySerializer(source="invitation.survey")
+    score = serializers.IntegerField()
+    badge = serializers.CharField(
+        help_text="ok: satisfied, easy or promoter; warn: NPS passive; bad: the rest"
+    )
+    comment = serializers.CharField(allow_blank=True)
+    sentiment = serializers.CharField(
+        allow_blank=True, help_text="positive, neutral, negative; empty when not analysed"
+    )
+    answered_at = UTCDateTimeField()
+
+
+class CardWaitingSerializer(serializers.Serializer):
+    """An invitation not answered yet and not expired."""
+
+    id = serializers.IntegerField()
+    survey = CardSurveySerializer()
+    delivery_channel = serializers.CharField(allow_blank=True)
+    delivery_status = serializers.CharField()
+    created_at = UTCDateTimeField()
+    expires_at = UTCDateTimeField()
+
+
+class CardCustomerValueSerializer(serializers.Serializer):
+    """Historical CLV in one currency, from completed purchases."""
+
+    currency = serializers.CharField()
+    revenue = serializers.DecimalField(max_digits=16, decimal_places=2)
+    margin = serializers.DecimalField(
+        max_digits=16,
+        decimal_places=2,
+        allow_null=True,
+        help_text="Over the purchases whose product cost is known (`margin_purchases`).",
+    )
+    margin_purchases = serializers.IntegerField()
+    purchases = serializers.IntegerField()
+    average_order_value = serializers.DecimalField(max_digits=16, decimal_places=2)
+    last_purchase_at = UTCDateTimeField(allow_null=True)
+
+
+class CardSatisfactionSerializer(serializers.Serializer):
+    """CLV figures per currency, the newest survey answers, and the invitations waiting."""
+
+    value = CardCustomerValueSerializer(many=True)
+    answers = CardAnswerSerializer(many=True)
+    answer_count = serializers.IntegerField()
+    waiting = CardWaitingSerializer(many=True)
 
 
 class SendSurveyForm(forms.Form):
@@ -121,6 +185,7 @@ def register() -> None:
             position=70,
             template="surveys/card_satisfaction.html",
             load=satisfaction_section,
+            serializer=CardSatisfactionSerializer,
             width="third",
             permission="surveys.view_surveyresponse",
         )

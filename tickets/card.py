@@ -1,7 +1,8 @@
 """The tickets' part of the customer card: the section, the "open ticket" action, the list.
 
 Registered from TicketsConfig.ready(), so `customers` shows tickets without importing them.
-The SLA state comes only from `tickets.sla.ticket_sla`.
+The SLA state comes only from `tickets.sla.ticket_sla`. `CardTicketsSerializer` is the
+section's JSON form for the API's card.
 """
 
 from __future__ import annotations
@@ -18,8 +19,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
+from rest_framework import serializers
 
-from customers.card import CardAction, CardContext, CardSection, register_action, register_section
+from crm.api.serializers import SecondsField, UTCDateTimeField
+from customers.card import (
+    CardAction,
+    CardContext,
+    CardSection,
+    api_list_url,
+    register_action,
+    register_section,
+)
 from customers.forms import CONTACT_CHANNELS, RECENT_CHOICES, limit_choices
 from customers.models import Customer, Purchase
 from customers.search import register_search_provider
@@ -47,7 +57,7 @@ def _with_last_message(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
     last = TicketMessage.objects.filter(ticket=OuterRef("pk"), is_internal=False).order_by(
         "-created_at", "-id"
     )
-    return tickets.select_related("assignee").annotate(
+    return tickets.select_related("assignee", "sla_policy").annotate(
         last_message=Subquery(last.values("body")[:1]),
         last_message_at=Subquery(last.values("created_at")[:1]),
         last_message_author=Subquery(last.values("author_kind")[:1]),
@@ -80,6 +90,62 @@ def tickets_section(context: CardContext) -> dict[str, Any]:
         "open_count": counts["open"],
         "total": counts["total"],
     }
+
+
+class CardSLAClockSerializer(serializers.Serializer):
+    """One SLA clock: when it falls due, its target, and the time left (negative: over)."""
+
+    state = serializers.CharField(help_text="on_time, at_risk, breached or met")
+    due_at = UTCDateTimeField()
+    target_seconds = SecondsField(source="target")
+    remaining_seconds = SecondsField(
+        source="remaining",
+        help_text="Time left (negative: time over), frozen when the clock stopped.",
+    )
+
+
+class CardTicketSLASerializer(serializers.Serializer):
+    state = serializers.CharField(help_text="none, on_time, at_risk, breached or met: the worst")
+    first_response = CardSLAClockSerializer(allow_null=True)
+    resolution = CardSLAClockSerializer(allow_null=True)
+
+
+class CardTicketRowSerializer(serializers.Serializer):
+    """A ticket as the card lists it: status, SLA clocks and the last public message."""
+
+    id = serializers.IntegerField(source="ticket.pk")
+    subject = serializers.CharField(source="ticket.subject")
+    status = serializers.CharField(source="ticket.status")
+    priority = serializers.CharField(source="ticket.priority")
+    channel = serializers.CharField(source="ticket.channel")
+    assignee = serializers.SerializerMethodField()
+    created_at = UTCDateTimeField(source="ticket.created_at")
+    updated_at = UTCDateTimeField(source="ticket.updated_at")
+    last_message = serializers.CharField(source="ticket.last_message", allow_null=True)
+    last_message_at = UTCDateTimeField(source="ticket.last_message_at", allow_null=True)
+    last_message_author = serializers.CharField(
+        source="ticket.last_message_author",
+        allow_null=True,
+        help_text="customer, operator or system",
+    )
+    sla = CardTicketSLASerializer()
+
+    def get_assignee(self, row: TicketRow) -> str | None:
+        user = row.ticket.assignee
+        return None if user is None else str(user.get_full_name() or user.get_username())
+
+
+class CardTicketsSerializer(serializers.Serializer):
+    """Open tickets, freshest first, then the latest closed ones."""
+
+    open = CardTicketRowSerializer(many=True)
+    closed = CardTicketRowSerializer(many=True)
+    open_count = serializers.IntegerField()
+    total = serializers.IntegerField()
+    all_url = serializers.SerializerMethodField()
+
+    def get_all_url(self, data: Any) -> str:
+        return api_list_url(self.context, "ticket-list", customer=self.context["customer"].pk)
 
 
 def tickets_by_number(text: str) -> list[tuple[int, str]]:
@@ -194,6 +260,7 @@ def register() -> None:
             position=30,
             template="tickets/card_tickets.html",
             load=tickets_section,
+            serializer=CardTicketsSerializer,
             width="half",
             permission="tickets.view_ticket",
         )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from crm.api.exceptions import django_error_to_dict
@@ -57,3 +60,19 @@ def _has_field(opts: Any, name: str) -> bool:
     except Exception:  # noqa: BLE001 - FieldDoesNotExist and friends: not a model field
         return False
     return True
+
+
+class UTCDateTimeField(serializers.DateTimeField):
+    """An aware time written in ISO 8601 UTC ("...Z"), whatever zone the request runs in."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("default_timezone", dt.UTC)
+        super().__init__(**kwargs)
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class SecondsField(serializers.Field):
+    """A timedelta as a whole number of seconds (negative for time over)."""
+
+    def to_representation(self, value: dt.timedelta) -> int:
+        return int(value.total_seconds())

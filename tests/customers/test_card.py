@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -14,15 +13,14 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework import serializers
 
 from accounts.models import User
 from customers.card import _SECTIONS, CardSection, card_sections, register_section
 from customers.models import Customer, Interaction, Purchase, Reminder
 from tests.factories import (
     CustomerFactory,
-    EmailFactory,
     InteractionFactory,
-    InterestFactory,
     PhoneFactory,
     ProductFactory,
     PurchaseFactory,
@@ -34,7 +32,7 @@ from tests.factories import (
     TagFactory,
     TicketFactory,
 )
-from tickets.models import Status, Ticket, TicketMessage
+from tickets.models import Status, Ticket
 from tickets.services import open_ticket
 
 pytestmark = pytest.mark.django_db
@@ -87,6 +85,7 @@ def test_a_section_from_any_app_takes_its_place_by_position() -> None:
             position=77,
             template="customers/card/identity.html",
             load=lambda context: {},
+            serializer=serializers.Serializer,
             width="third",
         )
     )
@@ -231,63 +230,6 @@ def test_a_user_without_the_operator_role_is_refused(client: Client, integration
 
 
 # --- bounded queries ---------------------------------------------------------------------------
-
-
-def _history(customer: Customer, *, purchases: int, tickets: int, interactions: int) -> None:
-    """A customer's history built with bulk_create: purchases, tickets, interactions, answers."""
-    product = ProductFactory.create(warranty_months=12)
-    now = timezone.now()
-    rows = [
-        Purchase(
-            customer=customer,
-            product=product,
-            amount=Decimal("100.00"),
-            purchased_at=now - dt.timedelta(days=i + 1),
-        )
-        for i in range(purchases)
-    ]
-    for row in rows:
-        row.derive_end_dates()
-    # Both customers have a warranty about to end, so both cards run the same sections fully.
-    rows[0].warranty_ends_on = timezone.localdate() + dt.timedelta(days=10)
-    Purchase.objects.bulk_create(rows)
-    Ticket.objects.bulk_create(
-        Ticket(
-            customer=customer,
-            subject=f"Ticket {i}",
-            channel="phone",
-            status=Status.OPEN if i % 2 else Status.RESOLVED,
-            created_at=now - dt.timedelta(hours=i + 1),
-            resolved_at=None if i % 2 else now - dt.timedelta(hours=i),
-        )
-        for i in range(tickets)
-    )
-    TicketMessage.objects.bulk_create(
-        TicketMessage(ticket=t, author_kind="customer", body="Hello", channel="phone")
-        for t in Ticket.objects.filter(customer=customer)
-    )
-    Interaction.objects.bulk_create(
-        Interaction(
-            customer=customer,
-            channel="phone",
-            direction="inbound",
-            summary=f"call {i}",
-            started_at=now - dt.timedelta(minutes=i + 1),
-        )
-        for i in range(interactions)
-    )
-    InterestFactory.create(customer=customer)
-    SurveyResponseFactory.create(invitation=SurveyInvitationFactory.create(customer=customer))
-    EmailFactory.create(customer=customer)
-
-
-@pytest.fixture
-def small_and_huge() -> Iterator[tuple[Customer, Customer]]:
-    small = CustomerFactory.create()
-    _history(small, purchases=5, tickets=2, interactions=3)
-    huge = CustomerFactory.create()
-    _history(huge, purchases=2000, tickets=500, interactions=10_000)
-    yield small, huge
 
 
 def test_the_card_takes_the_same_number_of_queries_whatever_the_history(

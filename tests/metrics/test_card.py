@@ -124,3 +124,20 @@ def test_a_user_who_may_not_see_purchases_does_not_see_the_prediction(
     card = customer_card(customer.pk, user=operator, now=timezone.now())
 
     assert card.section("predicted_value") is None
+
+
+def test_the_api_card_carries_the_prediction(operator: User) -> None:
+    from rest_framework.test import APIClient
+
+    CLVModelFitFactory.create(until=NOW.date())
+    customer = _buyer(6)
+    client = APIClient()
+    client.force_authenticate(operator)
+
+    response = client.get(f"/api/v1/customers/{customer.pk}/card/", {"sections": "predicted_value"})
+
+    assert response.status_code == 200
+    section = response.json()["sections"]["predicted_value"]
+    assert 0 <= section["probability_alive"] <= 1
+    assert float(section["predicted_clv"]) > 0
+    assert section["horizon_months"] == 12
