@@ -33,9 +33,11 @@ $(STAMP): pyproject.toml
 migrate: setup
 	$(PYTHON) manage.py migrate --noinput
 
-# seed_demo does nothing when the demo data is already there.
+# seed_demo does nothing when the demo data is already there; the CLV models are fitted
+# again on what is there, so the card shows predicted value and the chance a customer is active.
 seed: migrate
 	$(PYTHON) manage.py seed_demo
+	$(PYTHON) manage.py clv fit
 
 admin-user: migrate
 	$(PYTHON) manage.py ensure_admin
