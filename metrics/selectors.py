@@ -20,7 +20,7 @@ from metrics.calculations import (
     NPS,
     SHARE,
     MetricDefinition,
-    compute_all,
+    compute_periods,
     split_all,
 )
 from metrics.filters import MetricFilters, Period, site_today
@@ -70,9 +70,9 @@ class Kpi:
 
 
 def kpis(filters: MetricFilters) -> list[Kpi]:
-    """Every metric for the period and for the period of equal length before it."""
-    current = compute_all(filters)
-    previous = compute_all(filters.with_period(filters.period.previous()))
+    """Every metric for the period and for the period of equal length before it, read
+    together (one pass over each fact table for both periods)."""
+    current, previous = compute_periods(filters, [filters.period, filters.period.previous()])
     return [Kpi(METRICS[name], current[name], previous[name]) for name in METRICS]
 
 
