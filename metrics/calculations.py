@@ -597,9 +597,9 @@ def customer_figures(filters: MetricFilters, periods: list[Period]) -> list[dict
         )
         until_end = _in("purchased_at", None, end_before)
         inner |= {
-            f"window{i}": Count("pk", filter=in_window),
+            f"window{i}": Count("purchased_at", filter=in_window),
             f"before_start{i}": Count(
-                "pk", filter=_in("purchased_at", start_at - window, start_at)
+                "purchased_at", filter=_in("purchased_at", start_at - window, start_at)
             ),
             f"last{i}": Max("purchased_at", filter=until_end),
             f"sub_end{i}": Max("subscription_ends_on", filter=in_window),
