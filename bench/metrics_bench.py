@@ -308,10 +308,7 @@ def dashboard_figures(filters: Any) -> None:
     """Everything the dashboard computes for one set of filters."""
     from metrics import selectors
 
-    selectors.kpis(filters)
-    selectors.cohorts(filters)
-    selectors.operators_table(filters)
-    selectors.channels_table(filters)
+    selectors.dashboard(filters)
 
 
 def bench_metrics(*, scale: float, judged: bool) -> tuple[list[dict[str, Any]], dict[str, Any]]:

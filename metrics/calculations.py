@@ -1067,3 +1067,113 @@ def split_metric(name: str, filters: MetricFilters, dimension: str) -> dict[Any,
     if definition.split is None or dimension not in definition.dimensions:
         return {}
     return definition.split(filters, dimension)
+
+
+# --- One grouped pass per fact table (the dashboard) -----------------------------------------
+
+WEIGHT = "weight"  # beside a mean: how many values it averages (for pooling groups)
+
+
+class GroupedFacts:
+    """Fact metrics of several periods, grouped by every dimension at once, from one query
+    per family of metrics (read lazily, once): the overall figures and every split by
+    channel, operator or personalised flag are sums over those groups in Python.
+
+    Counts add up exactly; means are pooled from the groups' means weighted by their counts
+    (the same figure up to floating-point rounding). The personalised filter is applied to
+    the groups rather than in SQL, so that the cohort comparison (which splits by the flag)
+    reads the same rows. Medians and customer-base metrics are not fact metrics here.
+    """
+
+    def __init__(self, filters: MetricFilters, periods: list[Period]) -> None:
+        self.filters = filters
+        self.periods = periods
+        self._rows: dict[str, tuple[list[tuple[str, FactMetric]], list[dict[str, Any]]]] = {}
+
+    def _family(self, name: str) -> tuple[list[tuple[str, FactMetric]], list[dict[str, Any]]]:
+        fact = METRICS[name].fact
+        assert fact is not None, name
+        key = fact.family or name
+        if key not in self._rows:
+            members = [
+                (other, definition.fact)
+                for other, definition in METRICS.items()
+                if definition.fact is not None and (definition.fact.family or other) == key
+            ]
+            self._rows[key] = (members, self._read(members))
+        return self._rows[key]
+
+    def _read(self, members: list[tuple[str, FactMetric]]) -> list[dict[str, Any]]:
+        first = members[0][1]
+        base = first.base if first.family and first.base is not None else first.source
+        periods = self.periods
+        span = Period(min(p.start for p in periods), max(p.end for p in periods))
+        aggregates: dict[str, Any] = {}
+        for j, period in enumerate(periods):
+            in_period = _in(first.time_field, period.start_at, period.end_before)
+            for index, (_name, fact) in enumerate(members):
+                where = fact.where if first.family else None
+                condition = (where & in_period) if where is not None else in_period
+                for key, aggregate in fact.aggregates().items():
+                    aggregates[f"p{j}_m{index}_{key}"] = _filtered(aggregate, condition)
+                    if key == "mean":
+                        value = aggregate.get_source_expressions()[0]
+                        aggregates[f"p{j}_m{index}_{WEIGHT}"] = _filtered(Count(value), condition)
+        paths = sorted(set(first.dimension_paths.values()))
+        filters = self.filters.with_period(span).with_personalized(None)
+        return list(base(filters).values(*paths).annotate(**aggregates).order_by())
+
+    def _pooled(
+        self, name: str, period: int, dimension: str = "", key: Any = None
+    ) -> dict[str, Any]:
+        """The aggregated row of the metric over the groups (those whose `dimension` is
+        `key` when given), as one aggregate over their rows would give it."""
+        fact = METRICS[name].fact
+        assert fact is not None, name
+        members, rows = self._family(name)
+        index = next(i for i, (member, _fact) in enumerate(members) if member == name)
+        # Split by the flag, the cohort view ignores the filters' flag; else it selects groups.
+        wanted = None if dimension == "personalized" else self.filters.personalized
+        flag = fact.dimension_paths.get("personalized")
+        path = fact.dimension_paths.get(dimension) if dimension else None
+        parts = [
+            _member_row(row, index, prefix=f"p{period}_")
+            for row in rows
+            if (path is None or row[path] == key)
+            and (wanted is None or flag is None or row[flag] == wanted)
+        ]
+        total: dict[str, Any] = {}
+        for name_of_key in fact.aggregates():
+            if name_of_key in {"mean", "mean_sq"}:
+                present = [part for part in parts if part[name_of_key] is not None]
+                weight = sum(part[WEIGHT] or 0 for part in present)
+                total[name_of_key] = (
+                    sum(part[WEIGHT] * part[name_of_key] for part in present) / weight
+                    if weight
+                    else None
+                )
+            else:
+                total[name_of_key] = sum(part[name_of_key] or 0 for part in parts)
+        return total
+
+    def compute(self, name: str, *, period: int = 0) -> Estimate:
+        """The metric over the filters for the `period`-th period."""
+        fact = METRICS[name].fact
+        assert fact is not None, name
+        return fact.finish(self._pooled(name, period))
+
+    def split(self, name: str, dimension: str) -> dict[Any, Estimate]:
+        """The metric split by `dimension` over the first period: groups with data only.
+        Split by the personalised flag it ignores the filters' flag (the cohort view)."""
+        definition = METRICS[name]
+        if definition.fact is None or dimension not in definition.dimensions:
+            return {}
+        fact = definition.fact
+        path = fact.dimension_paths[dimension]
+        _members, rows = self._family(name)
+        out: dict[Any, Estimate] = {}
+        for key in {row[path] for row in rows}:
+            estimate = fact.finish(self._pooled(name, 0, dimension, key))
+            if estimate.n:
+                out[key] = estimate
+        return out
