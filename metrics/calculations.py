@@ -20,15 +20,12 @@ from typing import Any
 from django.conf import settings
 from django.db.models import (
     Avg,
-    BooleanField,
     Case,
     Count,
-    Exists,
     F,
     FloatField,
     Max,
     Min,
-    OuterRef,
     Q,
     QuerySet,
     Sum,
@@ -44,7 +41,7 @@ from django.utils.translation import gettext_lazy as _
 from customers.models import Channel, Interaction, Interest, Offer, Purchase
 from metrics import stats
 from metrics.expressions import SecondsBetween, median_by
-from metrics.filters import MetricFilters
+from metrics.filters import MetricFilters, Period
 from metrics.stats import Estimate
 from surveys.models import NPS_PROMOTER_MIN, Survey, SurveyResponse
 from tickets.models import Ticket
@@ -563,34 +560,133 @@ def _completed_purchases(filters: MetricFilters) -> QuerySet[Any]:
     return apply_filters(queryset, filters, time=None, paths=PURCHASE_PATHS)
 
 
+def _in(field: str, start: dt.datetime | None, end: dt.datetime) -> Q:
+    """`start <= field < end` (no lower bound when start is None)."""
+    condition = Q(**{f"{field}__lt": end})
+    return condition & Q(**{f"{field}__gte": start}) if start is not None else condition
+
+
+def customer_figures(filters: MetricFilters, periods: list[Period]) -> list[dict[str, Any]]:
+    """Everything the customer-base metrics need, for each of `periods`, in one query.
+
+    One pass over the completed purchases before the latest period's end, grouped by
+    customer, with per-period conditional aggregates (first purchase ever, purchases in the
+    inactivity window before the start and before the end, the last purchase, the latest
+    subscription end, the customer-days, revenue and known cost of the period, and the revenue
+    and margin up to the period's end); then one aggregate per period over those customers.
+    Churn, retention, repeat purchases and both CLVs of a period and of the period before it
+    (the trend arrows) all come from this one scan of the purchase history.
+
+    Per period: {"activity": (see purchase_activity), "base": (see customer_base),
+    "clv": {n, mean, mean_sq, margin}}.
+    """
+    window = dt.timedelta(days=churn_inactivity_days())
+    costed = Q(product__cost__isnull=False)
+    margin_line = Case(
+        When(costed, then=F("amount") - F("product__cost") * F("quantity")),
+        default=None,
+    )
+    day = TruncDate("purchased_at", tzinfo=timezone.get_default_timezone())
+    inner: dict[str, Any] = {"first": Min("purchased_at")}
+    outer: dict[str, Any] = {}
+    for i, period in enumerate(periods):
+        start_at, end_before = period.start_at, period.end_before
+        in_window, in_period = (
+            _in("purchased_at", start_at - window, end_before),
+            _in("purchased_at", start_at, end_before),
+        )
+        until_end = _in("purchased_at", None, end_before)
+        inner |= {
+            f"window{i}": Count("purchased_at", filter=in_window),
+            f"before_start{i}": Count(
+                "purchased_at", filter=_in("purchased_at", start_at - window, start_at)
+            ),
+            f"last{i}": Max("purchased_at", filter=until_end),
+            f"sub_end{i}": Max("subscription_ends_on", filter=in_window),
+            f"days{i}": Count(day, distinct=True, filter=in_period),
+            f"line_revenue{i}": Sum("amount", filter=in_period),
+            f"costed_revenue{i}": Sum("amount", filter=in_period & costed),
+            f"known_cost{i}": Sum(F("product__cost") * F("quantity"), filter=in_period & costed),
+            f"revenue_total{i}": Sum("amount", filter=until_end),
+            f"margin_total{i}": Sum(margin_line, filter=until_end),
+        }
+        # Spelled out without negation: a NOT over a NULL aggregate would be NULL, not true.
+        lapsed = Q(**{f"sub_end{i}__gte": period.start, f"sub_end{i}__lte": period.end})
+        holds = (
+            Q(**{f"sub_end{i}__isnull": True})
+            | Q(**{f"sub_end{i}__lt": period.start})
+            | Q(**{f"sub_end{i}__gt": period.end})
+        )
+        at_start = Q(**{f"before_start{i}__gt": 0})
+        customer = Q(**{f"window{i}__gt": 0})
+        revenue = _as_float(F(f"revenue_total{i}"))
+        outer |= {
+            f"at_start{i}": Count("customer_id", filter=at_start),
+            f"lost{i}": Count(
+                "customer_id",
+                filter=at_start & (Q(**{f"last{i}__lt": end_before - window}) | lapsed),
+            ),
+            f"at_end{i}": Count(
+                "customer_id",
+                filter=customer & Q(**{f"last{i}__gte": end_before - window}) & holds,
+            ),
+            # New: the first purchase ever falls in the period.
+            f"new{i}": Count("customer_id", filter=customer & Q(first__gte=start_at)),
+            f"customers{i}": Count("customer_id", filter=Q(**{f"days{i}__gt": 0})),
+            f"repeaters{i}": Count("customer_id", filter=Q(**{f"days{i}__gte": 2})),
+            f"orders{i}": Sum(f"days{i}"),
+            f"revenue{i}": Sum(f"line_revenue{i}"),
+            f"revenue_with_cost{i}": Sum(f"costed_revenue{i}"),
+            f"cost{i}": Sum(f"known_cost{i}"),
+            f"clv_n{i}": Count("customer_id", filter=Q(**{f"last{i}__isnull": False})),
+            f"clv_mean{i}": Avg(revenue),
+            f"clv_mean_sq{i}": Avg(revenue * revenue),
+            f"clv_margin{i}": Avg(_as_float(F(f"margin_total{i}"))),
+        }
+    latest_end = max(period.end_before for period in periods)
+    row = (
+        _completed_purchases(filters)
+        .filter(purchased_at__lt=latest_end)
+        .values("customer_id")
+        .annotate(**inner)
+        .aggregate(**outer)
+    )
+    results = []
+    for i in range(len(periods)):
+
+        def count(key: str, i: int = i) -> Any:
+            return row[f"{key}{i}"] or 0
+
+        results.append(
+            {
+                "activity": {
+                    key: count(key)
+                    for key in (
+                        "customers",
+                        "repeaters",
+                        "orders",
+                        "revenue",
+                        "revenue_with_cost",
+                        "cost",
+                    )
+                },
+                "base": {key: int(count(key)) for key in ("at_start", "lost", "at_end", "new")},
+                "clv": {
+                    "n": count("clv_n"),
+                    "mean": row[f"clv_mean{i}"],
+                    "mean_sq": row[f"clv_mean_sq{i}"],
+                    "margin": row[f"clv_margin{i}"],
+                },
+            }
+        )
+    return results
+
+
 def purchase_activity(filters: MetricFilters) -> dict[str, Any]:
     """Buying customers of the period, those buying on two or more days, their orders
-    (customer-days) and the revenue and known cost of the lines: one query, shared by the
-    repeat purchase rate and the simple CLV."""
-    period = filters.period
-    costed = Q(product__cost__isnull=False)
-    per_customer = (
-        _completed_purchases(filters)
-        .filter(purchased_at__gte=period.start_at, purchased_at__lt=period.end_before)
-        .values("customer_id")
-        .annotate(
-            days=Count(
-                TruncDate("purchased_at", tzinfo=timezone.get_default_timezone()), distinct=True
-            ),
-            line_revenue=Sum("amount"),
-            costed_revenue=Sum("amount", filter=costed),
-            known_cost=Sum(F("product__cost") * F("quantity"), filter=costed),
-        )
-    )
-    row = per_customer.aggregate(
-        customers=Count("customer_id"),
-        repeaters=Count("customer_id", filter=Q(days__gte=2)),
-        orders=Sum("days"),
-        revenue=Sum("line_revenue"),
-        revenue_with_cost=Sum("costed_revenue"),
-        cost=Sum("known_cost"),
-    )
-    return {key: value or 0 for key, value in row.items()}
+    (customer-days) and the revenue and known cost of the lines, shared by the repeat
+    purchase rate and the simple CLV."""
+    return customer_figures(filters, [filters.period])[0]["activity"]
 
 
 def repeat_purchase_rate(filters: MetricFilters) -> Estimate:
@@ -610,50 +706,10 @@ def customer_base(filters: MetricFilters) -> dict[str, int]:
 
     A customer is a customer at an instant when they bought within the inactivity window
     before it. Lost: a customer at the start who is not at the end, or whose latest
-    subscription ended in the period without a renewal. New: first purchase ever in the
-    period. One query.
+    subscription (of the purchases in the window before the end) ended in the period without
+    a renewal. New: first purchase ever in the period.
     """
-    period = filters.period
-    window = dt.timedelta(days=churn_inactivity_days())
-    start_at, end_before = period.start_at, period.end_before
-    purchases = _completed_purchases(filters)
-    # Bought before the window: only asked of customers with nothing in [start - window,
-    # start) (CASE evaluates it lazily), the rest are known not to be new.
-    long_ago = purchases.filter(
-        customer_id=OuterRef("customer_id"), purchased_at__lt=start_at - window
-    )
-    # Spelled out without negation: a NOT over a NULL aggregate would be NULL, not true.
-    subscription_lapsed = Q(sub_end__gte=period.start, sub_end__lte=period.end)
-    subscription_holds = (
-        Q(sub_end__isnull=True) | Q(sub_end__lt=period.start) | Q(sub_end__gt=period.end)
-    )
-    per_customer = (
-        purchases.filter(purchased_at__gte=start_at - window, purchased_at__lt=end_before)
-        .values("customer_id")
-        .annotate(
-            before_start=Count("pk", filter=Q(purchased_at__lt=start_at)),
-            last=Max("purchased_at"),
-            first=Min("purchased_at"),
-            sub_end=Max("subscription_ends_on"),
-        )
-        .annotate(
-            returning=Case(
-                When(before_start=0, then=Exists(long_ago)),
-                default=Value(True),
-                output_field=BooleanField(),
-            )
-        )
-    )
-    at_start = Q(before_start__gt=0)
-    active_at_end = Q(last__gte=end_before - window) & subscription_holds
-    inactive_at_end = Q(last__lt=end_before - window) | subscription_lapsed
-    row = per_customer.aggregate(
-        at_start=Count("customer_id", filter=at_start),
-        lost=Count("customer_id", filter=at_start & inactive_at_end),
-        at_end=Count("customer_id", filter=active_at_end),
-        new=Count("customer_id", filter=Q(first__gte=start_at, returning=False)),
-    )
-    return {key: int(value or 0) for key, value in row.items()}
+    return customer_figures(filters, [filters.period])[0]["base"]
 
 
 def churn_rate(filters: MetricFilters) -> Estimate:
@@ -692,26 +748,10 @@ def historical_clv(filters: MetricFilters) -> Estimate:
     The margin (revenue less known product cost) is averaged over the same customers,
     counting only lines whose product has a cost.
     """
-    margin_line = Case(
-        When(
-            product__cost__isnull=False,
-            then=F("amount") - F("product__cost") * F("quantity"),
-        ),
-        default=None,
-    )
-    per_customer = (
-        _completed_purchases(filters)
-        .filter(purchased_at__lt=filters.period.end_before)
-        .values("customer_id")
-        .annotate(revenue_total=Sum("amount"), margin_total=Sum(margin_line))
-    )
-    revenue = _as_float(F("revenue_total"))
-    row = per_customer.aggregate(
-        n=Count("customer_id"),
-        mean=Avg(revenue),
-        mean_sq=Avg(revenue * revenue),
-        margin=Avg(_as_float(F("margin_total"))),
-    )
+    return historical_clv_from_row(customer_figures(filters, [filters.period])[0]["clv"])
+
+
+def historical_clv_from_row(row: Mapping[str, Any]) -> Estimate:
     result = _mean_of()(row)
     if not result.has_data:
         return result
@@ -888,8 +928,8 @@ def _family_aggregates(members: list[tuple[str, FactMetric]]) -> dict[str, Any]:
     }
 
 
-def _member_row(row: Mapping[str, Any], index: int) -> dict[str, Any]:
-    prefix = f"m{index}_"
+def _member_row(row: Mapping[str, Any], index: int, *, prefix: str = "") -> dict[str, Any]:
+    prefix = f"{prefix}m{index}_"
     return {key[len(prefix) :]: value for key, value in row.items() if key.startswith(prefix)}
 
 
@@ -905,34 +945,94 @@ def _families(names: list[str]) -> tuple[dict[str, list[tuple[str, FactMetric]]]
     return families, [name for name in names if name not in merged]
 
 
-def compute_all(filters: MetricFilters, names: list[str] | None = None) -> dict[str, Estimate]:
-    """Every metric (or those named) over the filters.
+CUSTOMER_METRICS = (
+    "repeat_purchase_rate",
+    "churn_rate",
+    "retention_rate",
+    "clv_historical",
+    "clv_simple",
+)
 
-    Metrics of one family share one query; churn and retention share their customer base.
+
+def _scan_groups(names: list[str]) -> list[list[tuple[str, FactMetric]]]:
+    """Fact metrics grouped by the rows they read: a family shares its base; a metric of no
+    family reads its own source."""
+    grouped: dict[str, list[tuple[str, FactMetric]]] = defaultdict(list)
+    for name in names:
+        fact = METRICS[name].fact
+        if fact is not None:
+            grouped[fact.family or name].append((name, fact))
+    return list(grouped.values())
+
+
+def _scan(
+    filters: MetricFilters, members: list[tuple[str, FactMetric]], periods: list[Period]
+) -> list[dict[str, Estimate]]:
+    """A group's metrics for every period in one query: the rows of the span covering all
+    periods, each aggregate filtered to its metric's rows and its period."""
+    first = members[0][1]
+    base = first.base if first.family and first.base is not None else first.source
+    span = Period(min(p.start for p in periods), max(p.end for p in periods))
+    aggregates: dict[str, Any] = {}
+    for j, period in enumerate(periods):
+        in_period = (
+            _in(first.time_field, period.start_at, period.end_before) if len(periods) > 1 else Q()
+        )
+        for index, (_name, fact) in enumerate(members):
+            where = fact.where if first.family else None
+            condition = (where & in_period) if where is not None else in_period
+            for key, aggregate in fact.aggregates().items():
+                aggregates[f"p{j}_m{index}_{key}"] = _filtered(aggregate, condition or None)
+    row = base(filters.with_period(span)).aggregate(**aggregates)
+    return [
+        {
+            name: fact.finish(_member_row(row, index, prefix=f"p{j}_"))
+            for index, (name, fact) in enumerate(members)
+        }
+        for j in range(len(periods))
+    ]
+
+
+def compute_periods(
+    filters: MetricFilters, periods: list[Period], names: list[str] | None = None
+) -> list[dict[str, Estimate]]:
+    """Every metric (or those named) over the filters, for each of `periods`.
+
+    The facts of all periods are read together: one query per family of fact metrics (for
+    all periods at once, with per-period filtered aggregates), one for all the customer-base
+    metrics (`customer_figures`), and the median per period. The dashboard asks for a period
+    and the one before it (trend arrows) and pays for one pass over each fact table.
     """
-    names = names or list(METRICS)
-    families, others = _families(names)
-    results: dict[str, Estimate] = {}
-    for members in families.values():
-        base = members[0][1].base
-        assert base is not None
-        row = base(filters).aggregate(**_family_aggregates(members))
-        for index, (name, fact) in enumerate(members):
-            results[name] = fact.finish(_member_row(row, index))
-    if {"repeat_purchase_rate", "clv_simple"} <= set(others):
-        from metrics.clv import simple_clv_from_activity
+    from metrics.clv import simple_clv_from_activity  # clv reads this module's filters
 
-        activity = purchase_activity(filters)
-        results["repeat_purchase_rate"] = repeat_from_activity(activity)
-        results["clv_simple"] = simple_clv_from_activity(activity, filters.period)
-    if {"churn_rate", "retention_rate"} <= set(others):
-        customers = customer_base(filters)
-        results["churn_rate"] = churn_from_base(customers)
-        results["retention_rate"] = retention_from_base(customers)
-    for name in others:
-        if name not in results:
-            results[name] = METRICS[name].compute(filters)
-    return {name: results[name] for name in names}
+    names = names or list(METRICS)
+    results: list[dict[str, Estimate]] = [{} for _period in periods]
+    for members in _scan_groups(names):
+        for j, figures in enumerate(_scan(filters, members, periods)):
+            results[j] |= figures
+    if any(name in CUSTOMER_METRICS for name in names):
+        for j, (period, customer) in enumerate(
+            zip(periods, customer_figures(filters, periods), strict=True)
+        ):
+            base, activity = customer["base"], customer["activity"]
+            results[j] |= {
+                "repeat_purchase_rate": repeat_from_activity(activity),
+                "clv_simple": simple_clv_from_activity(activity, period),
+                "churn_rate": churn_from_base(base),
+                "retention_rate": retention_from_base(base),
+                "clv_historical": historical_clv_from_row(customer["clv"]),
+            }
+    for j, period in enumerate(periods):
+        for name in names:
+            if name not in results[j]:
+                results[j][name] = METRICS[name].compute(filters.with_period(period))
+    return [{name: figures[name] for name in names} for figures in results]
+
+
+def compute_all(filters: MetricFilters, names: list[str] | None = None) -> dict[str, Estimate]:
+    """Every metric (or those named) over the filters: one query per family of fact
+    metrics, one for the customer-base metrics, one for the median."""
+    return compute_periods(filters, [filters.period], names)[0]
 
 
 def split_all(
@@ -967,3 +1067,113 @@ def split_metric(name: str, filters: MetricFilters, dimension: str) -> dict[Any,
     if definition.split is None or dimension not in definition.dimensions:
         return {}
     return definition.split(filters, dimension)
+
+
+# --- One grouped pass per fact table (the dashboard) -----------------------------------------
+
+WEIGHT = "weight"  # beside a mean: how many values it averages (for pooling groups)
+
+
+class GroupedFacts:
+    """Fact metrics of several periods, grouped by every dimension at once, from one query
+    per family of metrics (read lazily, once): the overall figures and every split by
+    channel, operator or personalised flag are sums over those groups in Python.
+
+    Counts add up exactly; means are pooled from the groups' means weighted by their counts
+    (the same figure up to floating-point rounding). The personalised filter is applied to
+    the groups rather than in SQL, so that the cohort comparison (which splits by the flag)
+    reads the same rows. Medians and customer-base metrics are not fact metrics here.
+    """
+
+    def __init__(self, filters: MetricFilters, periods: list[Period]) -> None:
+        self.filters = filters
+        self.periods = periods
+        self._rows: dict[str, tuple[list[tuple[str, FactMetric]], list[dict[str, Any]]]] = {}
+
+    def _family(self, name: str) -> tuple[list[tuple[str, FactMetric]], list[dict[str, Any]]]:
+        fact = METRICS[name].fact
+        assert fact is not None, name
+        key = fact.family or name
+        if key not in self._rows:
+            members = [
+                (other, definition.fact)
+                for other, definition in METRICS.items()
+                if definition.fact is not None and (definition.fact.family or other) == key
+            ]
+            self._rows[key] = (members, self._read(members))
+        return self._rows[key]
+
+    def _read(self, members: list[tuple[str, FactMetric]]) -> list[dict[str, Any]]:
+        first = members[0][1]
+        base = first.base if first.family and first.base is not None else first.source
+        periods = self.periods
+        span = Period(min(p.start for p in periods), max(p.end for p in periods))
+        aggregates: dict[str, Any] = {}
+        for j, period in enumerate(periods):
+            in_period = _in(first.time_field, period.start_at, period.end_before)
+            for index, (_name, fact) in enumerate(members):
+                where = fact.where if first.family else None
+                condition = (where & in_period) if where is not None else in_period
+                for key, aggregate in fact.aggregates().items():
+                    aggregates[f"p{j}_m{index}_{key}"] = _filtered(aggregate, condition)
+                    if key == "mean":
+                        value = aggregate.get_source_expressions()[0]
+                        aggregates[f"p{j}_m{index}_{WEIGHT}"] = _filtered(Count(value), condition)
+        paths = sorted(set(first.dimension_paths.values()))
+        filters = self.filters.with_period(span).with_personalized(None)
+        return list(base(filters).values(*paths).annotate(**aggregates).order_by())
+
+    def _pooled(
+        self, name: str, period: int, dimension: str = "", key: Any = None
+    ) -> dict[str, Any]:
+        """The aggregated row of the metric over the groups (those whose `dimension` is
+        `key` when given), as one aggregate over their rows would give it."""
+        fact = METRICS[name].fact
+        assert fact is not None, name
+        members, rows = self._family(name)
+        index = next(i for i, (member, _fact) in enumerate(members) if member == name)
+        # Split by the flag, the cohort view ignores the filters' flag; else it selects groups.
+        wanted = None if dimension == "personalized" else self.filters.personalized
+        flag = fact.dimension_paths.get("personalized")
+        path = fact.dimension_paths.get(dimension) if dimension else None
+        parts = [
+            _member_row(row, index, prefix=f"p{period}_")
+            for row in rows
+            if (path is None or row[path] == key)
+            and (wanted is None or flag is None or row[flag] == wanted)
+        ]
+        total: dict[str, Any] = {}
+        for name_of_key in fact.aggregates():
+            if name_of_key in {"mean", "mean_sq"}:
+                present = [part for part in parts if part[name_of_key] is not None]
+                weight = sum(part[WEIGHT] or 0 for part in present)
+                total[name_of_key] = (
+                    sum(part[WEIGHT] * part[name_of_key] for part in present) / weight
+                    if weight
+                    else None
+                )
+            else:
+                total[name_of_key] = sum(part[name_of_key] or 0 for part in parts)
+        return total
+
+    def compute(self, name: str, *, period: int = 0) -> Estimate:
+        """The metric over the filters for the `period`-th period."""
+        fact = METRICS[name].fact
+        assert fact is not None, name
+        return fact.finish(self._pooled(name, period))
+
+    def split(self, name: str, dimension: str) -> dict[Any, Estimate]:
+        """The metric split by `dimension` over the first period: groups with data only.
+        Split by the personalised flag it ignores the filters' flag (the cohort view)."""
+        definition = METRICS[name]
+        if definition.fact is None or dimension not in definition.dimensions:
+            return {}
+        fact = definition.fact
+        path = fact.dimension_paths[dimension]
+        _members, rows = self._family(name)
+        out: dict[Any, Estimate] = {}
+        for key in {row[path] for row in rows}:
+            estimate = fact.finish(self._pooled(name, 0, dimension, key))
+            if estimate.n:
+                out[key] = estimate
+        return out

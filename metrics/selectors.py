@@ -19,9 +19,10 @@ from metrics.calculations import (
     METRICS,
     NPS,
     SHARE,
+    GroupedFacts,
     MetricDefinition,
-    compute_all,
-    split_all,
+    compute_periods,
+    split_metric,
 )
 from metrics.filters import MetricFilters, Period, site_today
 from metrics.models import MetricSnapshot
@@ -69,10 +70,22 @@ class Kpi:
         return (self.trend == "up") == self.definition.higher_is_better
 
 
-def kpis(filters: MetricFilters) -> list[Kpi]:
-    """Every metric for the period and for the period of equal length before it."""
-    current = compute_all(filters)
-    previous = compute_all(filters.with_period(filters.period.previous()))
+def _grouped(filters: MetricFilters, facts: GroupedFacts | None) -> GroupedFacts:
+    return facts or GroupedFacts(filters, [filters.period])
+
+
+def kpis(filters: MetricFilters, facts: GroupedFacts | None = None) -> list[Kpi]:
+    """Every metric for the period and for the period of equal length before it, read
+    together: one grouped pass over each fact table for both periods (`GroupedFacts`), one
+    over the purchase history for the customer-base metrics, the median per period."""
+    periods = [filters.period, filters.period.previous()]
+    facts = facts or GroupedFacts(filters, periods)
+    others = [name for name, definition in METRICS.items() if definition.fact is None]
+    current, previous = compute_periods(filters, periods, others)
+    for name, definition in METRICS.items():
+        if definition.fact is not None:
+            current[name] = facts.compute(name, period=0)
+            previous[name] = facts.compute(name, period=1)
     return [Kpi(METRICS[name], current[name], previous[name]) for name in METRICS]
 
 
@@ -102,13 +115,17 @@ def compare(definition: MetricDefinition, a: Estimate, b: Estimate) -> Differenc
     return stats.NOT_TESTABLE
 
 
-def cohorts(filters: MetricFilters) -> list[CohortRow]:
-    """Each metric that has a personalised flag, split personalised vs not (one query each)."""
+def cohorts(filters: MetricFilters, facts: GroupedFacts | None = None) -> list[CohortRow]:
+    """Each metric that has a personalised flag, split personalised vs not."""
     rows = []
+    facts = _grouped(filters, facts)
     names = [name for name, d in METRICS.items() if "personalized" in d.dimensions]
-    splits = split_all(names, filters.with_personalized(None), "personalized")
     for name in names:
-        definition, split = METRICS[name], splits[name]
+        definition = METRICS[name]
+        if definition.fact is not None:
+            split = facts.split(name, "personalized")
+        else:
+            split = split_metric(name, filters.with_personalized(None), "personalized")
         yes = split.get(True, stats.NO_DATA)
         no = split.get(False, stats.NO_DATA)
         rows.append(CohortRow(definition, yes, no, compare(definition, yes, no)))
@@ -126,9 +143,10 @@ class SplitTable:
     rows: list[tuple[Any, str, dict[str, Estimate]]]  # (key, label, metric -> estimate)
 
 
-def operators_table(filters: MetricFilters) -> SplitTable:
+def operators_table(filters: MetricFilters, facts: GroupedFacts | None = None) -> SplitTable:
     """The operator metrics per operator who has any figure in the period."""
-    by_metric = split_all(list(OPERATOR_METRICS), filters, "operator")
+    facts = _grouped(filters, facts)
+    by_metric = {name: facts.split(name, "operator") for name in OPERATOR_METRICS}
     ids = {key for split in by_metric.values() for key in split if key is not None}
     users = get_user_model().objects.filter(pk__in=ids).order_by("username")
     rows = [
@@ -142,9 +160,10 @@ def operators_table(filters: MetricFilters) -> SplitTable:
     return SplitTable([METRICS[name] for name in OPERATOR_METRICS], rows)
 
 
-def channels_table(filters: MetricFilters) -> SplitTable:
+def channels_table(filters: MetricFilters, facts: GroupedFacts | None = None) -> SplitTable:
     """Waiting time, abandonment, CSAT and first contact resolution per service channel."""
-    by_metric = split_all(list(CHANNEL_METRICS), filters, "channel")
+    facts = _grouped(filters, facts)
+    by_metric = {name: facts.split(name, "channel") for name in CHANNEL_METRICS}
     present = {key for split in by_metric.values() for key in split if key}
     rows = [
         (
@@ -156,6 +175,26 @@ def channels_table(filters: MetricFilters) -> SplitTable:
         if channel.value in present
     ]
     return SplitTable([METRICS[name] for name in CHANNEL_METRICS], rows)
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    kpis: list[Kpi]
+    cohorts: list[CohortRow]
+    operators: SplitTable
+    channels: SplitTable
+
+
+def dashboard(filters: MetricFilters) -> Dashboard:
+    """Everything the dashboard shows, from one grouped pass over each fact table (the period
+    and the one before it together), one over the purchase history, and the medians."""
+    facts = GroupedFacts(filters, [filters.period, filters.period.previous()])
+    return Dashboard(
+        kpis=kpis(filters, facts),
+        cohorts=cohorts(filters, facts),
+        operators=operators_table(filters, facts),
+        channels=channels_table(filters, facts),
+    )
 
 
 # --- Time series ----------------------------------------------------------------------------

@@ -48,13 +48,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         status = 400
     else:
         query = urlencode(filters.as_query())
+        figures = selectors.dashboard(filters)
         context |= {
             "filters": filters,
             "query": query,
-            "kpis": selectors.kpis(filters),
-            "cohorts": selectors.cohorts(filters),
-            "operators": selectors.operators_table(filters),
-            "channels": selectors.channels_table(filters),
+            "kpis": figures.kpis,
+            "cohorts": figures.cohorts,
+            "operators": figures.operators,
+            "channels": figures.channels,
             "charts": [METRICS[name] for name in CHART_METRICS],
             "interval": "week" if filters.period.days <= WEEKLY_UP_TO_DAYS else "month",
             "exports": EXPORTS,
