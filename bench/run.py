@@ -33,6 +33,10 @@ QUICK_CUSTOMERS = 2_000
 FULL_METRICS_SCALE = 0.2
 QUICK_METRICS_SCALE = 0.002
 REPEATS = 30
+# The name search: letters typed of a last name, how many names, how many timed runs each.
+SEARCH_FRAGMENT = 4
+SEARCH_SAMPLES = 10
+SEARCH_REPEATS = 5
 
 
 def setup_django(scratch: Path) -> None:
@@ -86,6 +90,57 @@ def bench_caller_id(samples: list[str], *, judged: bool) -> dict[str, Any]:
     }
 
 
+def name_fragments(count: int) -> list[str]:
+    """Middles of real customers' last names ("vanov" of "Ivanova"), as an operator types them."""
+    from customers.models import Customer
+
+    names = Customer.objects.order_by("?").values_list("full_name", flat=True)[: count * 3]
+    fragments = []
+    for name in names:
+        last = name.split()[-1]
+        if len(last) >= SEARCH_FRAGMENT + 2:
+            fragments.append(last[1 : 1 + SEARCH_FRAGMENT])
+    return fragments[:count]
+
+
+def bench_name_search(fragments: list[str], *, judged: bool) -> dict[str, Any]:
+    """The search box on part of a name, with its trigram index vs the same search without it.
+
+    On PostgreSQL the baseline runs the same query with index scans switched off for its
+    transaction (a sequential scan, what a plain LIKE gets); SQLite has no trigram index, so
+    its ratio is about 1 and only PostgreSQL runs are judged.
+    """
+    from django.db import connection, transaction
+
+    from customers.search import search_customers
+
+    def indexed() -> None:
+        for fragment in fragments:
+            search_customers(fragment)
+
+    def scan() -> None:
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL enable_bitmapscan = off")
+                    cursor.execute("SET LOCAL enable_indexscan = off")
+            for fragment in fragments:
+                search_customers(fragment)
+
+    fast, slow = best_of(indexed, repeats=SEARCH_REPEATS), best_of(scan, repeats=SEARCH_REPEATS)
+    per_search_ms = fast * 1000 / len(fragments)
+    return {
+        "name": "name_search_vs_sequential_scan",
+        "ratio": round(fast / slow, 4),
+        "goal": "<= 0.2, and each search well under a second (<= 300 ms)",
+        "ok": (fast / slow <= 0.2 and per_search_ms <= 300)
+        if judged and connection.vendor == "postgresql"
+        else None,
+        "search_ms": round(per_search_ms, 2),
+        "baseline_ms": round(slow * 1000 / len(fragments), 2),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small data, a smoke run")
@@ -121,7 +176,10 @@ def main() -> int:
         samples = [
             f"8 ({p[2:5]}) {p[5:8]}-{p[8:10]}-{p[10:]}" if p.startswith("+7") else p for p in phones
         ]
-        figures = [bench_caller_id(samples, judged=not args.quick)]
+        figures = [
+            bench_caller_id(samples, judged=not args.quick),
+            bench_name_search(name_fragments(SEARCH_SAMPLES), judged=not args.quick),
+        ]
         from metrics_bench import bench_metrics  # bench/ is on the path as the script's folder
 
         metrics_figures, metrics_machine = bench_metrics(scale=metrics_scale, judged=not args.quick)
