@@ -110,6 +110,14 @@ def surveys(*, on: dt.date) -> Summary:
     return {"day": on.isoformat(), "created": int(result)}
 
 
+@register("rollups", "roll up the fact metrics of every day not yet covered, up to two days ago")
+def rollups(*, on: dt.date) -> Summary:
+    """The dashboard's daily rollups (metrics.rollups): days rolled per family."""
+    from metrics.rollups import roll_up_due
+
+    return {"day": on.isoformat(), **roll_up_due(on=on)}
+
+
 @register("snapshots", "store the previous day's metrics as MetricSnapshot rows")
 def snapshots(*, on: dt.date) -> Summary:
     """The metrics of the day before `on`, stored once per day (metrics.snapshots)."""
@@ -120,6 +128,22 @@ def snapshots(*, on: dt.date) -> Summary:
     if isinstance(result, dict):
         return {"day": day.isoformat(), **result}
     return {"day": day.isoformat(), "stored": int(result)}
+
+
+@register(
+    "purchase_days",
+    "summarise the purchase history per customer and day when the summary is missing or stale",
+)
+def purchase_days(*, on: dt.date) -> Summary:
+    """Rebuild metrics.PurchaseDay whole when it is not current (never built on a database
+    that had purchases, or built in another time zone); purchase writes keep it current
+    otherwise. `on` is accepted for symmetry."""
+    from metrics import purchase_days as summary
+
+    if summary.is_current():
+        return {"rebuilt": 0}
+    summary.rebuild()
+    return {"rebuilt": 1}
 
 
 @register("idempotency_keys", "delete the API's Idempotency-Key records past their replay window")

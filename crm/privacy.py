@@ -91,6 +91,8 @@ def erase_customer(*, customer: Customer, actor: User, at: Any = None) -> Custom
     customer.time_zone = ""
     customer.anonymised_at = now
     customer.save()
+    # The texts blanked below feed no metric (a comment stays non-empty, its sentiment
+    # stays), so the metrics' daily rollups of these rows remain right: no invalidation.
     Interaction.objects.filter(customer=customer).update(
         contact_address="", summary="", updated_at=now
     )

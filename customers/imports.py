@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.models import Customer, Product, Purchase, SalesChannel
+from customers.signals import purchases_written
 
 REQUIRED_COLUMNS = ("customer_external_id", "date", "amount")
 OPTIONAL_COLUMNS = ("sku", "currency", "quantity", "channel", "full_name")
@@ -204,6 +205,9 @@ class _Writer:
             purchase.derive_end_dates()
             purchases.append(purchase)
         Purchase.objects.bulk_create(purchases)
+        purchases_written.send(
+            sender=Purchase, customer_ids={purchase.customer_id for purchase in purchases}
+        )
         self.result.purchases += len(purchases)
 
 

@@ -1,11 +1,18 @@
-"""The admin for metric snapshots: a read-only view of what the daily job computed."""
+"""The admin for metric snapshots and rollups: read-only views of what the daily jobs computed."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 from django.http import HttpRequest
 
-from metrics.models import CLVModelFit, MetricSnapshot
+from metrics.models import (
+    CLVModelFit,
+    FactRollup,
+    FactRollupDay,
+    MetricSnapshot,
+    PurchaseDay,
+    PurchaseDaysBuild,
+)
 
 
 @admin.register(MetricSnapshot)
@@ -40,6 +47,61 @@ class MetricSnapshotAdmin(admin.ModelAdmin):
         self, request: HttpRequest, obj: MetricSnapshot | None = None
     ) -> bool:
         return False
+
+
+class ComputedAdmin(admin.ModelAdmin):
+    """Rows a job computes: shown, never typed in or deleted by hand."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(FactRollupDay)
+class FactRollupDayAdmin(ComputedAdmin):
+    """Which days of each family the dashboard reads from the rollups (operations: a day
+    stays stale until the `rollups` job runs again)."""
+
+    list_display = ("family", "day", "version", "rolled_version", "rolled_at")
+    list_filter = ("family",)
+    date_hierarchy = "day"
+    ordering = ("family", "-day")
+
+
+@admin.register(FactRollup)
+class FactRollupAdmin(ComputedAdmin):
+    """The rolled-up aggregates per family, day and group."""
+
+    list_display = ("family", "day", "channel", "operator_id", "personalized")
+    list_filter = ("family", "channel")
+    date_hierarchy = "day"
+    ordering = ("family", "-day", "id")
+
+
+@admin.register(PurchaseDay)
+class PurchaseDayAdmin(ComputedAdmin):
+    """The purchase summary per customer and day that the repeat, churn, retention and CLV
+    figures read; rebuilt by the `purchase_days` job and kept current on every purchase write."""
+
+    list_display = ("customer", "day", "lines", "revenue", "previous_day", "next_day")
+    date_hierarchy = "day"
+    list_select_related = ("customer",)
+    raw_id_fields = ("customer",)
+    search_fields = ("customer__full_name",)
+    ordering = ("-day", "customer_id")
+    show_full_result_count = False
+
+
+@admin.register(PurchaseDaysBuild)
+class PurchaseDaysBuildAdmin(ComputedAdmin):
+    """When and in which time zone the purchase summary was last rebuilt in full."""
+
+    list_display = ("time_zone", "built_at")
 
 
 @admin.register(CLVModelFit)

@@ -9,6 +9,8 @@ class MetricsConfig(AppConfig):
     verbose_name = _("Metrics")
 
     def ready(self) -> None:
-        from metrics import card
+        from metrics import card, purchase_days, rollup_invalidation
 
         card.register()
+        purchase_days.connect()
+        rollup_invalidation.connect()

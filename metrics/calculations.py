@@ -14,10 +14,11 @@ import datetime as dt
 import math
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import (
     Avg,
     Case,
@@ -40,7 +41,7 @@ from django.utils.translation import gettext_lazy as _
 
 from customers.models import Channel, Interaction, Interest, Offer, Purchase
 from metrics import stats
-from metrics.expressions import SecondsBetween, median_by
+from metrics.expressions import PercentileCont, SecondsBetween, median_by
 from metrics.filters import MetricFilters, Period
 from metrics.stats import Estimate
 from surveys.models import NPS_PROMOTER_MIN, Survey, SurveyResponse
@@ -142,6 +143,9 @@ class FactMetric:
     family: str = ""
     base: Callable[[MetricFilters], QuerySet[Any]] | None = None
     where: Q | None = None
+    # The lookups `source` filters each slice on (apply_filters): the daily rollups apply a
+    # slice themselves only where it is a dimension they keep (metrics.rollups).
+    filter_paths: Paths = field(default_factory=dict)
 
     def compute(self, filters: MetricFilters) -> Estimate:
         return self.finish(self.source(filters).aggregate(**self.aggregates()))
@@ -292,6 +296,7 @@ def _survey_family(kind: str | None, where: Q) -> dict[str, Any]:
         "family": "responses",
         "base": _responses(None),
         "where": where,
+        "filter_paths": SURVEY_PATHS,
     }
 
 
@@ -353,6 +358,7 @@ def _sentiment(sentiment: str) -> FactMetric:
         family="responses",
         base=_responses(None),
         where=~Q(sentiment=""),
+        filter_paths=SURVEY_PATHS,
         time_field="answered_at",
         aggregates=lambda: {"n": Count("pk"), "k": Count("pk", filter=Q(sentiment=sentiment))},
         finish=_share_of,
@@ -400,6 +406,7 @@ FIRST_RESPONSE = FactMetric(
     aggregates=_duration_aggregates("created_at", "first_response_at"),
     finish=_mean_of(SECONDS_PER_MINUTE),
     dimension_paths=TICKET_DIMENSIONS,
+    filter_paths=TICKET_PATHS,
 )
 RESOLUTION_TIME = FactMetric(
     source=_tickets("resolved_at", resolved_at__isnull=False),
@@ -409,6 +416,7 @@ RESOLUTION_TIME = FactMetric(
     aggregates=_duration_aggregates("created_at", "resolved_at"),
     finish=_mean_of(SECONDS_PER_HOUR),
     dimension_paths=TICKET_DIMENSIONS,
+    filter_paths=TICKET_PATHS,
 )
 FIRST_CONTACT_RESOLUTION = FactMetric(
     source=_tickets("resolved_at", resolved_at__isnull=False),
@@ -418,6 +426,7 @@ FIRST_CONTACT_RESOLUTION = FactMetric(
     aggregates=lambda: {"n": Count("pk"), "k": Count("pk", filter=Q(customer_contacts=1))},
     finish=_share_of,
     dimension_paths=TICKET_DIMENSIONS,
+    filter_paths=TICKET_PATHS,
 )
 RESOLUTION_RATE = FactMetric(
     source=_tickets("created_at"),
@@ -427,12 +436,60 @@ RESOLUTION_RATE = FactMetric(
     aggregates=lambda: {"n": Count("pk"), "k": Count("pk", filter=Q(resolved_at__isnull=False))},
     finish=_share_of,
     dimension_paths=TICKET_DIMENSIONS,
+    filter_paths=TICKET_PATHS,
 )
 
 
 def median_resolution_time(filters: MetricFilters) -> Estimate:
     """The median hours from creation to resolution of tickets resolved in the period."""
     return _median_split(filters, None).get(None, stats.NO_DATA)
+
+
+MEDIAN_METRIC = "median_resolution_time"
+
+
+def median_periods(
+    filters: MetricFilters, periods: list[Period], *, cohorts: bool = True
+) -> tuple[list[Estimate], dict[Any, Estimate]]:
+    """The median resolution time of each period, and of the first split by the personalised
+    flag (ignoring the filters' flag, as the cohort view does).
+
+    PostgreSQL: one scan of the tickets resolved in the span, with a percentile per period
+    and per cohort (`percentile_cont ... FILTER (WHERE ...)`): the dashboard's three medians
+    cost one pass. Elsewhere: one query each.
+    """
+    if connection.vendor != "postgresql":
+        return (
+            [median_resolution_time(filters.with_period(period)) for period in periods],
+            _median_split(filters.with_personalized(None), "personalized") if cohorts else {},
+        )
+    span = Period(min(p.start for p in periods), max(p.end for p in periods))
+    tickets = _tickets("resolved_at", resolved_at__isnull=False)(
+        filters.with_period(span).with_personalized(None)
+    )
+    seconds = SecondsBetween(F("created_at"), F("resolved_at"))
+    flag = Q() if filters.personalized is None else Q(personalized=filters.personalized)
+    first = _in("resolved_at", periods[0].start_at, periods[0].end_before)
+    wanted: dict[str, Q] = {
+        f"p{j}": _in("resolved_at", period.start_at, period.end_before) & flag
+        for j, period in enumerate(periods)
+    } | {"yes": first & Q(personalized=True), "no": first & Q(personalized=False)}
+    aggregates: dict[str, Any] = {}
+    for key, condition in wanted.items():
+        aggregates[f"{key}_median"] = PercentileCont(seconds, filter=condition)
+        aggregates[f"{key}_n"] = Count("pk", filter=condition)
+    row = tickets.aggregate(**aggregates)
+
+    def estimate(key: str) -> Estimate:
+        if not row[f"{key}_n"] or row[f"{key}_median"] is None:
+            return stats.NO_DATA
+        return Estimate(value=row[f"{key}_median"] / SECONDS_PER_HOUR, n=row[f"{key}_n"])
+
+    split = {flag_value: estimate(key) for flag_value, key in ((True, "yes"), (False, "no"))}
+    return (
+        [estimate(f"p{j}") for j in range(len(periods))],
+        {key: value for key, value in split.items() if value.has_data},
+    )
 
 
 def _median_split(filters: MetricFilters, dimension: str | None) -> dict[Any, Estimate]:
@@ -488,6 +545,7 @@ ABANDONMENT = FactMetric(
     aggregates=lambda: {"n": Count("pk"), "k": Count("pk", filter=ABANDONED)},
     finish=_share_of,
     dimension_paths=INTERACTION_DIMENSIONS,
+    filter_paths=INTERACTION_PATHS,
 )
 
 
@@ -503,6 +561,7 @@ WAITING_TIME = FactMetric(
     aggregates=_waiting_aggregates,
     finish=_mean_of(),
     dimension_paths=INTERACTION_DIMENSIONS,
+    filter_paths=INTERACTION_PATHS,
 )
 
 
@@ -535,6 +594,7 @@ OFFER_CONVERSION = FactMetric(
     },
     finish=_share_of,
     dimension_paths=OFFER_DIMENSIONS,
+    filter_paths=OFFER_PATHS,
 )
 INTEREST_CONVERSION = FactMetric(
     source=lambda f: apply_filters(
@@ -547,6 +607,7 @@ INTEREST_CONVERSION = FactMetric(
     },
     finish=_share_of,
     dimension_paths={"channel": "channel"},
+    filter_paths=INTEREST_PATHS,
 )
 
 
@@ -566,19 +627,88 @@ def _in(field: str, start: dt.datetime | None, end: dt.datetime) -> Q:
     return condition & Q(**{f"{field}__gte": start}) if start is not None else condition
 
 
+CUSTOMER_COUNTS = ("at_start", "lost", "at_end", "new", "customers", "repeaters", "orders")
+CUSTOMER_SUMS = (
+    "revenue",
+    "revenue_with_cost",
+    "cost",
+    "clv_n",
+    "clv_sum",
+    "clv_sum_sq",
+    "margin_n",
+    "margin_sum",
+)
+
+
 def customer_figures(filters: MetricFilters, periods: list[Period]) -> list[dict[str, Any]]:
-    """Everything the customer-base metrics need, for each of `periods`, in one query.
+    """Everything the customer-base metrics need, for each of `periods`.
+
+    Read from the per-customer-day summary (`metrics.purchase_days`: counts of rows in ranges
+    of days, no grouping) where it applies, with the customers whose subscriptions can lapse
+    in the window answered by the grouped query (`customer_totals`); else by the grouped query
+    alone. Both give additive totals, added here and turned into the figures.
+
+    Per period: {"activity": (see purchase_activity), "base": (see customer_base),
+    "clv": {n, mean, mean_sq, margin}}.
+    """
+    from metrics import purchase_days  # it reads this module's periods and filters
+
+    window_days = churn_inactivity_days()
+    if purchase_days.applies(filters, periods, window_days):
+        lapsing = purchase_days.subscribers(filters, periods, window_days)
+        if lapsing.exists():
+            parts = [
+                purchase_days.totals(filters, periods, window_days, exclude=lapsing),
+                customer_totals(filters, periods, customers=lapsing),
+            ]
+        else:  # no subquery to test each row against
+            parts = [purchase_days.totals(filters, periods, window_days)]
+    else:
+        parts = [customer_totals(filters, periods)]
+    results = []
+    for i in range(len(periods)):
+        total = {
+            key: sum((part[i][key] or 0 for part in parts), start=0)
+            for key in CUSTOMER_COUNTS + CUSTOMER_SUMS
+        }
+        n, margin_n = total["clv_n"], total["margin_n"]
+        results.append(
+            {
+                "activity": {
+                    key: total[key]
+                    for key in (
+                        "customers",
+                        "repeaters",
+                        "orders",
+                        "revenue",
+                        "revenue_with_cost",
+                        "cost",
+                    )
+                },
+                "base": {key: int(total[key]) for key in ("at_start", "lost", "at_end", "new")},
+                "clv": {
+                    "n": n,
+                    "mean": total["clv_sum"] / n if n else None,
+                    "mean_sq": total["clv_sum_sq"] / n if n else None,
+                    "margin": total["margin_sum"] / margin_n if margin_n else None,
+                },
+            }
+        )
+    return results
+
+
+def customer_totals(
+    filters: MetricFilters, periods: list[Period], *, customers: QuerySet[Any] | None = None
+) -> list[dict[str, Any]]:
+    """The customer-base totals of each period from the purchases themselves, in one query
+    (of `customers` only when given).
 
     One pass over the completed purchases before the latest period's end, grouped by
     customer, with per-period conditional aggregates (first purchase ever, purchases in the
     inactivity window before the start and before the end, the last purchase, the latest
     subscription end, the customer-days, revenue and known cost of the period, and the revenue
-    and margin up to the period's end); then one aggregate per period over those customers.
-    Churn, retention, repeat purchases and both CLVs of a period and of the period before it
-    (the trend arrows) all come from this one scan of the purchase history.
-
-    Per period: {"activity": (see purchase_activity), "base": (see customer_base),
-    "clv": {n, mean, mean_sq, margin}}.
+    and margin up to the period's end); then one aggregate per period over those customers:
+    counts and sums, which add up across groups of customers.
     """
     window = dt.timedelta(days=churn_inactivity_days())
     costed = Q(product__cost__isnull=False)
@@ -620,6 +750,7 @@ def customer_figures(filters: MetricFilters, periods: list[Period]) -> list[dict
         at_start = Q(**{f"before_start{i}__gt": 0})
         customer = Q(**{f"window{i}__gt": 0})
         revenue = _as_float(F(f"revenue_total{i}"))
+        margin = _as_float(F(f"margin_total{i}"))
         outer |= {
             f"at_start{i}": Count("customer_id", filter=at_start),
             f"lost{i}": Count(
@@ -639,47 +770,20 @@ def customer_figures(filters: MetricFilters, periods: list[Period]) -> list[dict
             f"revenue_with_cost{i}": Sum(f"costed_revenue{i}"),
             f"cost{i}": Sum(f"known_cost{i}"),
             f"clv_n{i}": Count("customer_id", filter=Q(**{f"last{i}__isnull": False})),
-            f"clv_mean{i}": Avg(revenue),
-            f"clv_mean_sq{i}": Avg(revenue * revenue),
-            f"clv_margin{i}": Avg(_as_float(F(f"margin_total{i}"))),
+            f"clv_sum{i}": Sum(revenue),
+            f"clv_sum_sq{i}": Sum(revenue * revenue),
+            f"margin_n{i}": Count(f"margin_total{i}"),
+            f"margin_sum{i}": Sum(margin),
         }
     latest_end = max(period.end_before for period in periods)
-    row = (
-        _completed_purchases(filters)
-        .filter(purchased_at__lt=latest_end)
-        .values("customer_id")
-        .annotate(**inner)
-        .aggregate(**outer)
-    )
-    results = []
-    for i in range(len(periods)):
-
-        def count(key: str, i: int = i) -> Any:
-            return row[f"{key}{i}"] or 0
-
-        results.append(
-            {
-                "activity": {
-                    key: count(key)
-                    for key in (
-                        "customers",
-                        "repeaters",
-                        "orders",
-                        "revenue",
-                        "revenue_with_cost",
-                        "cost",
-                    )
-                },
-                "base": {key: int(count(key)) for key in ("at_start", "lost", "at_end", "new")},
-                "clv": {
-                    "n": count("clv_n"),
-                    "mean": row[f"clv_mean{i}"],
-                    "mean_sq": row[f"clv_mean_sq{i}"],
-                    "margin": row[f"clv_margin{i}"],
-                },
-            }
-        )
-    return results
+    purchases = _completed_purchases(filters).filter(purchased_at__lt=latest_end)
+    if customers is not None:
+        purchases = purchases.filter(customer_id__in=customers)
+    row = purchases.values("customer_id").annotate(**inner).aggregate(**outer)
+    return [
+        {key: row[f"{key}{i}"] for key in CUSTOMER_COUNTS + CUSTOMER_SUMS}
+        for i in range(len(periods))
+    ]
 
 
 def purchase_activity(filters: MetricFilters) -> dict[str, Any]:
@@ -954,62 +1058,28 @@ CUSTOMER_METRICS = (
 )
 
 
-def _scan_groups(names: list[str]) -> list[list[tuple[str, FactMetric]]]:
-    """Fact metrics grouped by the rows they read: a family shares its base; a metric of no
-    family reads its own source."""
-    grouped: dict[str, list[tuple[str, FactMetric]]] = defaultdict(list)
-    for name in names:
-        fact = METRICS[name].fact
-        if fact is not None:
-            grouped[fact.family or name].append((name, fact))
-    return list(grouped.values())
-
-
-def _scan(
-    filters: MetricFilters, members: list[tuple[str, FactMetric]], periods: list[Period]
-) -> list[dict[str, Estimate]]:
-    """A group's metrics for every period in one query: the rows of the span covering all
-    periods, each aggregate filtered to its metric's rows and its period."""
-    first = members[0][1]
-    base = first.base if first.family and first.base is not None else first.source
-    span = Period(min(p.start for p in periods), max(p.end for p in periods))
-    aggregates: dict[str, Any] = {}
-    for j, period in enumerate(periods):
-        in_period = (
-            _in(first.time_field, period.start_at, period.end_before) if len(periods) > 1 else Q()
-        )
-        for index, (_name, fact) in enumerate(members):
-            where = fact.where if first.family else None
-            condition = (where & in_period) if where is not None else in_period
-            for key, aggregate in fact.aggregates().items():
-                aggregates[f"p{j}_m{index}_{key}"] = _filtered(aggregate, condition or None)
-    row = base(filters.with_period(span)).aggregate(**aggregates)
-    return [
-        {
-            name: fact.finish(_member_row(row, index, prefix=f"p{j}_"))
-            for index, (name, fact) in enumerate(members)
-        }
-        for j in range(len(periods))
-    ]
-
-
 def compute_periods(
     filters: MetricFilters, periods: list[Period], names: list[str] | None = None
 ) -> list[dict[str, Estimate]]:
     """Every metric (or those named) over the filters, for each of `periods`.
 
-    The facts of all periods are read together: one query per family of fact metrics (for
-    all periods at once, with per-period filtered aggregates), one for all the customer-base
-    metrics (`customer_figures`), and the median per period. The dashboard asks for a period
+    The facts of all periods are read together: one grouped read per family of fact metrics
+    (`GroupedFacts`, all periods at once), the customer-base metrics from
+    `customer_figures`, and the medians (`median_periods`). The dashboard asks for a period
     and the one before it (trend arrows) and pays for one pass over each fact table.
     """
     from metrics.clv import simple_clv_from_activity  # clv reads this module's filters
 
     names = names or list(METRICS)
     results: list[dict[str, Estimate]] = [{} for _period in periods]
-    for members in _scan_groups(names):
-        for j, figures in enumerate(_scan(filters, members, periods)):
-            results[j] |= figures
+    facts = GroupedFacts(filters, periods)
+    for name in names:
+        if METRICS[name].fact is not None:
+            for j in range(len(periods)):
+                results[j][name] = facts.compute(name, period=j)
+    if MEDIAN_METRIC in names:
+        for j, median in enumerate(median_periods(filters, periods, cohorts=False)[0]):
+            results[j][MEDIAN_METRIC] = median
     if any(name in CUSTOMER_METRICS for name in names):
         for j, (period, customer) in enumerate(
             zip(periods, customer_figures(filters, periods), strict=True)
@@ -1089,6 +1159,8 @@ class GroupedFacts:
         self.filters = filters
         self.periods = periods
         self._rows: dict[str, tuple[list[tuple[str, FactMetric]], list[dict[str, Any]]]] = {}
+        self._medians: tuple[list[Estimate], dict[Any, Estimate]] | None = None
+        self._covered_days: dict[str, set[dt.date]] | None = None
 
     def _family(self, name: str) -> tuple[list[tuple[str, FactMetric]], list[dict[str, Any]]]:
         fact = METRICS[name].fact
@@ -1104,10 +1176,21 @@ class GroupedFacts:
         return self._rows[key]
 
     def _read(self, members: list[tuple[str, FactMetric]]) -> list[dict[str, Any]]:
+        """The family's groups: from the daily rollup for the days it covers (when the
+        slices allow it, metrics.rollups), from the facts for the other days of the span."""
+        from metrics import rollups  # rollups builds on this module
+
         first = members[0][1]
         base = first.base if first.family and first.base is not None else first.source
         periods = self.periods
         span = Period(min(p.start for p in periods), max(p.end for p in periods))
+        covered: set[dt.date] = set()
+        if rollups.applies(members, self.filters):
+            covered = self._covered(span).get(rollups.family_key(members), set())
+        rows = rollups.read(members, self.filters, periods, covered) if covered else []
+        outside = rollups.facts_outside(first.time_field, covered, span)
+        if len(covered) >= span.days:
+            return rows
         aggregates: dict[str, Any] = {}
         for j, period in enumerate(periods):
             in_period = _in(first.time_field, period.start_at, period.end_before)
@@ -1121,7 +1204,22 @@ class GroupedFacts:
                         aggregates[f"p{j}_m{index}_{WEIGHT}"] = _filtered(Count(value), condition)
         paths = sorted(set(first.dimension_paths.values()))
         filters = self.filters.with_period(span).with_personalized(None)
-        return list(base(filters).values(*paths).annotate(**aggregates).order_by())
+        queryset = base(filters)
+        if outside is not None:
+            queryset = queryset.filter(outside)
+        return rows + list(queryset.values(*paths).annotate(**aggregates).order_by())
+
+    def _covered(self, span: Period) -> dict[str, set[dt.date]]:
+        """The days of the span each family's rollup covers: one query for all families."""
+        from metrics import rollups
+
+        if self._covered_days is None:
+            self._covered_days = rollups.covered_days(
+                {key: rollups.schema(members) for key, members in rollups.families().items()},
+                span.start,
+                span.end,
+            )
+        return self._covered_days
 
     def _pooled(
         self, name: str, period: int, dimension: str = "", key: Any = None
@@ -1155,6 +1253,12 @@ class GroupedFacts:
             else:
                 total[name_of_key] = sum(part[name_of_key] or 0 for part in parts)
         return total
+
+    def medians(self) -> tuple[list[Estimate], dict[Any, Estimate]]:
+        """The median resolution time of each period and its cohort split (one query)."""
+        if self._medians is None:
+            self._medians = median_periods(self.filters, self.periods)
+        return self._medians
 
     def compute(self, name: str, *, period: int = 0) -> Estimate:
         """The metric over the filters for the `period`-th period."""

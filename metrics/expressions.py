@@ -58,7 +58,7 @@ class PercentileCont(Aggregate):
     function = "PERCENTILE_CONT"
     name = "PercentileCont"
     output_field = FloatField()
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)%(filter)s"
 
     def __init__(self, expression: Any, *, fraction: float = 0.5, **extra: Any) -> None:
         super().__init__(expression, fraction=fraction, **extra)

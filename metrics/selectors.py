@@ -16,12 +16,14 @@ from customers.models import Channel
 from metrics import stats
 from metrics.calculations import (
     MEAN,
+    MEDIAN_METRIC,
     METRICS,
     NPS,
     SHARE,
     GroupedFacts,
     MetricDefinition,
     compute_periods,
+    median_periods,
     split_metric,
 )
 from metrics.filters import MetricFilters, Period, site_today
@@ -80,8 +82,16 @@ def kpis(filters: MetricFilters, facts: GroupedFacts | None = None) -> list[Kpi]
     over the purchase history for the customer-base metrics, the median per period."""
     periods = [filters.period, filters.period.previous()]
     facts = facts or GroupedFacts(filters, periods)
-    others = [name for name, definition in METRICS.items() if definition.fact is None]
+    others = [
+        name
+        for name, definition in METRICS.items()
+        if definition.fact is None and name != MEDIAN_METRIC
+    ]
     current, previous = compute_periods(filters, periods, others)
+    medians = (
+        facts.medians()[0] if facts.periods == periods else median_periods(filters, periods)[0]
+    )
+    current[MEDIAN_METRIC], previous[MEDIAN_METRIC] = medians[0], medians[1]
     for name, definition in METRICS.items():
         if definition.fact is not None:
             current[name] = facts.compute(name, period=0)
@@ -124,6 +134,8 @@ def cohorts(filters: MetricFilters, facts: GroupedFacts | None = None) -> list[C
         definition = METRICS[name]
         if definition.fact is not None:
             split = facts.split(name, "personalized")
+        elif name == MEDIAN_METRIC:
+            split = facts.medians()[1]
         else:
             split = split_metric(name, filters.with_personalized(None), "personalized")
         yes = split.get(True, stats.NO_DATA)

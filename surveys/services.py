@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from customers.models import Customer
+from customers.signals import instance_rows, send_rows_written
 from surveys.models import Survey, SurveyInvitation, SurveyResponse
 from surveys.sentiment import classify
 from tickets.models import Ticket
@@ -114,5 +115,7 @@ def relabel_sentiment(
         if label != response.sentiment:
             response.sentiment = label
             changed.append(response)
-    SurveyResponse.objects.bulk_update(changed, ["sentiment"], batch_size=SENTIMENT_BATCH_SIZE)
+    with transaction.atomic():
+        SurveyResponse.objects.bulk_update(changed, ["sentiment"], batch_size=SENTIMENT_BATCH_SIZE)
+        send_rows_written(SurveyResponse, instance_rows(changed))
     return len(changed)

@@ -25,7 +25,14 @@ from accounts.models import User
 from accounts.roles import OPERATORS
 from customers.admin import RECENT_PURCHASES_SHOWN
 from customers.models import ContactPoint, Customer, Purchase
-from metrics.models import CLVModelFit, MetricSnapshot
+from metrics.models import (
+    CLVModelFit,
+    FactRollup,
+    FactRollupDay,
+    MetricSnapshot,
+    PurchaseDay,
+    PurchaseDaysBuild,
+)
 from surveys.forms import SurveyForm
 from surveys.models import Survey, SurveyInvitation, SurveyResponse
 from tests.factories import (
@@ -164,10 +171,31 @@ ROW_BUILDERS: dict[type[Model], Callable[[int], object]] = {
         day=timezone.localdate() - dt.timedelta(days=i + 1)
     ),
     CLVModelFit: lambda i: CLVModelFitFactory.create(),
+    FactRollup: lambda i: FactRollup.objects.create(
+        family="inbound", day=timezone.localdate() - dt.timedelta(days=i + 2), a0=i
+    ),
+    FactRollupDay: lambda i: FactRollupDay.objects.create(
+        family="inbound", day=timezone.localdate() - dt.timedelta(days=i + 2)
+    ),
+    PurchaseDay: lambda i: PurchaseDay.objects.create(
+        customer=CustomerFactory.create(),
+        day=timezone.localdate() - dt.timedelta(days=i + 1),
+        lines=1,
+        revenue=10,
+    ),
+    PurchaseDaysBuild: lambda i: PurchaseDaysBuild.objects.create(time_zone="UTC"),
 }
 ALL_MODELS = list(ROW_BUILDERS)
 # History and computed figures are only read in the admin.
-READ_ONLY_MODELS = {TicketEvent, MetricSnapshot, CLVModelFit}
+READ_ONLY_MODELS = {
+    TicketEvent,
+    MetricSnapshot,
+    CLVModelFit,
+    FactRollup,
+    FactRollupDay,
+    PurchaseDay,
+    PurchaseDaysBuild,
+}
 
 
 def _url(model: type[Model], view: str, *args: Any) -> str:

@@ -30,6 +30,7 @@ from crm.demo.bulk_tables import TABLES, table_label
 from crm.demo.catalogue import PRODUCTS, ensure_catalogue
 from crm.demo.service import ensure_sla_policies, ensure_surveys
 from crm.demo.writers import PostgresCopyWriter, RowWriter, writer_for
+from customers.signals import send_rows_written
 
 DEFAULT_BATCH_SIZE = 5_000
 # Concurrent COPY connections on PostgreSQL. Two keep a two-core machine busy (about 20%
@@ -192,7 +193,10 @@ class BulkGenerator:
 
     def _write(self, batch: BatchRows) -> dict[str, int]:
         for columns in TABLES:
-            self.writer.write(columns, batch.rows[columns])
+            rows = batch.rows[columns]
+            self.writer.write(columns, rows)
+            named = (dict(zip(columns.attnames, row, strict=True)) for row in rows)
+            send_rows_written(columns.model, named)
         return {table_label(columns): len(batch.rows[columns]) for columns in TABLES}
 
     def _write_in_thread(self, batch: BatchRows) -> dict[str, int]:

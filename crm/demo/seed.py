@@ -35,6 +35,7 @@ from customers.models import (
     Reminder,
     Tag,
 )
+from customers.signals import instance_rows, purchases_written, send_rows_written
 
 DEFAULT_SEED = 42
 DEFAULT_CUSTOMERS = 300
@@ -161,9 +162,16 @@ def _save_plans(
     for number, purchase in enumerate(purchases, start=1):
         purchase.external_id = f"{PURCHASE_ID_PREFIX}{number:05d}"
     Purchase.objects.bulk_create(purchases)
-    Interest.objects.bulk_create([i for plan in plans for i in plan.interests])
-    Interaction.objects.bulk_create(
+    purchases_written.send(
+        sender=Purchase, customer_ids={purchase.customer_id for purchase in purchases}
+    )
+    # bulk_create sends no model signals: the metrics' rollups hear of the rows this way.
+    interests = Interest.objects.bulk_create([i for plan in plans for i in plan.interests])
+    send_rows_written(Interest, instance_rows(interests))
+    interactions = Interaction.objects.bulk_create(
         [i for plan in plans for i in plan.interactions] + unknown_calls
     )
-    Offer.objects.bulk_create([o for plan in plans for o in plan.offers])
+    send_rows_written(Interaction, instance_rows(interactions))
+    offers = Offer.objects.bulk_create([o for plan in plans for o in plan.offers])
+    send_rows_written(Offer, instance_rows(offers))
     Reminder.objects.bulk_create([r for plan in plans for r in plan.reminders])

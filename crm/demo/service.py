@@ -18,6 +18,7 @@ from crm.demo.clock import DemoClock
 from crm.demo.commerce import CommercePlanner, CustomerPlan
 from crm.demo.markers import DEMO_NAME_PREFIX
 from customers.models import Channel, Customer
+from customers.signals import instance_rows, send_rows_written
 from surveys.models import Survey, SurveyInvitation, SurveyResponse
 from surveys.services import create_invitation, record_response
 from tickets.models import Priority, SLAPolicy, Status, Ticket, TicketMessage
@@ -231,6 +232,7 @@ class ServiceSeeder:
                 tickets += 1
             self._nps(self.rng("nps", plan.profile.index), plan)
         SurveyResponse.objects.bulk_update(self.sentiments, ["sentiment"])
+        send_rows_written(SurveyResponse, instance_rows(self.sentiments))
         return DemoTicketsResult(
             tickets=tickets, invitations=self.invitations, responses=self.responses
         )

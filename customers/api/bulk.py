@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from customers.models import Channel, Customer, Interest, Product, Purchase, SalesChannel
+from customers.signals import instance_rows, send_rows_written
 
 # PositiveIntegerField's range on every supported database.
 MAX_QUANTITY = 2_147_483_647
@@ -220,4 +221,6 @@ def bulk_create_interests(*, items: Sequence[dict[str, Any]]) -> list[Interest]:
         elif interest.closed_at is None:
             interest.closed_at = now
         interests.append(interest)
-    return Interest.objects.bulk_create(interests)
+    created = Interest.objects.bulk_create(interests)
+    send_rows_written(Interest, instance_rows(created))
+    return created

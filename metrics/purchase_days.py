@@ -1,0 +1,282 @@
+"""The purchase history summarised per customer and local day, for the customer-base metrics.
+
+Churn, retention, repeat purchases and historical CLV are per-customer questions ("was this
+customer active at the start?", "did they buy on two days of the period?"). Grouping the whole
+purchase history by customer answers them, at a cost linear in the purchases with a hash of
+every customer (seconds at five million purchases). `PurchaseDay` keeps one row per customer
+and day with the customer's previous and next purchase day and running totals; each question
+then becomes a count of rows in a range of days, with no grouping:
+
+- customer at an instant t (bought within the inactivity window W before it): their last day
+  before t lies in [t - W, t), i.e. a row with `t - W <= day < t` whose `next_day` is none or
+  on/after t; one such row per customer;
+- buying in the period [s, e): the row of their first day in it, `previous_day` none or before s;
+  buying on one day only: that row with `next_day` none or on/after e (repeaters are the rest);
+- lost in the period (a customer at s with no purchase in [e - W, e)), for periods no longer
+  than W: their last day before s lies in [s - W, e - W) and their next day is none or after e;
+- revenue to the end of the period: `revenue_to_date` of their last row before e.
+
+Customers whose purchases in the window carry a subscription end (lost also when a
+subscription lapses unrenewed) are left to the grouped query of `metrics.calculations`, and
+so is every period longer than the window and a product-category filter (a day mixes
+categories). The rows are derived data: `rebuild()` recomputes them for some customers (or
+all), in SQL with window functions; `metrics.apps` keeps them current on every purchase and
+product cost write; bulk writers call `rebuild()` themselves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, F, FloatField, Max, Q, QuerySet, Sum
+from django.db.models.functions import Cast, TruncDate
+from django.utils import timezone
+
+from customers.models import Purchase
+from metrics.filters import MetricFilters, Period
+from metrics.models import PurchaseDay, PurchaseDaysBuild
+
+# Customers rebuilt per statement (keeps IN lists well under SQLite's variable limit).
+REBUILD_BATCH = 500
+COLUMNS = (
+    "customer_id",
+    "day",
+    "previous_day",
+    "next_day",
+    "lines",
+    "revenue",
+    "costed_revenue",
+    "known_cost",
+    "subscription_ends_on",
+    "revenue_to_date",
+    "margin_to_date",
+)
+
+
+def _days(customer_ids: list[int] | None) -> QuerySet[Any]:
+    """Completed purchases per customer and local day (the site's time zone)."""
+    costed = Q(product__cost__isnull=False)
+    line_cost = F("product__cost") * F("quantity")
+    purchases = Purchase.objects.filter(status=Purchase.Status.COMPLETED)
+    if customer_ids is not None:
+        purchases = purchases.filter(customer_id__in=customer_ids)
+    return (
+        purchases.annotate(
+            local_day=TruncDate("purchased_at", tzinfo=timezone.get_default_timezone())
+        )
+        .values("customer_id", "local_day")
+        .annotate(
+            day_lines=Count("pk"),
+            day_revenue=Sum("amount"),
+            day_costed_revenue=Sum("amount", filter=costed),
+            day_cost=Sum(line_cost, filter=costed),
+            day_margin=Sum(F("amount") - line_cost, filter=costed),
+            day_subscription=Max("subscription_ends_on"),
+        )
+        .order_by()
+    )
+
+
+def _insert(customer_ids: list[int] | None) -> None:
+    """INSERT ... SELECT the rows of these customers (all when None): the day aggregates,
+    with the neighbouring days and running totals from window functions."""
+    inner, params = _days(customer_ids).query.sql_with_params()
+    table = connection.ops.quote_name(PurchaseDay._meta.db_table)
+    window = "OVER (PARTITION BY d.customer_id ORDER BY d.local_day)"
+    sql = (
+        f"INSERT INTO {table} ({', '.join(COLUMNS)}) "
+        "SELECT d.customer_id, d.local_day, "
+        f"LAG(d.local_day) {window}, LEAD(d.local_day) {window}, "
+        "d.day_lines, d.day_revenue, COALESCE(d.day_costed_revenue, 0), d.day_cost, "
+        f"d.day_subscription, SUM(d.day_revenue) {window}, SUM(d.day_margin) {window} "
+        f"FROM ({inner}) d"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def rebuild(customer_ids: Iterable[int] | None = None) -> None:
+    """Recompute the rows of these customers, or of everyone (and mark the build current for
+    the site's time zone). Atomic: readers never see a customer half rebuilt."""
+    with transaction.atomic():
+        if customer_ids is None:
+            PurchaseDay.objects.all().delete()
+            _insert(None)
+            PurchaseDaysBuild.objects.all().delete()
+            PurchaseDaysBuild.objects.create(time_zone=settings.TIME_ZONE)
+            return
+        ids = sorted(set(customer_ids))
+        for start in range(0, len(ids), REBUILD_BATCH):
+            batch = ids[start : start + REBUILD_BATCH]
+            PurchaseDay.objects.filter(customer_id__in=batch).delete()
+            _insert(batch)
+
+
+def is_current() -> bool:
+    """Whether the rows were built whole in the site's present time zone."""
+    return PurchaseDaysBuild.objects.filter(time_zone=settings.TIME_ZONE).exists()
+
+
+def _exclusive_end(period: Period) -> dt.date:
+    return period.end + dt.timedelta(days=1)
+
+
+def applies(filters: MetricFilters, periods: list[Period], window_days: int) -> bool:
+    """Whether these figures can come from the rows (see the module's docstring)."""
+    return (
+        filters.category_id is None
+        and all(period.days <= window_days for period in periods)
+        and is_current()
+    )
+
+
+def _rows(filters: MetricFilters) -> QuerySet[PurchaseDay]:
+    rows = PurchaseDay.objects.all()
+    if filters.segment:
+        rows = rows.filter(customer__segment=filters.segment)
+    return rows
+
+
+def subscribers(filters: MetricFilters, periods: list[Period], window_days: int) -> QuerySet[Any]:
+    """Customers with a subscription end on a purchase within some period's window: the
+    grouped query answers for them (a lapsed subscription loses a customer)."""
+    window = dt.timedelta(days=window_days)
+    return (
+        _rows(filters)
+        .filter(
+            subscription_ends_on__isnull=False,
+            day__gte=min(period.start for period in periods) - window,
+            day__lt=max(_exclusive_end(period) for period in periods),
+        )
+        .values("customer_id")
+    )
+
+
+def totals(
+    filters: MetricFilters,
+    periods: list[Period],
+    window_days: int,
+    *,
+    exclude: QuerySet[Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Per period, the additive totals of `metrics.calculations.customer_totals` for every
+    customer but those in `exclude`: two queries, one over the days of the periods and their
+    windows, one over each customer's last day before each period's end."""
+    window = dt.timedelta(days=window_days)
+    rows = _rows(filters)
+    if exclude is not None:
+        rows = rows.exclude(customer_id__in=exclude)
+    counts: dict[str, Any] = {}
+    values: dict[str, Any] = {}
+    for i, period in enumerate(periods):
+        start, end = period.start, _exclusive_end(period)
+        in_period = Q(day__gte=start, day__lt=end)
+        first_in_period = Q(previous_day__isnull=True) | Q(previous_day__lt=start)
+        last_before_start = Q(next_day__isnull=True) | Q(next_day__gte=start)
+        last_before_end = Q(next_day__isnull=True) | Q(next_day__gte=end)
+        period_counts = {
+            "customers": Count("pk", filter=in_period & first_in_period),
+            "single": Count("pk", filter=in_period & first_in_period & last_before_end),
+            "orders": Count("pk", filter=in_period),
+            "new": Count("pk", filter=in_period & Q(previous_day__isnull=True)),
+            "revenue": Sum("revenue", filter=in_period),
+            "revenue_with_cost": Sum("costed_revenue", filter=in_period),
+            "cost": Sum("known_cost", filter=in_period),
+            "at_start": Count(
+                "pk", filter=Q(day__gte=start - window, day__lt=start) & last_before_start
+            ),
+            "at_end": Count("pk", filter=Q(day__gte=end - window, day__lt=end) & last_before_end),
+            "lost": Count(
+                "pk", filter=Q(day__gte=start - window, day__lt=end - window) & last_before_end
+            ),
+        }
+        last_row = Q(day__lt=end) & last_before_end
+        revenue = Cast("revenue_to_date", FloatField())
+        margin = Cast("margin_to_date", FloatField())
+        period_values = {
+            "clv_n": Count("pk", filter=last_row),
+            "clv_sum": Sum(revenue, filter=last_row),
+            "clv_sum_sq": Sum(revenue * revenue, filter=last_row),
+            "margin_n": Count("margin_to_date", filter=last_row),
+            "margin_sum": Sum(margin, filter=last_row),
+        }
+        counts |= {f"p{i}_{name}": aggregate for name, aggregate in period_counts.items()}
+        values |= {f"p{i}_{name}": aggregate for name, aggregate in period_values.items()}
+    first_start = min(period.start for period in periods) - window
+    last_end = max(_exclusive_end(period) for period in periods)
+    first_end = min(_exclusive_end(period) for period in periods)
+    row = rows.filter(day__gte=first_start, day__lt=last_end).aggregate(**counts)
+    row |= rows.filter(
+        Q(next_day__isnull=True) | Q(next_day__gte=first_end), day__lt=last_end
+    ).aggregate(**values)
+    out = []
+    for i in range(len(periods)):
+        prefix = f"p{i}_"
+        period_row = {
+            key[len(prefix) :]: value for key, value in row.items() if key.startswith(prefix)
+        }
+        customers = period_row["customers"] or 0
+        period_row["repeaters"] = customers - (period_row.pop("single") or 0)
+        out.append(period_row)
+    return out
+
+
+# --- Keeping the rows current ---------------------------------------------------------------
+
+
+def _previous_customer(sender: Any, instance: Purchase, **kwargs: Any) -> None:
+    """Remember whose a purchase was before this save (a purchase moved to another
+    customer changes both customers' days)."""
+    instance._purchase_days_customer = (  # type: ignore[attr-defined]
+        Purchase.objects.filter(pk=instance.pk).values_list("customer_id", flat=True).first()
+        if instance.pk
+        else None
+    )
+
+
+def _purchase_saved(sender: Any, instance: Purchase, **kwargs: Any) -> None:
+    before = getattr(instance, "_purchase_days_customer", None)
+    rebuild({instance.customer_id} | ({before} if before else set()))
+
+
+def _purchase_deleted(sender: Any, instance: Purchase, **kwargs: Any) -> None:
+    rebuild([instance.customer_id])
+
+
+def _previous_cost(sender: Any, instance: Any, **kwargs: Any) -> None:
+    instance._purchase_days_cost = (
+        type(instance).objects.filter(pk=instance.pk).values_list("cost", flat=True).first()
+        if instance.pk
+        else None
+    )
+
+
+def _product_saved(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
+    """A product's cost is in its buyers' known cost and margin."""
+    if created or getattr(instance, "_purchase_days_cost", None) == instance.cost:
+        return
+    rebuild(Purchase.objects.filter(product=instance).values_list("customer_id", flat=True))
+
+
+def _purchases_written(sender: Any, customer_ids: set[int] | None, **kwargs: Any) -> None:
+    rebuild(customer_ids)
+
+
+def connect() -> None:
+    """Rebuild a customer's rows in the transaction of every write to their purchases (and of
+    every product cost change); called from MetricsConfig.ready()."""
+    from django.db.models.signals import post_delete, post_save, pre_save
+
+    from customers.models import Product
+    from customers.signals import purchases_written
+
+    pre_save.connect(_previous_customer, sender=Purchase, dispatch_uid="purchase_days_pre")
+    post_save.connect(_purchase_saved, sender=Purchase, dispatch_uid="purchase_days_save")
+    post_delete.connect(_purchase_deleted, sender=Purchase, dispatch_uid="purchase_days_del")
+    pre_save.connect(_previous_cost, sender=Product, dispatch_uid="purchase_days_product_pre")
+    post_save.connect(_product_saved, sender=Product, dispatch_uid="purchase_days_product")
+    purchases_written.connect(_purchases_written, dispatch_uid="purchase_days_bulk")
