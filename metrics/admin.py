@@ -11,6 +11,7 @@ from metrics.models import (
     FactRollupDay,
     MetricSnapshot,
     PurchaseDay,
+    PurchaseDayRollup,
     PurchaseDaysBuild,
 )
 
@@ -94,6 +95,19 @@ class PurchaseDayAdmin(ComputedAdmin):
     raw_id_fields = ("customer",)
     search_fields = ("customer__full_name",)
     ordering = ("-day", "customer_id")
+    show_full_result_count = False
+
+
+@admin.register(PurchaseDayRollup)
+class PurchaseDayRollupAdmin(ComputedAdmin):
+    """The purchase summary rolled up per day (metrics/customer_rollup.py): the day's totals
+    and the counts of customer-days by their earlier purchase day; written by the `rollups`
+    job, read for the days its markers (family "customer_days") cover."""
+
+    list_display = ("day", "lag", "lag_day", "customers", "new", "revenue")
+    list_filter = ("lag",)
+    date_hierarchy = "day"
+    ordering = ("-day", "lag", "lag_day")
     show_full_result_count = False
 
 

@@ -193,6 +193,9 @@ class PurchaseDay(models.Model):
     )
     day = models.DateField(_("day"))
     previous_day = models.DateField(_("previous purchase day"), null=True, blank=True)
+    # The purchase day before the previous one: with `previous_day`, what the daily rollup
+    # counts (metrics.customer_rollup). Neither changes when a later purchase day is added.
+    second_previous_day = models.DateField(_("second previous purchase day"), null=True, blank=True)
     next_day = models.DateField(_("next purchase day"), null=True, blank=True)
     lines = models.PositiveIntegerField(_("purchase lines"), default=0)
     revenue = models.DecimalField(_("revenue"), max_digits=16, decimal_places=2, default=0)
@@ -209,6 +212,9 @@ class PurchaseDay(models.Model):
     margin_to_date = models.DecimalField(
         _("margin up to this day"), max_digits=18, decimal_places=2, null=True, blank=True
     )
+    # The customer's first day with a line whose product has a cost (from which their margin
+    # to date is known).
+    first_costed = models.BooleanField(_("first day with a known cost"), default=False)
 
     class Meta:
         verbose_name = _("purchase day")
@@ -253,3 +259,59 @@ class PurchaseDaysBuild(models.Model):
 
     def __str__(self) -> str:
         return f"{self.time_zone} {self.built_at:%Y-%m-%d %H:%M}"
+
+
+class PurchaseDayRollup(models.Model):
+    """The per-customer-day summary (`PurchaseDay`) of one local day, rolled up so that the
+    customer-base metrics read a few rows a day instead of one per customer and day
+    (metrics/customer_rollup.py explains the counts).
+
+    Three kinds of row, by `lag`:
+    - 0: the day's totals: customer-days, customers buying for the first time, revenue,
+      revenue and cost of lines with a known cost, margin, the day's part of the sum of
+      squared revenues to date, customers whose margin becomes known;
+    - 1: customer-days of the day whose previous purchase day is `lag_day`;
+    - 2: customer-days of the day whose purchase day before the previous one is `lag_day`.
+    `lag_day` is empty for none and for a day further back than any figure compares
+    (twice the inactivity window), so a day has at most that many rows of each kind.
+    Derived data, rebuilt by the nightly `rollups` job; a day is read only while its marker
+    (`FactRollupDay`, family "customer_days") says it is current.
+    """
+
+    class Lag(models.IntegerChoices):
+        TOTALS = 0, _("the day's totals")
+        PREVIOUS = 1, _("previous purchase day")
+        SECOND_PREVIOUS = 2, _("second previous purchase day")
+
+    day = models.DateField(_("day"))
+    lag = models.PositiveSmallIntegerField(_("kind"), choices=Lag.choices)
+    lag_day = models.DateField(_("earlier purchase day"), null=True, blank=True)
+    customers = models.PositiveIntegerField(_("customer-days"), default=0)
+    new = models.PositiveIntegerField(_("first purchases"), default=0)
+    revenue = models.DecimalField(_("revenue"), max_digits=18, decimal_places=2, default=0)
+    costed_revenue = models.DecimalField(
+        _("revenue of lines with a known cost"), max_digits=18, decimal_places=2, default=0
+    )
+    known_cost = models.DecimalField(
+        _("known cost"), max_digits=18, decimal_places=2, null=True, blank=True
+    )
+    margin = models.DecimalField(
+        _("margin"), max_digits=18, decimal_places=2, null=True, blank=True
+    )
+    # Sum over the day's customers of (revenue to date)^2 - (revenue to the day before)^2:
+    # summed over the days before an instant, the sum of squares of revenue to date.
+    revenue_square_increase = models.FloatField(_("increase of squared revenue"), default=0)
+    first_costed = models.PositiveIntegerField(_("margins becoming known"), default=0)
+
+    class Meta:
+        verbose_name = _("purchase day rollup")
+        verbose_name_plural = _("purchase day rollups")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(lag__in=[0, 1, 2]), name="purchase_day_rollup_lag_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["day", "lag"], name="purchase_day_rollup_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.lag} {self.lag_day or '-'}: {self.customers}"

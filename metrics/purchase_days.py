@@ -22,6 +22,10 @@ so is every period longer than the window and a product-category filter (a day m
 categories). The rows are derived data: `rebuild()` recomputes them for some customers (or
 all), in SQL with window functions; `metrics.apps` keeps them current on every purchase and
 product cost write; bulk writers call `rebuild()` themselves.
+
+The figures themselves are sums over the rows' points (`metrics.customer_rollup`), read from
+the daily rollup of these rows for the days it covers; `rebuild()` uncovers the days whose
+points it changed.
 """
 
 from __future__ import annotations
@@ -32,11 +36,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, F, FloatField, Max, Q, QuerySet, Sum
-from django.db.models.functions import Cast, TruncDate
+from django.db.models import Count, F, Max, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from customers.models import Purchase
+from metrics import customer_rollup
 from metrics.filters import MetricFilters, Period
 from metrics.models import PurchaseDay, PurchaseDaysBuild
 
@@ -46,6 +51,7 @@ COLUMNS = (
     "customer_id",
     "day",
     "previous_day",
+    "second_previous_day",
     "next_day",
     "lines",
     "revenue",
@@ -54,6 +60,7 @@ COLUMNS = (
     "subscription_ends_on",
     "revenue_to_date",
     "margin_to_date",
+    "first_costed",
 )
 
 
@@ -90,9 +97,12 @@ def _insert(customer_ids: list[int] | None) -> None:
     sql = (
         f"INSERT INTO {table} ({', '.join(COLUMNS)}) "
         "SELECT d.customer_id, d.local_day, "
-        f"LAG(d.local_day) {window}, LEAD(d.local_day) {window}, "
+        f"LAG(d.local_day) {window}, LAG(d.local_day, 2) {window}, LEAD(d.local_day) {window}, "
         "d.day_lines, d.day_revenue, COALESCE(d.day_costed_revenue, 0), d.day_cost, "
-        f"d.day_subscription, SUM(d.day_revenue) {window}, SUM(d.day_margin) {window} "
+        f"d.day_subscription, SUM(d.day_revenue) {window}, SUM(d.day_margin) {window}, "
+        # The first day with a costed line: costed, and no costed day before it.
+        f"CASE WHEN d.day_margin IS NOT NULL AND COUNT(d.day_margin) {window} = 1 "
+        "THEN 1 ELSE 0 END = 1 "
         f"FROM ({inner}) d"
     )
     with connection.cursor() as cursor:
@@ -101,19 +111,27 @@ def _insert(customer_ids: list[int] | None) -> None:
 
 def rebuild(customer_ids: Iterable[int] | None = None) -> None:
     """Recompute the rows of these customers, or of everyone (and mark the build current for
-    the site's time zone). Atomic: readers never see a customer half rebuilt."""
+    the site's time zone). Atomic: readers never see a customer half rebuilt. The rolled-up
+    days (metrics.customer_rollup) whose points changed are uncovered in the same
+    transaction: a new purchase today changes none."""
     with transaction.atomic():
         if customer_ids is None:
+            first = customer_rollup.earliest_day()
             PurchaseDay.objects.all().delete()
             _insert(None)
             PurchaseDaysBuild.objects.all().delete()
             PurchaseDaysBuild.objects.create(time_zone=settings.TIME_ZONE)
+            now_first = customer_rollup.earliest_day()
+            known = [day for day in (first, now_first) if day is not None]
+            customer_rollup.invalidate_from(min(known) if known else None)
             return
         ids = sorted(set(customer_ids))
         for start in range(0, len(ids), REBUILD_BATCH):
             batch = ids[start : start + REBUILD_BATCH]
+            before = customer_rollup.signatures(batch)
             PurchaseDay.objects.filter(customer_id__in=batch).delete()
             _insert(batch)
+            customer_rollup.invalidate_changed(before, customer_rollup.signatures(batch))
 
 
 def is_current() -> bool:
@@ -164,65 +182,19 @@ def totals(
     exclude: QuerySet[Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Per period, the additive totals of `metrics.calculations.customer_totals` for every
-    customer but those in `exclude`: two queries, one over the days of the periods and their
-    windows, one over each customer's last day before each period's end."""
-    window = dt.timedelta(days=window_days)
-    rows = _rows(filters)
+    customer but those in `exclude`, as sums over the customers' purchase days
+    (metrics.customer_rollup): from the daily rollup for the days it covers, or, under a
+    segment slice (not a rollup dimension), from the rows of the segment's customers."""
+    if filters.segment:
+        rows = _rows(filters)
+        if exclude is not None:
+            rows = rows.exclude(customer_id__in=exclude)
+        return customer_rollup.summary_totals(rows, periods, window_days)
+    parts = [(1, customer_rollup.totals(periods, window_days))]
     if exclude is not None:
-        rows = rows.exclude(customer_id__in=exclude)
-    counts: dict[str, Any] = {}
-    values: dict[str, Any] = {}
-    for i, period in enumerate(periods):
-        start, end = period.start, _exclusive_end(period)
-        in_period = Q(day__gte=start, day__lt=end)
-        first_in_period = Q(previous_day__isnull=True) | Q(previous_day__lt=start)
-        last_before_start = Q(next_day__isnull=True) | Q(next_day__gte=start)
-        last_before_end = Q(next_day__isnull=True) | Q(next_day__gte=end)
-        period_counts = {
-            "customers": Count("pk", filter=in_period & first_in_period),
-            "single": Count("pk", filter=in_period & first_in_period & last_before_end),
-            "orders": Count("pk", filter=in_period),
-            "new": Count("pk", filter=in_period & Q(previous_day__isnull=True)),
-            "revenue": Sum("revenue", filter=in_period),
-            "revenue_with_cost": Sum("costed_revenue", filter=in_period),
-            "cost": Sum("known_cost", filter=in_period),
-            "at_start": Count(
-                "pk", filter=Q(day__gte=start - window, day__lt=start) & last_before_start
-            ),
-            "at_end": Count("pk", filter=Q(day__gte=end - window, day__lt=end) & last_before_end),
-            "lost": Count(
-                "pk", filter=Q(day__gte=start - window, day__lt=end - window) & last_before_end
-            ),
-        }
-        last_row = Q(day__lt=end) & last_before_end
-        revenue = Cast("revenue_to_date", FloatField())
-        margin = Cast("margin_to_date", FloatField())
-        period_values = {
-            "clv_n": Count("pk", filter=last_row),
-            "clv_sum": Sum(revenue, filter=last_row),
-            "clv_sum_sq": Sum(revenue * revenue, filter=last_row),
-            "margin_n": Count("margin_to_date", filter=last_row),
-            "margin_sum": Sum(margin, filter=last_row),
-        }
-        counts |= {f"p{i}_{name}": aggregate for name, aggregate in period_counts.items()}
-        values |= {f"p{i}_{name}": aggregate for name, aggregate in period_values.items()}
-    first_start = min(period.start for period in periods) - window
-    last_end = max(_exclusive_end(period) for period in periods)
-    first_end = min(_exclusive_end(period) for period in periods)
-    row = rows.filter(day__gte=first_start, day__lt=last_end).aggregate(**counts)
-    row |= rows.filter(
-        Q(next_day__isnull=True) | Q(next_day__gte=first_end), day__lt=last_end
-    ).aggregate(**values)
-    out = []
-    for i in range(len(periods)):
-        prefix = f"p{i}_"
-        period_row = {
-            key[len(prefix) :]: value for key, value in row.items() if key.startswith(prefix)
-        }
-        customers = period_row["customers"] or 0
-        period_row["repeaters"] = customers - (period_row.pop("single") or 0)
-        out.append(period_row)
-    return out
+        excluded = PurchaseDay.objects.filter(customer_id__in=exclude)
+        parts.append((-1, customer_rollup.summary_totals(excluded, periods, window_days)))
+    return customer_rollup.add(*parts)
 
 
 # --- Keeping the rows current ---------------------------------------------------------------

@@ -44,12 +44,14 @@ from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from metrics import customer_rollup
 from metrics.calculations import (
     METRICS,
     WEIGHT,
     FactMetric,
     _as_day,
     _filtered,
+    churn_inactivity_days,
 )
 from metrics.filters import MetricFilters, Period, day_start, site_today
 from metrics.models import ROLLUP_AGGREGATES, FactRollup, FactRollupDay
@@ -178,28 +180,33 @@ def compute(family: str, first: dt.date, last: dt.date) -> list[FactRollup]:
 def store(family: str, rows: list[FactRollup], versions: Mapping[dt.date, int]) -> None:
     """Replace the rows of the days of `versions` and mark each covered by the version read
     before its facts were: one transaction. A bump since then leaves the day uncovered."""
-    fingerprint = schema(families()[family])
-    now = timezone.now()
     with transaction.atomic():
         FactRollup.objects.filter(family=family, day__in=list(versions)).delete()
         FactRollup.objects.bulk_create(rows, batch_size=1000)
-        FactRollupDay.objects.bulk_create(
-            [
-                FactRollupDay(
-                    family=family,
-                    day=day,
-                    version=version,
-                    rolled_version=version,
-                    schema=fingerprint,
-                    rolled_at=now,
-                )
-                for day, version in versions.items()
-            ],
-            update_conflicts=True,
-            unique_fields=["family", "day"],
-            # Never `version`: a bump that came in meanwhile must survive (docstring).
-            update_fields=["rolled_version", "schema", "rolled_at"],
-        )
+        mark_covered(family, versions, schema(families()[family]))
+
+
+def mark_covered(family: str, versions: Mapping[dt.date, int], fingerprint: str) -> None:
+    """Mark each day covered by the version read before its facts were, with the rollup's
+    fingerprint (upserts; call in the transaction that writes the day's rows)."""
+    now = timezone.now()
+    FactRollupDay.objects.bulk_create(
+        [
+            FactRollupDay(
+                family=family,
+                day=day,
+                version=version,
+                rolled_version=version,
+                schema=fingerprint,
+                rolled_at=now,
+            )
+            for day, version in versions.items()
+        ],
+        update_conflicts=True,
+        unique_fields=["family", "day"],
+        # Never `version`: a bump that came in meanwhile must survive (docstring).
+        update_fields=["rolled_version", "schema", "rolled_at"],
+    )
 
 
 def roll_up(family: str, first: dt.date, last: dt.date) -> int:
@@ -245,8 +252,9 @@ def covered_days(
 
 def roll_up_due(*, on: dt.date) -> dict[str, int]:
     """Roll up every family for every uncovered day from its first fact up to `RECENT_DAYS`
-    before `on` (never later than today allows), in batches of `BATCH_DAYS` days; returns
-    the days rolled per family. Idempotent: covered days are left alone."""
+    before `on` (never later than today allows), in batches of `BATCH_DAYS` days, and the
+    customer days of the purchase summary (metrics.customer_rollup); returns the days rolled
+    per family. Idempotent: covered days are left alone."""
     last = min(on, site_today()) - dt.timedelta(days=RECENT_DAYS)
     summary: dict[str, int] = {}
     for family, members in families().items():
@@ -265,6 +273,9 @@ def roll_up_due(*, on: dt.date) -> dict[str, int]:
         for start, end in _runs(missing, longest=BATCH_DAYS):
             roll_up(family, start, end)
             summary[family] += (end - start).days + 1
+    summary[customer_rollup.FAMILY] = customer_rollup.roll_up_due(
+        on=on, window_days=churn_inactivity_days()
+    )
     return summary
 
 

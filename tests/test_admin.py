@@ -31,6 +31,7 @@ from metrics.models import (
     FactRollupDay,
     MetricSnapshot,
     PurchaseDay,
+    PurchaseDayRollup,
     PurchaseDaysBuild,
 )
 from surveys.forms import SurveyForm
@@ -184,6 +185,9 @@ ROW_BUILDERS: dict[type[Model], Callable[[int], object]] = {
         revenue=10,
     ),
     PurchaseDaysBuild: lambda i: PurchaseDaysBuild.objects.create(time_zone="UTC"),
+    PurchaseDayRollup: lambda i: PurchaseDayRollup.objects.create(
+        day=timezone.localdate() - dt.timedelta(days=i + 2), lag=1, customers=i + 1
+    ),
 }
 ALL_MODELS = list(ROW_BUILDERS)
 # History and computed figures are only read in the admin.
@@ -195,6 +199,7 @@ READ_ONLY_MODELS = {
     FactRollupDay,
     PurchaseDay,
     PurchaseDaysBuild,
+    PurchaseDayRollup,
 }
 
 
