@@ -205,7 +205,8 @@ def main() -> int:
             print(
                 f"  dashboard for a year: {figure['dashboard_year_s']} s "
                 f"(goal <= {figure['year_goal_s']} s) {within}; at the full size "
-                f"~{figure['dashboard_year_at_full_scale_s_estimated']} s (linear estimate)"
+                f"~{figure['dashboard_year_at_full_scale_s_estimated']} s "
+                + ("(measured)" if figure["measured_at_full_scale"] else "(linear estimate)")
             )
     print(f"written to {out}")
     return 0
