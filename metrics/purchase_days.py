@@ -179,7 +179,7 @@ def totals(
     periods: list[Period],
     window_days: int,
     *,
-    exclude: QuerySet[Any] | None = None,
+    exclude: QuerySet[Any] | list[int] | None = None,
 ) -> list[dict[str, Any]]:
     """Per period, the additive totals of `metrics.calculations.customer_totals` for every
     customer but those in `exclude`, as sums over the customers' purchase days

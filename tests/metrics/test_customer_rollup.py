@@ -197,3 +197,16 @@ def test_rolled_up_figures_read_a_bounded_number_of_rows(
     with django_assert_max_num_queries(5) as context:
         customer_figures(MetricFilters(period=year), [year, year.previous()])
     assert not any("customers_purchase" in q["sql"] for q in context.captured_queries)
+
+
+def test_many_subscribers_are_answered_through_a_subquery_alike(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past LAPSING_ID_LIST_LIMIT the subscribers stay a subquery: the same figures."""
+    from metrics import calculations
+
+    _history(11, customers=30)
+    purchase_days.rebuild()
+    _roll_up()
+    monkeypatch.setattr(calculations, "LAPSING_ID_LIST_LIMIT", 0)
+    _assert_all_periods(365)
