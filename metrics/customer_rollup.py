@@ -276,13 +276,6 @@ def summary_totals(
     return _totals(rows, _Source(rolled_up=False), periods, window_days)
 
 
-def _day_ranges(runs: list[tuple[dt.date, dt.date]]) -> Q:
-    condition = Q(pk__in=[])
-    for first, last in runs:
-        condition |= Q(day__gte=first, day__lte=last)
-    return condition
-
-
 def _uncovered(runs: list[tuple[dt.date, dt.date]], end: dt.date) -> Q:
     """The days before `end` outside the covered runs, as ranges."""
     condition = Q(pk__in=[])
@@ -313,8 +306,10 @@ def totals(periods: list[Period], window_days: int) -> list[dict[str, Any]]:
     )
     if not runs:
         return summary
+    from metrics.rollups import _days_in
+
     rolled = _totals(
-        PurchaseDayRollup.objects.filter(_day_ranges(runs)),
+        PurchaseDayRollup.objects.filter(_days_in(runs)),
         _Source(rolled_up=True),
         periods,
         window_days,
@@ -392,7 +387,7 @@ def roll_up_due(*, on: dt.date, window_days: int) -> int:
 
     if not purchase_days.is_current():
         return 0  # the summary is rebuilt first (the purchase_days job), then rolled up
-    earliest = PurchaseDay.objects.aggregate(first=Min("day"))["first"]
+    earliest = earliest_day()
     last = min(on, site_today()) - dt.timedelta(days=RECENT_DAYS)
     if earliest is None or earliest > last:
         return 0
