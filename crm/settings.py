@@ -360,6 +360,13 @@ API_BULK_MAX_ITEMS = env_int("CRM_API_BULK_MAX_ITEMS", 1000)
 API_THROTTLE_RATE = os.environ.get("CRM_API_THROTTLE_RATE", "20000/hour")
 # How long an Idempotency-Key replays its first answer (24 hours, as Stripe's do).
 API_IDEMPOTENCY_TTL_SECONDS = env_int("CRM_API_IDEMPOTENCY_TTL_SECONDS", 24 * 60 * 60)
+# How long a request holds its Idempotency-Key while it runs: a retry after that takes the key
+# over (the first request's worker died). Keep it above the server's request timeout
+# (gunicorn's --timeout, 30 s by default), so that a slow request is not run twice.
+API_IDEMPOTENCY_LEASE_SECONDS = env_int("CRM_API_IDEMPOTENCY_LEASE_SECONDS", 120)
+# Lists and objects in a JSON body nest at most this deep; deeper is a 400 before any parsing
+# code recurses into it. The API's own bodies nest four levels at most.
+API_JSON_MAX_DEPTH = env_int("CRM_API_JSON_MAX_DEPTH", 32)
 
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header makes an anonymous request a 401, not a 403.
@@ -368,7 +375,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["crm.api.permissions.ModelPermissions"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["crm.api.filters.StrictFilterBackend"],
+    # JSON only (415 for anything else); a view that must read a form sets its own parsers.
+    "DEFAULT_PARSER_CLASSES": ["crm.api.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_PAGINATION_CLASS": "crm.api.pagination.StableCursorPagination",
     "DEFAULT_THROTTLE_CLASSES": ["crm.api.throttling.TokenRateThrottle"],
     "EXCEPTION_HANDLER": "crm.api.exceptions.exception_handler",

@@ -34,3 +34,9 @@ urlpatterns = [
     path("api/", include("crm.api_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
 ]
+
+# Errors raised outside a view's own handling: JSON under /api/, the templates elsewhere.
+handler400 = "crm.api.error_views.bad_request"
+handler403 = "crm.api.error_views.permission_denied"
+handler404 = "crm.api.error_views.page_not_found"
+handler500 = "crm.api.error_views.server_error"

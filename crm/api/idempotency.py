@@ -5,6 +5,11 @@ settings.API_IDEMPOTENCY_TTL replays the stored status and body (with the header
 `Idempotent-Replayed: true`); the same key with another request is a 422; a key whose first
 request is still running is a 409. Only answers below 500 are stored: after a server error the
 client may retry with the same key.
+
+A request holds its key for settings.API_IDEMPOTENCY_LEASE_SECONDS. A worker killed mid-request
+never stores its answer nor frees the key: once the lease ran out, a retry takes the key over
+(one compare-and-set UPDATE, so that of two retries only one wins) and runs the request again.
+Whatever the first request wrote is gone with its transaction: the worker died before COMMIT.
 """
 
 from __future__ import annotations
@@ -63,6 +68,7 @@ def claim_key(*, request: Request, key: str, now: dt.datetime) -> IdempotencyKey
     print_ = fingerprint(request)
     user = acting_user(request)
     ttl = dt.timedelta(seconds=settings.API_IDEMPOTENCY_TTL_SECONDS)
+    lease = dt.timedelta(seconds=settings.API_IDEMPOTENCY_LEASE_SECONDS)
     for _attempt in range(2):
         try:
             with transaction.atomic():
@@ -74,6 +80,7 @@ def claim_key(*, request: Request, key: str, now: dt.datetime) -> IdempotencyKey
                     request_fingerprint=print_,
                     created_at=now,
                     expires_at=now + ttl,
+                    leased_until=now + lease,
                 )
         except IntegrityError:
             existing = IdempotencyKey.objects.filter(user=user, key=key).first()
@@ -87,14 +94,48 @@ def claim_key(*, request: Request, key: str, now: dt.datetime) -> IdempotencyKey
                     _(
                         "This Idempotency-Key was already used for another request; "
                         "use a new key for a new request."
-                    )
+                    ),
+                    code="idempotency_key_reused",
                 ) from None
             if existing.response_status is None:
-                raise Conflict(
-                    _("A request with this Idempotency-Key is still being processed; retry later.")
-                ) from None
+                if take_over_abandoned_key(record=existing, now=now):
+                    return existing
+                raise _in_flight() from None
             raise _Replay(existing) from None
-    raise Conflict(_("A request with this Idempotency-Key is still being processed; retry later."))
+    raise _in_flight()
+
+
+def _in_flight() -> Conflict:
+    return Conflict(
+        _("A request with this Idempotency-Key is still being processed; retry later."),
+        code="idempotency_key_in_flight",
+    )
+
+
+def take_over_abandoned_key(*, record: IdempotencyKey, now: dt.datetime) -> bool:
+    """Take the key of an in-flight request whose lease ran out; False if its lease still runs
+    or another retry took it first. On success `record` holds the new lease."""
+    leased_until = record.leased_until
+    if leased_until is not None and leased_until > now:
+        return False
+    ttl = dt.timedelta(seconds=settings.API_IDEMPOTENCY_TTL_SECONDS)
+    lease = dt.timedelta(seconds=settings.API_IDEMPOTENCY_LEASE_SECONDS)
+    fields = {"created_at": now, "expires_at": now + ttl, "leased_until": now + lease}
+    taken = IdempotencyKey.objects.filter(
+        pk=record.pk, response_status__isnull=True, leased_until=leased_until
+    ).update(**fields)
+    if taken != 1:
+        return False
+    for name, value in fields.items():
+        setattr(record, name, value)
+    return True
+
+
+def _still_ours(record: IdempotencyKey) -> Any:
+    """The key's row, if no retry took it over since this request claimed it."""
+    return IdempotencyKey.objects.filter(
+        pk=record.pk, response_status__isnull=True, leased_until=record.leased_until
+    )
 
 
 class IdempotentPostMixin:
@@ -123,7 +164,7 @@ class IdempotentPostMixin:
             # An unhandled error (a 500): free the key, so that the client's retry runs again.
             pending, self._idempotency_record = self._idempotency_record, None
             if pending is not None:
-                IdempotencyKey.objects.filter(pk=pending.pk).delete()
+                _still_ours(pending).delete()
             raise
 
     def finalize_response(
@@ -134,9 +175,11 @@ class IdempotentPostMixin:
         if record is not None:
             self._idempotency_record = None
             if response.status_code >= 500:
-                record.delete()
+                _still_ours(record).delete()
             else:
-                record.response_status = response.status_code
-                record.response_body = getattr(response, "data", None)
-                record.save(update_fields=["response_status", "response_body"])
+                _still_ours(record).update(
+                    response_status=response.status_code,
+                    response_body=getattr(response, "data", None),
+                    leased_until=None,
+                )
         return response

@@ -11,7 +11,8 @@ from django.utils.translation import gettext_lazy as _
 class IdempotencyKey(models.Model):
     """The first answer to a POST sent with an `Idempotency-Key` header, replayed on retries.
 
-    A row without `response_status` is a request still in flight.
+    A row without `response_status` is a request still in flight, holding the key until
+    `leased_until`; after that a retry may take the key over (the first request's worker died).
     """
 
     user = models.ForeignKey(
@@ -31,6 +32,7 @@ class IdempotencyKey(models.Model):
     )
     created_at = models.DateTimeField(_("created at"))
     expires_at = models.DateTimeField(_("expires at"))
+    leased_until = models.DateTimeField(_("leased until"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

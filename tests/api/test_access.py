@@ -144,7 +144,9 @@ def test_every_resource_is_403_for_a_user_without_its_permissions(
     assert client.post(f"/api/v1/{resource}/", {}, format="json").status_code in {403, 405}
 
 
-def test_invalid_cursor_is_a_404_not_a_500(client_for: ClientFor, operator: User) -> None:
+def test_invalid_cursor_is_a_400_naming_it(client_for: ClientFor, operator: User) -> None:
     response = client_for(operator).get("/api/v1/customers/", {"cursor": "garbage"})
 
-    assert response.status_code == 404
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_cursor"
+    assert "cursor" in response.json()

@@ -49,11 +49,16 @@ def test_same_key_with_another_body_is_422(client_for: ClientFor, operator: User
 def test_a_key_still_in_flight_is_409(client_for: ClientFor, operator: User) -> None:
     client = client_for(operator)
     client.post(URL, BODY, format="json", HTTP_IDEMPOTENCY_KEY="k")
-    IdempotencyKey.objects.update(response_status=None, response_body=None)
+    IdempotencyKey.objects.update(
+        response_status=None,
+        response_body=None,
+        leased_until=timezone.now() + dt.timedelta(seconds=30),
+    )
 
     response = client.post(URL, BODY, format="json", HTTP_IDEMPOTENCY_KEY="k")
 
     assert response.status_code == 409
+    assert response.json()["code"] == "idempotency_key_in_flight"
 
 
 def test_keys_are_per_user_and_expire(
