@@ -56,6 +56,26 @@ def test_schema_generates_without_warnings(tmp_path: Any) -> None:
         assert path in text, path
 
 
+def test_every_request_body_is_json_only_and_errors_carry_a_code() -> None:
+    document = json.loads(
+        OpenApiJsonRenderer().render(SchemaGenerator().get_schema(request=None, public=True))
+    )
+    writes = 0
+
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            body = operation.get("requestBody")
+            if body is not None:
+                writes += 1
+                assert set(body["content"]) == {"application/json"}, (method, path)
+            if method in {"post", "put", "patch"}:
+                assert "415" in operation["responses"], (method, path)
+    error = document["components"]["schemas"]["Error"]
+
+    assert writes > 30
+    assert set(error["required"]) == {"detail", "code"}
+
+
 @pytest.mark.django_db
 def test_schema_and_swagger_ui_are_served_without_a_cdn(anonymous: APIClient) -> None:
     schema = anonymous.get("/api/schema/")
