@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import User
-from crm.api.idempotency import prune_expired_keys
+from crm.api.idempotency import prune_expired_keys, take_over_abandoned_key
 from crm.api.models import IdempotencyKey
 from customers.models import Customer
 from tests.api.conftest import ClientFor
@@ -163,3 +164,86 @@ def test_a_server_error_frees_the_key(client_for: ClientFor, operator: User, mon
 
     assert response.status_code == 500
     assert not IdempotencyKey.objects.exists()
+
+
+def _abandon(key: str, *, lease_left: dt.timedelta) -> None:
+    """Make `key` look like the key of a request whose worker died mid-flight: no answer
+    stored, and nothing it wrote survived (its transaction never committed)."""
+    IdempotencyKey.objects.filter(key=key).update(
+        response_status=None, response_body=None, leased_until=timezone.now() + lease_left
+    )
+    Customer.objects.all().delete()
+
+
+def test_a_retry_after_the_lease_takes_over_an_abandoned_key(
+    client_for: ClientFor, operator: User
+) -> None:
+    client = client_for(operator)
+    client.post(URL, BODY, format="json", HTTP_IDEMPOTENCY_KEY="k")
+    _abandon("k", lease_left=-dt.timedelta(seconds=1))
+
+    retry = client.post(URL, BODY, format="json", HTTP_IDEMPOTENCY_KEY="k")
+    replay = client.post(URL, BODY, format="json", HTTP_IDEMPOTENCY_KEY="k")
+
+    assert retry.status_code == 201
+    assert replay.status_code == 201
+    assert replay["Idempotent-Replayed"] == "true"
+    assert replay.json() == retry.json()
+    assert Customer.objects.count() == 1
+    record = IdempotencyKey.objects.get()
+    assert (record.response_status, record.leased_until) == (201, None)
+
+
+def test_a_retry_within_the_lease_is_409(client_for: ClientFor, operator: User) -> None:
+    client = client_for(operator)
+    client.post(URL, BODY, format="json", HTTP_IDEMPOTENCY_KEY="k")
+    _abandon("k", lease_left=dt.timedelta(seconds=5))
+
+    retry = client.post(URL, BODY, format="json", HTTP_IDEMPOTENCY_KEY="k")
+
+    assert retry.status_code == 409
+    assert not Customer.objects.exists()
+
+
+def test_only_one_retry_takes_over_an_abandoned_key(operator: User) -> None:
+    now = timezone.now()
+    IdempotencyKey.objects.create(
+        user=operator,
+        key="k",
+        request_method="POST",
+        request_path=URL,
+        request_fingerprint="f",
+        created_at=now - dt.timedelta(minutes=5),
+        expires_at=now + dt.timedelta(hours=23),
+        leased_until=now - dt.timedelta(minutes=3),
+    )
+    # Two retries read the abandoned row at the same moment; each then tries to take it.
+    first, second = IdempotencyKey.objects.get(), IdempotencyKey.objects.get()
+
+    assert take_over_abandoned_key(record=first, now=now) is True
+    assert take_over_abandoned_key(record=second, now=now) is False
+    assert IdempotencyKey.objects.get().leased_until == first.leased_until > now
+
+
+def test_a_request_whose_key_was_taken_over_does_not_store_its_answer(
+    client_for: ClientFor, operator: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request that outlived its lease: the retry owns the key; the late answer is dropped."""
+    import crm.api.idempotency as idempotency
+
+    real_claim = idempotency.claim_key
+
+    def claim_then_lose_the_lease(**kwargs: object) -> IdempotencyKey:
+        record = real_claim(**kwargs)  # type: ignore[arg-type]
+        stale = IdempotencyKey.objects.get(pk=record.pk)
+        later = timezone.now() + dt.timedelta(seconds=settings.API_IDEMPOTENCY_LEASE_SECONDS + 1)
+        assert idempotency.take_over_abandoned_key(record=stale, now=later)
+        return record
+
+    monkeypatch.setattr(idempotency, "claim_key", claim_then_lose_the_lease)
+
+    client_for(operator).post(URL, BODY, format="json", HTTP_IDEMPOTENCY_KEY="k")
+
+    record = IdempotencyKey.objects.get()
+    assert record.response_status is None
+    assert record.leased_until is not None
