@@ -314,6 +314,17 @@ TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "Europe/Moscow")
 PHONE_DEFAULT_REGION = os.environ.get("PHONE_DEFAULT_REGION", "RU").upper()
 DEFAULT_CURRENCY = os.environ.get("CRM_DEFAULT_CURRENCY", "RUB").upper()
 
+# Dates no business record can have are refused (API 400, admin and import errors): anything
+# before this day (a typo, a placeholder such as 0001-01-01 or 1850), and a moment that already
+# happened (a purchase, a call, an answer) later than now plus this leeway for clocks.
+try:
+    CRM_EARLIEST_DATE = datetime.date.fromisoformat(
+        os.environ.get("CRM_EARLIEST_DATE", "1970-01-01")
+    )
+except ValueError as _exc:
+    raise ImproperlyConfigured("CRM_EARLIEST_DATE must be a date as YYYY-MM-DD") from _exc
+CRM_FUTURE_LEEWAY_SECONDS = env_int("CRM_FUTURE_LEEWAY_SECONDS", 24 * 60 * 60)
+
 # --- The customer card and its recommendations ------------------------------------------------
 
 # A product bought this long ago is due for its successor: two years, the usual replacement

@@ -17,10 +17,12 @@ from decimal import Decimal, InvalidOperation
 from typing import TextIO
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from customers.dates import validate_past_moment
 from customers.models import Customer, Product, Purchase, SalesChannel
 from customers.signals import purchases_written
 
@@ -105,6 +107,13 @@ def _parse(line: int, raw: dict[str, str | None]) -> _Row | str:
         purchased_at = _parse_moment(values.get("date", ""))
     except ValueError:
         return _("date “%(value)s” is not a date (YYYY-MM-DD)") % {"value": values.get("date", "")}
+    try:
+        validate_past_moment(purchased_at)
+    except ValidationError as exc:
+        return _("date “%(value)s”: %(problem)s") % {
+            "value": values.get("date", ""),
+            "problem": " ".join(exc.messages),
+        }
     try:
         amount = Decimal(values.get("amount", "").replace(",", "."))
     except InvalidOperation:

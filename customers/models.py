@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.validators import validate_time_zone
 from customers.contacts import normalise_email, normalise_handle, normalise_phone
-from customers.dates import add_months
+from customers.dates import add_months, validate_past_moment
 
 NOT_BLANK = ~Q(external_id="")
 
@@ -139,7 +139,9 @@ class Customer(models.Model):
         _("acquisition channel"), max_length=20, choices=AcquisitionChannel.choices, blank=True
     )
     acquisition_campaign = models.CharField(_("acquisition campaign"), max_length=255, blank=True)
-    customer_since = models.DateField(_("customer since"), default=timezone.localdate)
+    customer_since = models.DateField(
+        _("customer since"), default=timezone.localdate, validators=[validate_past_moment]
+    )
     preferred_channel = models.CharField(
         _("preferred channel"),
         max_length=20,
@@ -455,7 +457,9 @@ class Purchase(models.Model):
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.COMPLETED
     )
-    purchased_at = models.DateTimeField(_("purchased at"), default=timezone.now)
+    purchased_at = models.DateTimeField(
+        _("purchased at"), default=timezone.now, validators=[validate_past_moment]
+    )
     # Derived from the product's terms on every save; read-only everywhere else.
     warranty_ends_on = models.DateField(
         _("warranty ends on"), null=True, blank=True, editable=False
@@ -591,7 +595,9 @@ class Interest(models.Model):
         validators=[MinValueValidator(Decimal(0))],
     )
     currency = models.CharField(_("currency"), max_length=3, default=default_currency)
-    occurred_at = models.DateTimeField(_("occurred at"), default=timezone.now)
+    occurred_at = models.DateTimeField(
+        _("occurred at"), default=timezone.now, validators=[validate_past_moment]
+    )
     purchase = models.ForeignKey(
         Purchase,
         verbose_name=_("became purchase"),
@@ -600,7 +606,9 @@ class Interest(models.Model):
         blank=True,
         related_name="converted_interests",
     )
-    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    closed_at = models.DateTimeField(
+        _("closed at"), null=True, blank=True, validators=[validate_past_moment]
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -677,9 +685,15 @@ class Interaction(models.Model):
     external_id = models.CharField(
         _("external ID"), max_length=100, blank=True, help_text=_("Call or chat ID in its system.")
     )
-    started_at = models.DateTimeField(_("started at"), default=timezone.now)
-    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
-    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+    started_at = models.DateTimeField(
+        _("started at"), default=timezone.now, validators=[validate_past_moment]
+    )
+    answered_at = models.DateTimeField(
+        _("answered at"), null=True, blank=True, validators=[validate_past_moment]
+    )
+    ended_at = models.DateTimeField(
+        _("ended at"), null=True, blank=True, validators=[validate_past_moment]
+    )
     operator = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("operator"),
@@ -789,8 +803,12 @@ class Offer(models.Model):
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.OFFERED
     )
-    offered_at = models.DateTimeField(_("offered at"), default=timezone.now)
-    responded_at = models.DateTimeField(_("responded at"), null=True, blank=True)
+    offered_at = models.DateTimeField(
+        _("offered at"), default=timezone.now, validators=[validate_past_moment]
+    )
+    responded_at = models.DateTimeField(
+        _("responded at"), null=True, blank=True, validators=[validate_past_moment]
+    )
     operator = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("operator"),

@@ -14,6 +14,7 @@ from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
+from customers.dates import validate_past_moment
 from customers.models import DELIVERY_CHANNELS, Channel, Customer, Purchase
 from tickets.models import Ticket
 
@@ -315,7 +316,9 @@ class SurveyResponse(models.Model):
     sentiment = models.CharField(
         _("comment sentiment"), max_length=10, choices=Sentiment.choices, blank=True
     )
-    answered_at = models.DateTimeField(_("answered at"), default=timezone.now)
+    answered_at = models.DateTimeField(
+        _("answered at"), default=timezone.now, validators=[validate_past_moment]
+    )
 
     class Meta:
         ordering = ["-answered_at", "-id"]

@@ -27,6 +27,17 @@ from django.utils import timezone
 
 from webhooks.models import Webhook, WebhookDelivery
 
+
+class PayloadEncoder(DjangoJSONEncoder):
+    """Times in RFC 3339 in UTC ("...Z"), the form the API answers, whatever zone the value
+    carries (a time a client sent with +03:00 keeps that zone on the instance)."""
+
+    def default(self, o: Any) -> Any:
+        if isinstance(o, dt.datetime) and timezone.is_aware(o):
+            o = o.astimezone(dt.UTC)
+        return super().default(o)
+
+
 logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-CRM-Signature"
@@ -83,7 +94,7 @@ def emit_event(
             WebhookDelivery(
                 webhook=hook,
                 event=event,
-                payload=json.loads(json.dumps(payload, cls=DjangoJSONEncoder)),
+                payload=json.loads(json.dumps(payload, cls=PayloadEncoder)),
                 created_at=now,
                 next_attempt_at=now,
             )
@@ -106,7 +117,7 @@ def delivery_body(*, delivery: WebhookDelivery, now: dt.datetime) -> bytes:
         "timestamp": int(now.timestamp()),
         "data": delivery.payload,
     }
-    return json.dumps(document, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
+    return json.dumps(document, cls=PayloadEncoder, separators=(",", ":")).encode()
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

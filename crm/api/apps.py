@@ -8,3 +8,15 @@ class ApiConfig(AppConfig):
     name = "crm.api"
     label = "crm_api"
     verbose_name = _("API")
+
+    def ready(self) -> None:
+        from django.db import models
+        from rest_framework import serializers
+
+        from crm.api.serializers import UTCDateTimeField
+
+        # Every model time the API answers is RFC 3339 in UTC, in every ModelSerializer of
+        # every app (tests/api/test_dates.py checks that no serializer writes another form).
+        serializers.ModelSerializer.serializer_field_mapping[models.DateTimeField] = (
+            UTCDateTimeField
+        )

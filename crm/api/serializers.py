@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -63,11 +64,19 @@ def _has_field(opts: Any, name: str) -> bool:
 
 
 class UTCDateTimeField(serializers.DateTimeField):
-    """An aware time written in ISO 8601 UTC ("...Z"), whatever zone the request runs in."""
+    """A time written in RFC 3339 in UTC ("2026-05-01T07:00:00Z"), whatever zone the request
+    runs in; read as DRF reads it (a time without an offset is in the site's zone).
 
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("default_timezone", dt.UTC)
-        super().__init__(**kwargs)
+    The one form of every time the API answers: every ModelSerializer maps the model's
+    DateTimeField to it (crm.api.apps), and declared fields use it. DRF's own field writes the
+    site's zone, whose offset before 1880 is Moscow's mean solar time, +02:30:17, which
+    RFC 3339 cannot express.
+    """
+
+    def to_representation(self, value: Any) -> Any:
+        if isinstance(value, dt.datetime) and timezone.is_aware(value):
+            return value.astimezone(dt.UTC).isoformat().removesuffix("+00:00") + "Z"
+        return super().to_representation(value)
 
 
 @extend_schema_field(OpenApiTypes.INT)

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 
+from customers.dates import validate_past_moment
 from customers.models import Channel, Customer, Interest, Product, Purchase, SalesChannel
 from customers.signals import instance_rows, send_rows_written
 
@@ -65,7 +66,7 @@ class PurchaseItemSerializer(_ReferenceFields):
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal(0))
     channel = serializers.ChoiceField(choices=SalesChannel.choices, required=False)
     status = serializers.ChoiceField(choices=Purchase.Status.choices, required=False)
-    purchased_at = serializers.DateTimeField(required=False)
+    purchased_at = serializers.DateTimeField(required=False, validators=[validate_past_moment])
 
 
 class InterestItemSerializer(_ReferenceFields):
@@ -76,8 +77,10 @@ class InterestItemSerializer(_ReferenceFields):
     amount = serializers.DecimalField(
         max_digits=14, decimal_places=2, min_value=Decimal(0), required=False, allow_null=True
     )
-    occurred_at = serializers.DateTimeField(required=False)
-    closed_at = serializers.DateTimeField(required=False, allow_null=True)
+    occurred_at = serializers.DateTimeField(required=False, validators=[validate_past_moment])
+    closed_at = serializers.DateTimeField(
+        required=False, allow_null=True, validators=[validate_past_moment]
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from crm.api.serializers import CleanModelSerializer, raise_as_drf
+from crm.api.serializers import CleanModelSerializer, UTCDateTimeField, raise_as_drf
 from customers import services
 from customers.models import (
     ContactPoint,
@@ -248,7 +248,7 @@ class LookupResultSerializer(serializers.Serializer):
     full_name = serializers.CharField()
     company = serializers.CharField()
     open_tickets_count = serializers.IntegerField()
-    last_purchase_at = serializers.DateTimeField(allow_null=True)
+    last_purchase_at = UTCDateTimeField(allow_null=True)
     last_purchase_amount = serializers.DecimalField(
         max_digits=14, decimal_places=2, allow_null=True
     )
