@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from crm.api.exceptions import InvalidParameter
 from customers.models import Channel, Customer
 from metrics.calculations import METRICS, compute_all, split_metric
 from metrics.filters import MetricFilterForm
@@ -116,7 +117,7 @@ class MetricsView(APIView):
     def get(self, request: Request) -> Response:
         form = MetricFilterForm(request.query_params)
         if not form.is_valid():
-            return Response(form.api_errors(), status=400)
+            raise InvalidParameter(form.api_errors())
         filters = form.filters()
         results = {name: estimate_json(name, e) for name, e in compute_all(filters).items()}
         by_channel = split_metric("average_waiting_time", filters, "channel")
@@ -151,7 +152,7 @@ class TimeseriesView(APIView):
         if interval not in INTERVALS:
             errors["interval"] = [str(_("Choose week or month."))]
         if errors:
-            return Response(errors, status=400)
+            raise InvalidParameter(errors)
         points = timeseries(metric, form.filters(), interval=interval)
         return Response(
             {

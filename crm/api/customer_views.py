@@ -19,7 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from crm.api.exceptions import django_error_to_dict
+from crm.api.exceptions import InvalidParameter, django_error_to_dict
 from crm.api.idempotency import IdempotentPostMixin
 from crm.api.permissions import HasPermissions
 from crm.api.users import acting_user
@@ -109,7 +109,8 @@ class CustomerLookupView(APIView):
     )
     def get(self, request: Request) -> Response:
         query = LookupQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
+        if not query.is_valid():
+            raise InvalidParameter(query.errors)
         try:
             found = lookup_customers(
                 phone=query.validated_data.get("phone", ""),
@@ -117,7 +118,7 @@ class CustomerLookupView(APIView):
             )
         except DjangoValidationError as exc:
             field = "phone" if query.validated_data.get("phone") else "email"
-            return Response({field: django_error_to_dict(exc)["non_field_errors"]}, status=400)
+            raise InvalidParameter({field: django_error_to_dict(exc)["non_field_errors"]}) from exc
         return Response(LookupResultSerializer(found, many=True).data)
 
 

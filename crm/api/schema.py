@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular import openapi
-from drf_spectacular.types import OpenApiTypes
 from rest_framework import serializers
 
 from customers.models import DELIVERY_CHANNELS
@@ -21,6 +20,13 @@ class ErrorSerializer(serializers.Serializer):
     429, 500."""
 
     detail = serializers.CharField()
+    code = serializers.CharField(help_text="A stable name of the error; see docs/api.md.")
+
+
+class FieldErrorsSerializer(serializers.Serializer):
+    """The body of a 400: messages keyed by field or parameter, nested like the input, beside
+    `code` (invalid, invalid_parameter, invalid_cursor, parse_error, ...)."""
+
     code = serializers.CharField(help_text="A stable name of the error; see docs/api.md.")
 
 
@@ -46,7 +52,7 @@ class AutoSchema(openapi.AutoSchema):
             "429": ErrorSerializer,
         }
         if self.method != "DELETE":
-            errors["400"] = OpenApiTypes.OBJECT
+            errors["400"] = FieldErrorsSerializer
         if self.method in {"POST", "PUT", "PATCH", "DELETE"}:
             errors["409"] = ErrorSerializer
         if self.method in {"POST", "PUT", "PATCH"}:

@@ -69,10 +69,9 @@ def _bulk_response(create: Any, request: Request) -> Response:
     try:
         created = create(items=body.validated_data["items"])
     except BulkRefused as refused:
-        return Response(
-            {"items": {str(index): errs for index, errs in sorted(refused.errors.items())}},
-            status=status.HTTP_400_BAD_REQUEST,
-        )
+        raise serializers.ValidationError(
+            {"items": {str(index): errs for index, errs in sorted(refused.errors.items())}}
+        ) from refused
     return Response(
         {"created": len(created), "ids": [row.pk for row in created]},
         status=status.HTTP_201_CREATED,

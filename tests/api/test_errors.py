@@ -244,3 +244,33 @@ def test_a_method_the_resource_lacks_is_a_405_with_its_code(root: APIClient) -> 
 
     assert response.status_code == 405
     assert response.json()["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "code"),
+    [
+        ("/api/v1/customers/lookup/", {}, "invalid_parameter"),
+        ("/api/v1/customers/lookup/", {"phone": "hello"}, "invalid_parameter"),
+        ("/api/v1/metrics/", {"from": "abc"}, "invalid_parameter"),
+        ("/api/v1/metrics/timeseries/", {"metric": "nope"}, "invalid_parameter"),
+    ],
+)
+def test_views_of_their_own_answer_the_same_shape(
+    root: APIClient, path: str, params: dict[str, str], code: str
+) -> None:
+    response = root.get(path, params)
+
+    assert response.status_code == 400
+    assert response.json()["code"] == code
+
+
+def test_a_refused_bulk_request_carries_its_code(root: APIClient) -> None:
+    response = root.post(
+        "/api/v1/purchases/bulk/",
+        {"items": [{"customer_external_id": "NOPE", "amount": "1.00"}]},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+    assert "customer_external_id" in response.json()["items"]["0"]
