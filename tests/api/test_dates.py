@@ -160,12 +160,11 @@ def test_webhook_payloads_write_times_in_utc() -> None:
     assert re.search(rb'"created_at":"[^"]+Z"', body)
 
 
-def _datetime_fields(serializer: serializers.BaseSerializer, path: str = "") -> list[Any]:
+def _datetime_fields(serializer: serializers.Serializer[Any], path: str = "") -> list[Any]:
     found = []
-    for name, field in serializer.fields.items():
-        if isinstance(field, serializers.ListSerializer):
-            field = field.child
-        if isinstance(field, serializers.BaseSerializer):
+    for name, declared in serializer.fields.items():
+        field = declared.child if isinstance(declared, serializers.ListSerializer) else declared
+        if isinstance(field, serializers.Serializer):
             found += _datetime_fields(field, f"{path}{name}.")
         elif isinstance(field, serializers.DateTimeField):
             found.append((f"{path}{name}", field))

@@ -106,7 +106,7 @@ def test_a_body_over_the_upload_limit_is_a_413_in_json(
     root: APIClient, idempotency_key: str | None
 ) -> None:
     body = json.dumps({"full_name": "x" * (3 * 1024 * 1024)})
-    headers = {"HTTP_IDEMPOTENCY_KEY": idempotency_key} if idempotency_key else {}
+    headers: dict[str, Any] = {"HTTP_IDEMPOTENCY_KEY": idempotency_key} if idempotency_key else {}
 
     response = root.post("/api/v1/customers/", body, content_type="application/json", **headers)
 

@@ -222,6 +222,7 @@ def test_only_one_retry_takes_over_an_abandoned_key(operator: User) -> None:
 
     assert take_over_abandoned_key(record=first, now=now) is True
     assert take_over_abandoned_key(record=second, now=now) is False
+    assert first.leased_until is not None
     assert IdempotencyKey.objects.get().leased_until == first.leased_until > now
 
 

@@ -200,12 +200,14 @@ def test_a_retry_takes_over_the_key_of_a_killed_worker_after_the_lease(
     # gunicorn starts a new worker: the retries reach it.
     _wait_until(lambda: _get(f"{base}/healthz") == 200, seconds=60, what="a new worker")
 
-    assert timezone.now() < in_flight.leased_until, "the new worker took longer than the lease"
+    leased_until = in_flight.leased_until
+    assert leased_until is not None
+    assert timezone.now() < leased_until, "the new worker took longer than the lease"
     early_status, early = _post(url, body, headers)
 
     assert early_status == 409, early
     assert early["code"] == "idempotency_key_in_flight"
-    time.sleep(max(0.0, (in_flight.leased_until - timezone.now()).total_seconds()))
+    time.sleep(max(0.0, (leased_until - timezone.now()).total_seconds()))
 
     status, answer = _post(url, body, headers)
     replay_status, replay = _post(url, body, headers)
