@@ -20,6 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework.exceptions import ValidationError
@@ -131,7 +132,7 @@ def take_over_abandoned_key(*, record: IdempotencyKey, now: dt.datetime) -> bool
     return True
 
 
-def _still_ours(record: IdempotencyKey) -> Any:
+def _still_ours(record: IdempotencyKey) -> QuerySet[IdempotencyKey]:
     """The key's row, if no retry took it over since this request claimed it."""
     return IdempotencyKey.objects.filter(
         pk=record.pk, response_status__isnull=True, leased_until=record.leased_until
