@@ -24,4 +24,5 @@ RUN pip install --no-deps -e . \
 
 USER crm
 EXPOSE 8000
-CMD ["gunicorn", "crm.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# Migrations, then gunicorn: the one command docker-compose, `make web` and CI's smoke run.
+CMD ["scripts/serve"]

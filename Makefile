@@ -64,10 +64,11 @@ bench: setup
 bench-quick: setup
 	$(PYTHON) bench/run.py --quick
 
-# The production shape without Docker: the same commands docker-compose.yml runs.
+# The production shape without Docker: collectstatic as the image's build does, then the
+# command docker-compose.yml runs (scripts/serve: migrations, then gunicorn).
 web: setup
 	$(PYTHON) manage.py collectstatic --noinput
-	$(VENV)/bin/gunicorn crm.wsgi:application --bind $(HOST):$(PORT) --workers 3 --access-logfile -
+	PYTHON=$(PYTHON) CRM_BIND=$(HOST):$(PORT) scripts/serve
 
 worker: setup
 	$(VENV)/bin/celery -A crm worker --loglevel INFO

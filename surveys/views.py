@@ -2,7 +2,9 @@
 
 Whoever holds the link may answer, so the page shows nothing about the customer but their first
 name, is rate limited per client address and per token, is never cached or indexed, and does not
-pass its address on in the Referer header.
+pass its address on in the Referer header to other sites. Within the site the browser sends it
+(`Referrer-Policy: same-origin`): with `no-referrer` a browser sends `Origin: null` on the
+answer's POST, and CSRF protection rightly refuses that.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 # Defaults of settings.SURVEY_ANSWER_RATE_LIMIT: requests per client address and per token
 # within the window. Generous for a person tapping twice, tight for a script walking tokens.
 DEFAULT_RATE_LIMIT = {"per_ip": 60, "per_token": 20, "window_seconds": 600}
+# The link never leaves the site in a Referer, and the form's POST still carries its Origin.
+REFERRER_POLICY = "same-origin"
 
 
 @dataclass(frozen=True)
@@ -110,7 +114,7 @@ def _page(
         response = render(request, template, context, status=status)
         response["Content-Language"] = language
     response["X-Robots-Tag"] = "noindex, nofollow"
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = REFERRER_POLICY
     return response
 
 
@@ -153,7 +157,7 @@ def answer(request: HttpRequest, token: str) -> HttpResponse:
     except SurveyResponse.DoesNotExist:
         answered = False
     if answered:
-        return _page(request, "surveys/thanks.html", language=language, invitation=invitation)
+        return _page(request, "surveys/answered.html", language=language, invitation=invitation)
     if invitation.is_expired(timezone.now()):
         return _page(
             request, "surveys/closed.html", language=language, status=410, invitation=invitation
@@ -172,7 +176,7 @@ def answer(request: HttpRequest, token: str) -> HttpResponse:
             form=form,
         )
     try:
-        record_response(
+        _response, created = record_response(
             invitation=invitation,
             score=form.cleaned_data["score"],
             comment=form.cleaned_data["comment"],
@@ -189,4 +193,7 @@ def answer(request: HttpRequest, token: str) -> HttpResponse:
             invitation=invitation,
             form=form,
         )
+    if not created:
+        # Answered a moment ago (a second tab, a double tap): the first answer stands.
+        return _page(request, "surveys/answered.html", language=language, invitation=invitation)
     return _page(request, "surveys/thanks.html", language=language, invitation=invitation)

@@ -50,7 +50,10 @@ def test_the_page_asks_the_question_with_one_button_per_score() -> None:
     assert invitation.customer.external_id not in text
     assert response["X-Robots-Tag"].startswith("noindex")
     assert "no-store" in response["Cache-Control"]
-    assert response["Referrer-Policy"] == "no-referrer"
+    # same-origin: the link stays out of Referers to other sites, and the browser still sends
+    # the form's Origin, which CSRF protection needs (no-referrer makes it "null": a 403).
+    assert response["Referrer-Policy"] == "same-origin"
+    assert '<meta name="referrer" content="same-origin">' in text
     assert 'name="csrfmiddlewaretoken"' in text
 
 
@@ -88,16 +91,42 @@ def test_a_score_without_a_comment_has_no_sentiment() -> None:
     assert (answer.score, answer.comment, answer.sentiment) == (2, "", "")
 
 
-def test_a_second_answer_shows_thanks_and_records_nothing() -> None:
+def test_a_second_answer_says_already_answered_and_records_nothing() -> None:
     invitation = _invitation()
     client = Client()
     client.post(_url(invitation), {"score": "1", "comment": "Bad"})
     response = client.post(_url(invitation), {"score": "5", "comment": "Changed my mind"})
     assert response.status_code == 200
-    assert "Thank you" in response.text
+    assert "You have already answered this survey" in response.text
+    assert "Thank you, Anna" not in response.text
     answer = SurveyResponse.objects.get(invitation=invitation)
     assert (answer.score, answer.comment) == (1, "Bad")
-    assert "Thank you" in client.get(_url(invitation)).text
+    again = client.get(_url(invitation))
+    assert "You have already answered this survey" in again.text
+    assert "has been recorded" not in again.text
+
+
+def test_the_answered_link_says_so_in_the_customers_language() -> None:
+    invitation = _invitation(language="ru")
+    SurveyResponse.objects.create(invitation=invitation, score=4)
+    response = Client().get(_url(invitation))
+    assert response.status_code == 200
+    assert "Вы уже ответили на этот опрос" in response.text
+
+
+def test_an_answer_racing_another_tab_says_already_answered(monkeypatch: Any) -> None:
+    """The page was open in two tabs: the other one's answer landed between read and write."""
+    invitation = _invitation()
+    real_record = record_response
+
+    def answered_elsewhere_first(**kwargs: Any) -> Any:
+        SurveyResponse.objects.create(invitation=invitation, score=2)
+        return real_record(**kwargs)
+
+    monkeypatch.setattr("surveys.views.record_response", answered_elsewhere_first)
+    response = Client().post(_url(invitation), {"score": "5"})
+    assert "You have already answered this survey" in response.text
+    assert SurveyResponse.objects.get(invitation=invitation).score == 2
 
 
 def test_a_racing_second_answer_loses_to_the_constraint() -> None:
