@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import json
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 import pytest
@@ -22,8 +23,8 @@ from tests.factories import CustomerFactory, ProductFactory, PurchaseFactory
 from tests.metrics.helpers import MARCH, march
 from tests.metrics.simulate import simulate_bgnbd, simulate_gamma_gamma
 
-TRUE_BGNBD = {"r": 0.5, "alpha": 4.0, "a": 0.8, "b": 2.5}
-TRUE_GAMMA_GAMMA = {"p": 6.0, "q": 4.0, "gamma": 1500.0}
+TRUE_BGNBD: dict[str, Any] = {"r": 0.5, "alpha": 4.0, "a": 0.8, "b": 2.5}
+TRUE_GAMMA_GAMMA: dict[str, Any] = {"p": 6.0, "q": 4.0, "gamma": 1500.0}
 # A few thousand customers pin the parameters to about 10%; 25% leaves room for the seed.
 TOLERANCE = 0.25
 

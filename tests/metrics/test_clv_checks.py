@@ -9,6 +9,7 @@ import io
 import json
 import re
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 import pytest
@@ -26,9 +27,9 @@ from tests.factories import CustomerFactory, PurchaseFactory
 from tests.metrics.simulate import simulate_bgnbd
 
 # What `clv fit` stored for the demo before the checks (issue 14): "nobody ever leaves".
-DEGENERATE_BGNBD = {"r": 7.136, "alpha": 238.77, "a": 1.6e-11, "b": 9.06e15}
-SOUND_BGNBD = {"r": 0.5, "alpha": 4.0, "a": 0.8, "b": 2.5}
-SOUND_GAMMA_GAMMA = {"p": 6.0, "q": 4.0, "gamma": 1500.0}
+DEGENERATE_BGNBD: dict[str, Any] = {"r": 7.136, "alpha": 238.77, "a": 1.6e-11, "b": 9.06e15}
+SOUND_BGNBD: dict[str, Any] = {"r": 0.5, "alpha": 4.0, "a": 0.8, "b": 2.5}
+SOUND_GAMMA_GAMMA: dict[str, Any] = {"p": 6.0, "q": 4.0, "gamma": 1500.0}
 
 
 def _at(day: dt.date, hour: int = 12) -> dt.datetime:
