@@ -665,7 +665,7 @@ def customer_value(customer_id: int, *, now: dt.datetime) -> CustomerValue:
         expected = None
     predicted = None
     try:
-        # A spend model with q <= 1 has no finite mean: no value, though P(alive) stands.
+        # A spend model with q <= 1 has no finite mean: then nothing is shown (see below).
         spend = gamma_gamma.expected_spend(np.array([x]), np.array([monetary]))
         value, _expected = discounted_value(
             bgnbd,

@@ -207,3 +207,41 @@ def test_predictions_beyond_the_bounds_are_not_shown(operator: User) -> None:
 
     assert value.predicted_clv is None and value.expected_purchases is None
     assert value.model_problem == CLVModelFit.Failure.UNSOUND_PREDICTIONS
+
+
+@pytest.mark.django_db
+def test_fits_stored_before_the_checks_are_judged_by_their_parameters() -> None:
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("metrics.migrations.0009_h2_clv_fit_status")
+    degenerate = CLVModelFit.objects.create(
+        until=dt.date.today(),
+        params={
+            "bgnbd": {**DEGENERATE_BGNBD, "log_likelihood": 6883.8},
+            "gamma_gamma": {**SOUND_GAMMA_GAMMA, "log_likelihood": -1.0},
+        },
+    )
+    no_mean = CLVModelFit.objects.create(
+        until=dt.date.today(),
+        params={
+            "bgnbd": {**SOUND_BGNBD, "log_likelihood": -1.0},
+            "gamma_gamma": {"p": 14.9, "q": 0.63, "gamma": 197.0, "log_likelihood": -1.0},
+        },
+    )
+    sound = CLVModelFit.objects.create(
+        until=dt.date.today(),
+        params={
+            "bgnbd": {**SOUND_BGNBD, "log_likelihood": -1.0},
+            "gamma_gamma": {**SOUND_GAMMA_GAMMA, "log_likelihood": -1.0},
+        },
+    )
+
+    migration.judge_earlier_fits(apps, None)
+
+    for fit in (degenerate, no_mean, sound):
+        fit.refresh_from_db()
+    assert (degenerate.status, degenerate.failure) == ("failed", "boundary")
+    assert (no_mean.status, no_mean.failure) == ("failed", "no_mean_spend")
+    assert (sound.status, sound.failure) == ("accepted", "")
