@@ -122,11 +122,21 @@ class PurchaseDaysBuildAdmin(ComputedAdmin):
 class CLVModelFitAdmin(admin.ModelAdmin):
     """Fits come from `manage.py clv fit`; the admin shows them and may delete old ones."""
 
-    list_display = ("fitted_at", "until", "time_unit", "customers")
-    list_filter = ("time_unit",)
+    list_display = ("fitted_at", "until", "time_unit", "customers", "status", "failure")
+    list_filter = ("status", "failure", "time_unit")
     date_hierarchy = "fitted_at"
     ordering = ("-fitted_at",)
-    readonly_fields = ("fitted_at", "until", "time_unit", "customers", "params", "calibration")
+    readonly_fields = (
+        "fitted_at",
+        "until",
+        "time_unit",
+        "customers",
+        "status",
+        "failure",
+        "failure_reason",
+        "params",
+        "calibration",
+    )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

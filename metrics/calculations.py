@@ -53,6 +53,8 @@ NPS_DETRACTOR_MAX = 6
 # 1-5 one can be averaged together (linear rescaling; identity for surveys on the default).
 CSAT_MEAN_SCALE = (1, 5)
 CES_MEAN_SCALE = (1, 7)  # oriented so that 7 is the easy end
+# Times and money to date: no value below zero.
+NON_NEGATIVE: stats.Bounds = (0.0, None)
 # Inbound contacts whose abandonment is measured: live channels where a customer waits.
 LIVE_CHANNELS = (Channel.PHONE, Channel.CHAT)
 SECONDS_PER_MINUTE = 60.0
@@ -127,6 +129,11 @@ class MetricDefinition:
     description: str | Promise = ""
     fact: FactMetric | None = None
 
+    @property
+    def bounds(self) -> stats.Bounds:
+        """The values the metric can take (its fact's; shares hold to 0-100 by themselves)."""
+        return self.fact.bounds if self.fact else stats.UNBOUNDED
+
 
 @dataclass(frozen=True)
 class FactMetric:
@@ -146,14 +153,21 @@ class FactMetric:
     # The lookups `source` filters each slice on (apply_filters): the daily rollups apply a
     # slice themselves only where it is a dimension they keep (metrics.rollups).
     filter_paths: Paths = field(default_factory=dict)
+    # The values the metric can take (a time >= 0, a score within its scale): intervals stop
+    # at these edges (stats.within).
+    bounds: stats.Bounds = stats.UNBOUNDED
+
+    def finished(self, row: Mapping[str, Any]) -> Estimate:
+        """The aggregated row as a figure, its interval within the metric's bounds."""
+        return stats.within(self.finish(row), self.bounds)
 
     def compute(self, filters: MetricFilters) -> Estimate:
-        return self.finish(self.source(filters).aggregate(**self.aggregates()))
+        return self.finished(self.source(filters).aggregate(**self.aggregates()))
 
     def split(self, filters: MetricFilters, dimension: str) -> dict[Any, Estimate]:
         path = self.dimension_paths[dimension]
         rows = self.source(filters).values(path).annotate(**self.aggregates()).order_by(path)
-        return {row[path]: self.finish(row) for row in rows}
+        return {row[path]: self.finished(row) for row in rows}
 
     def buckets(self, filters: MetricFilters, interval: str) -> dict[dt.date, Estimate]:
         """The figure per week (starting Monday) or month of the period: one query."""
@@ -165,7 +179,7 @@ class FactMetric:
             .annotate(**self.aggregates())
             .order_by("_bucket")
         )
-        return {_as_day(row["_bucket"]): self.finish(row) for row in rows}
+        return {_as_day(row["_bucket"]): self.finished(row) for row in rows}
 
 
 def _as_day(value: Any) -> dt.date:
@@ -312,6 +326,7 @@ CSAT_MEAN = FactMetric(
     time_field="answered_at",
     aggregates=lambda: _moments(_rescaled_score(*CSAT_MEAN_SCALE)),
     finish=_mean_of(),
+    bounds=CSAT_MEAN_SCALE,
     dimension_paths=SURVEY_DIMENSIONS,
 )
 
@@ -338,6 +353,7 @@ CES_MEAN = FactMetric(
     time_field="answered_at",
     aggregates=lambda: _moments(_rescaled_score(*CES_MEAN_SCALE, easy_high=True)),
     finish=_mean_of(),
+    bounds=CES_MEAN_SCALE,
     dimension_paths=SURVEY_DIMENSIONS,
 )
 CES_EASY = FactMetric(
@@ -405,6 +421,7 @@ FIRST_RESPONSE = FactMetric(
     time_field="created_at",
     aggregates=_duration_aggregates("created_at", "first_response_at"),
     finish=_mean_of(SECONDS_PER_MINUTE),
+    bounds=NON_NEGATIVE,
     dimension_paths=TICKET_DIMENSIONS,
     filter_paths=TICKET_PATHS,
 )
@@ -415,6 +432,7 @@ RESOLUTION_TIME = FactMetric(
     time_field="resolved_at",
     aggregates=_duration_aggregates("created_at", "resolved_at"),
     finish=_mean_of(SECONDS_PER_HOUR),
+    bounds=NON_NEGATIVE,
     dimension_paths=TICKET_DIMENSIONS,
     filter_paths=TICKET_PATHS,
 )
@@ -560,6 +578,7 @@ WAITING_TIME = FactMetric(
     time_field="started_at",
     aggregates=_waiting_aggregates,
     finish=_mean_of(),
+    bounds=NON_NEGATIVE,
     dimension_paths=INTERACTION_DIMENSIONS,
     filter_paths=INTERACTION_PATHS,
 )
@@ -869,7 +888,7 @@ def historical_clv(filters: MetricFilters) -> Estimate:
 
 
 def historical_clv_from_row(row: Mapping[str, Any]) -> Estimate:
-    result = _mean_of()(row)
+    result = stats.within(_mean_of()(row), NON_NEGATIVE)  # revenue to date is never negative
     if not result.has_data:
         return result
     return Estimate(
@@ -1136,7 +1155,7 @@ def split_all(
         rows = base(filters).values(path).annotate(**_family_aggregates(members)).order_by(path)
         for row in rows:
             for index, (name, fact) in enumerate(members):
-                estimate = fact.finish(_member_row(row, index))
+                estimate = fact.finished(_member_row(row, index))
                 if estimate.n:
                     results[name][row[path]] = estimate
     for name in others:
@@ -1277,7 +1296,7 @@ class GroupedFacts:
         """The metric over the filters for the `period`-th period."""
         fact = METRICS[name].fact
         assert fact is not None, name
-        return fact.finish(self._pooled(name, period))
+        return fact.finished(self._pooled(name, period))
 
     def split(self, name: str, dimension: str) -> dict[Any, Estimate]:
         """The metric split by `dimension` over the first period: groups with data only.
@@ -1290,7 +1309,7 @@ class GroupedFacts:
         _members, rows = self._family(name)
         out: dict[Any, Estimate] = {}
         for key in {row[path] for row in rows}:
-            estimate = fact.finish(self._pooled(name, 0, dimension, key))
+            estimate = fact.finished(self._pooled(name, 0, dimension, key))
             if estimate.n:
                 out[key] = estimate
         return out

@@ -2,7 +2,8 @@
 
 Registered from MetricsConfig.ready() at position 75, after satisfaction (PRODUCT.md's
 section 7). The figures come from the latest fitted BG/NBD and Gamma-Gamma models
-(`manage.py clv fit`); until one exists the section says so instead of guessing.
+(`manage.py clv fit`); until one exists, or when the latest fit failed its checks, the
+section says so instead of guessing.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from rest_framework import serializers
 
 from customers.card import CardContext, CardSection, register_section
 from metrics.clv import customer_value
+from metrics.models import CLVModelFit
 
 # Below this chance of still being active the card flags the customer as slipping away;
 # above the upper bound as active. Between: amber. Operators read it as a conversation hint.
@@ -33,10 +35,13 @@ def predicted_value_section(context: CardContext) -> dict[str, Any]:
         badge = "warn"
     else:
         badge = "ok"
+    problem = value.model_problem
     return {
         "value": value,
         "alive_percent": None if alive is None else round(alive * 100),
         "alive_badge": badge,
+        # Why a fitted model predicts nothing for this customer, in the operator's language.
+        "problem": CLVModelFit.Failure(problem).label if problem else "",
     }
 
 
@@ -55,6 +60,12 @@ class CardPredictedValueSerializer(serializers.Serializer):
         source="value.probability_alive",
         allow_null=True,
         help_text="The chance, 0 to 1, that the customer still buys from us.",
+    )
+    model_problem = serializers.ChoiceField(
+        source="value.model_problem",
+        choices=CLVModelFit.Failure.choices,
+        help_text="Why predictions are null although a model was fitted (the latest fit "
+        "failed, or its prediction for this customer is unsound); empty otherwise.",
     )
     horizon_months = serializers.IntegerField(source="value.horizon")
     currency = serializers.CharField(source="value.currency")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -46,6 +46,18 @@ INITIAL_LOG_PARAMS = 0.0
 # The optimiser stops when the log-likelihood improves by less than this.
 FIT_TOLERANCE = 1e-9
 MAX_ITERATIONS = 5_000
+# What the optimiser sees at a point where the likelihood is not finite.
+IMPOSSIBLE = 1e300
+# Every parameter is searched within these bounds (on the scale the optimiser sees; money
+# scaled to a mean of 1). A maximum found within BOUNDARY_MARGIN (log scale) of one is no
+# maximum: the likelihood still rises towards a degenerate limit (e.g. BG/NBD's a -> 0 with
+# b -> infinity, "nobody ever leaves"), and predictions from it are nonsense.
+PARAMETER_BOUNDS = (1e-6, 1e6)
+BOUNDARY_MARGIN = 0.01
+# Predictions beyond these are treated as unsound whatever the fit: no shop's customer makes
+# this many purchases in a horizon or is worth this much (the card's boxes hold the digits).
+MAX_EXPECTED_PURCHASES = 10_000.0
+MAX_PREDICTED_VALUE = 1e12
 CENT = Decimal("0.01")
 # Half a kopeck: revenue sums that differ by less are the same money.
 MONEY_EPSILON = 0.005
@@ -55,6 +67,34 @@ FloatArray = NDArray[np.float64]
 
 class NotEnoughData(ValueError):
     """Too few customers or repeat purchases to fit a model."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a fit cannot be used: a CLVModelFit.Failure code and a sentence for people."""
+
+    code: str
+    detail: str
+
+
+def _bound_problems(model: str, values: dict[str, float]) -> list[Problem]:
+    low, high = (math.log(bound) for bound in PARAMETER_BOUNDS)
+    at_bound = [
+        f"{name}={value:.3g}"
+        for name, value in values.items()
+        if not math.isfinite(value)
+        or value <= 0
+        or math.log(value) <= low + BOUNDARY_MARGIN
+        or math.log(value) >= high - BOUNDARY_MARGIN
+    ]
+    if not at_bound:
+        return []
+    return [
+        Problem(
+            CLVModelFit.Failure.BOUNDARY,
+            f"{model} ran to the boundary of the parameter space ({', '.join(at_bound)})",
+        )
+    ]
 
 
 # --- Summaries ------------------------------------------------------------------------------
@@ -143,6 +183,7 @@ class BGNBD:
     a: float
     b: float
     log_likelihood: float = math.nan
+    converged: bool = True
 
     def as_dict(self) -> dict[str, float]:
         return {
@@ -152,6 +193,16 @@ class BGNBD:
             "b": self.b,
             "log_likelihood": self.log_likelihood,
         }
+
+    def problems(self) -> list[Problem]:
+        """What makes this fit unusable: no convergence or a parameter at a boundary."""
+        found = []
+        if not self.converged or not math.isfinite(self.log_likelihood):
+            found.append(Problem(CLVModelFit.Failure.NOT_CONVERGED, "BG/NBD did not converge"))
+        found += _bound_problems(
+            "BG/NBD", {"r": self.r, "alpha": self.alpha, "a": self.a, "b": self.b}
+        )
+        return found
 
     def probability_alive(self, x: Any, t_x: Any, T: Any) -> FloatArray:
         """P(still active | x, t_x, T) (FHL 2005, eq. 11)."""
@@ -189,12 +240,10 @@ def bgnbd_log_likelihood(
     """Per-customer log-likelihood of BG/NBD (FHL 2005, eq. 6)."""
     r, alpha, a, b = params
     a1 = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
-    a2 = (
-        special.gammaln(a + b)
-        + special.gammaln(b + x)
-        - special.gammaln(b)
-        - special.gammaln(a + b + x)
-    )
+    # log B(a, b + x) - log B(a, b), written with betaln: the same sum of four log-gammas
+    # cancels catastrophically once b is large (at b ~ 1e16 one unit in the last place of
+    # lgamma(b) is ~64, which let the optimiser "find" a positive log-likelihood there).
+    a2 = special.betaln(a, b + x) - special.betaln(a, b)
     a3 = -(r + x) * np.log(alpha + T)
     with np.errstate(divide="ignore", invalid="ignore"):
         a4 = np.where(
@@ -205,18 +254,26 @@ def bgnbd_log_likelihood(
     return np.asarray(a1 + a2 + np.logaddexp(a3, a4), dtype=float)
 
 
-def _maximise(negative: Any, size: int) -> tuple[FloatArray, float]:
+def _maximise(negative: Any, size: int) -> tuple[FloatArray, float, bool]:
+    """Minimise over log-parameters within PARAMETER_BOUNDS: (parameters, maximum, converged)."""
     start = np.full(size, INITIAL_LOG_PARAMS)
+    bounds = [tuple(math.log(bound) for bound in PARAMETER_BOUNDS)] * size
     result = optimize.minimize(
         negative,
         start,
         method="Nelder-Mead",
+        bounds=bounds,
         options={"xatol": 1e-7, "fatol": FIT_TOLERANCE, "maxiter": MAX_ITERATIONS},
     )
     # Polish the simplex result with a gradient method from where it stopped.
-    polished = optimize.minimize(negative, result.x, method="L-BFGS-B")
+    polished = optimize.minimize(negative, result.x, method="L-BFGS-B", bounds=bounds)
     best = polished if polished.fun <= result.fun else result
-    return np.exp(best.x), -float(best.fun)
+    # Either method reaching its own stopping rule counts (the gradient polish often reports a
+    # failed line search at an optimum the simplex already settled); the penalty for an
+    # impossible point is 1e300, and a "maximum" there is no fit at all.
+    settled = bool(result.success) or bool(polished.success)
+    converged = settled and math.isfinite(best.fun) and best.fun < IMPOSSIBLE / 10
+    return np.exp(best.x), -float(best.fun), converged
 
 
 def fit_bgnbd(x: Any, t_x: Any, T: Any) -> BGNBD:
@@ -227,10 +284,17 @@ def fit_bgnbd(x: Any, t_x: Any, T: Any) -> BGNBD:
 
     def negative(log_params: FloatArray) -> float:
         value = -float(np.sum(bgnbd_log_likelihood(np.exp(log_params), x, t_x, T)))
-        return value if math.isfinite(value) else 1e300
+        return value if math.isfinite(value) else IMPOSSIBLE
 
-    (r, alpha, a, b), log_likelihood = _maximise(negative, 4)
-    return BGNBD(float(r), float(alpha), float(a), float(b), log_likelihood=log_likelihood)
+    (r, alpha, a, b), log_likelihood, converged = _maximise(negative, 4)
+    return BGNBD(
+        float(r),
+        float(alpha),
+        float(a),
+        float(b),
+        log_likelihood=log_likelihood,
+        converged=converged,
+    )
 
 
 # --- Gamma-Gamma ----------------------------------------------------------------------------
@@ -244,6 +308,26 @@ class GammaGamma:
     q: float
     gamma: float
     log_likelihood: float = math.nan
+    converged: bool = True
+    # The mean spend the parameters were searched around (bounds apply to gamma / scale).
+    scale: float = 1.0
+
+    def problems(self) -> list[Problem]:
+        """What makes this fit unusable: no convergence, a boundary, or q <= 1."""
+        found = []
+        if not self.converged or not math.isfinite(self.log_likelihood):
+            found.append(Problem(CLVModelFit.Failure.NOT_CONVERGED, "Gamma-Gamma did not converge"))
+        found += _bound_problems(
+            "Gamma-Gamma", {"p": self.p, "q": self.q, "gamma": self.gamma / self.scale}
+        )
+        if self.q <= 1:
+            found.append(
+                Problem(
+                    CLVModelFit.Failure.NO_MEAN_SPEND,
+                    f"Gamma-Gamma q={self.q:.3g} <= 1: the mean spend does not exist",
+                )
+            )
+        return found
 
     def as_dict(self) -> dict[str, float]:
         return {
@@ -269,9 +353,7 @@ def gamma_gamma_log_likelihood(params: FloatArray, x: FloatArray, m: FloatArray)
     p, q, gamma = params
     px = p * x
     return np.asarray(
-        special.gammaln(px + q)
-        - special.gammaln(px)
-        - special.gammaln(q)
+        -special.betaln(px, q)
         + q * np.log(gamma)
         + (px - 1) * np.log(m)
         + px * np.log(x)
@@ -293,9 +375,9 @@ def fit_gamma_gamma(x: Any, m: Any) -> GammaGamma:
 
     def negative(log_params: FloatArray) -> float:
         value = -float(np.sum(gamma_gamma_log_likelihood(np.exp(log_params), x, scaled)))
-        return value if math.isfinite(value) else 1e300
+        return value if math.isfinite(value) else IMPOSSIBLE
 
-    (p, q, gamma), log_likelihood = _maximise(negative, 3)
+    (p, q, gamma), log_likelihood, converged = _maximise(negative, 3)
     # Undo the scaling: gamma carries the unit of money; the likelihood of m is the scaled
     # density divided by the scale once per customer.
     return GammaGamma(
@@ -303,6 +385,8 @@ def fit_gamma_gamma(x: Any, m: Any) -> GammaGamma:
         float(q),
         float(gamma * scale),
         log_likelihood=log_likelihood - len(x) * math.log(scale),
+        converged=converged,
+        scale=scale,
     )
 
 
@@ -376,6 +460,9 @@ def calibration_check(*, until: dt.date, holdout_days: int, time_unit: str) -> d
         )
     except NotEnoughData as exc:
         return {**result, "error": str(exc)}
+    if problems := model.problems():
+        # The calibration fit is judged as the stored one is: its numbers are no check.
+        return {**result, "bgnbd": model.as_dict(), "error": "; ".join(p.detail for p in problems)}
     actual = _holdout_purchases(summary.customer_ids, after=calibration_end, until=until)
     by_frequency = []
     for low, high in ((0, 0), (1, 1), (2, 2), (3, 4), (5, 9), (10, None)):
@@ -406,11 +493,33 @@ def calibration_check(*, until: dt.date, holdout_days: int, time_unit: str) -> d
     }
 
 
+def _prediction_problems(values: FloatArray, purchases: FloatArray) -> list[Problem]:
+    """Predictions no sound model makes: not finite, negative, or beyond the named bounds."""
+    sound = (
+        np.isfinite(values)
+        & np.isfinite(purchases)
+        & (values >= 0)
+        & (purchases >= 0)
+        & (values <= MAX_PREDICTED_VALUE)
+        & (purchases <= MAX_EXPECTED_PURCHASES)
+    )
+    if bool(np.all(sound)):
+        return []
+    return [
+        Problem(
+            CLVModelFit.Failure.UNSOUND_PREDICTIONS,
+            f"{int(np.sum(~sound))} customers get an impossible prediction",
+        )
+    ]
+
+
 @transaction.atomic
 def fit_and_store(*, until: dt.date, time_unit: str | None = None) -> CLVModelFit:
     """Fit BG/NBD and Gamma-Gamma to purchases up to `until` and store the fit.
 
-    Raises NotEnoughData when there are no repeat purchases to learn from.
+    A fit that did not converge, ran to a boundary of the parameter space, has a spend model
+    without a mean (q <= 1) or predicts impossible values is stored as failed with the reason,
+    and predicts nothing. Raises NotEnoughData when there are no repeat purchases to learn from.
     """
     unit = time_unit or settings.CLV_TIME_UNIT
     if unit not in DAYS_PER_UNIT:
@@ -419,28 +528,41 @@ def fit_and_store(*, until: dt.date, time_unit: str | None = None) -> CLVModelFi
     bgnbd = fit_bgnbd(summary.frequency, summary.recency, summary.age)
     gamma_gamma = fit_gamma_gamma(summary.frequency, summary.monetary)
     params: dict[str, Any] = {"bgnbd": bgnbd.as_dict(), "gamma_gamma": gamma_gamma.as_dict()}
-    try:
-        spend = gamma_gamma.expected_spend(summary.frequency, summary.monetary)
-        value, _purchases = discounted_value(
-            bgnbd,
-            spend,
-            summary.frequency,
-            summary.recency,
-            summary.age,
-            time_unit=unit,
-            horizon_months=settings.CLV_HORIZON_MONTHS,
-            annual_discount_rate=settings.CLV_ANNUAL_DISCOUNT_RATE,
-        )
-        params["average_predicted_clv"] = float(np.mean(value))
-    except NotEnoughData:
-        params["average_predicted_clv"] = None
+    problems = bgnbd.problems() + gamma_gamma.problems()
+    params["average_predicted_clv"] = None
+    if not problems:
+        try:
+            spend = gamma_gamma.expected_spend(summary.frequency, summary.monetary)
+            value, purchases = discounted_value(
+                bgnbd,
+                spend,
+                summary.frequency,
+                summary.recency,
+                summary.age,
+                time_unit=unit,
+                horizon_months=settings.CLV_HORIZON_MONTHS,
+                annual_discount_rate=settings.CLV_ANNUAL_DISCOUNT_RATE,
+            )
+        except NotEnoughData as exc:
+            problems.append(Problem(CLVModelFit.Failure.UNSOUND_PREDICTIONS, str(exc)))
+        else:
+            problems += _prediction_problems(value, purchases)
+            if not problems:
+                params["average_predicted_clv"] = float(np.mean(value))
     params["horizon_months"] = settings.CLV_HORIZON_MONTHS
     params["annual_discount_rate"] = settings.CLV_ANNUAL_DISCOUNT_RATE
     calibration = calibration_check(
         until=until, holdout_days=settings.CLV_HOLDOUT_DAYS, time_unit=unit
     )
     return CLVModelFit.objects.create(
-        until=until, time_unit=unit, customers=len(summary), params=params, calibration=calibration
+        until=until,
+        time_unit=unit,
+        customers=len(summary),
+        params=params,
+        calibration=calibration,
+        status=CLVModelFit.Status.FAILED if problems else CLVModelFit.Status.ACCEPTED,
+        failure=problems[0].code if problems else CLVModelFit.Failure.NONE,
+        failure_reason="; ".join(problem.detail for problem in problems),
     )
 
 
@@ -464,12 +586,17 @@ class CustomerValue:
     probability_alive: float | None
     horizon: int
     currency: str
+    # Why there is no prediction although a model was fitted: a CLVModelFit.Failure code
+    # (the latest fit failed, or its prediction for this customer is unsound); "" otherwise.
+    model_problem: str = ""
+    model_fitted: bool = False
 
 
 def customer_value(customer_id: int, *, now: dt.datetime) -> CustomerValue:
     """One customer's historical and predicted value, in three queries.
 
-    Predictions are None while no model has been fitted (`manage.py clv fit`).
+    Predictions are None while no model has been fitted (`manage.py clv fit`), when the
+    latest fit failed, or when its prediction for this customer is unsound (model_problem).
     """
     zone = timezone.get_default_timezone()
     purchases = Purchase.objects.filter(
@@ -508,8 +635,13 @@ def customer_value(customer_id: int, *, now: dt.datetime) -> CustomerValue:
         horizon=horizon,
         currency=settings.DEFAULT_CURRENCY,
     )
-    if fit is None or not days:
+    if fit is None:
         return empty
+    empty = replace(empty, model_fitted=True)
+    if not days:
+        return empty
+    if fit.status != CLVModelFit.Status.ACCEPTED:
+        return replace(empty, model_problem=fit.failure or CLVModelFit.Failure.NOT_CONVERGED)
     unit = fit.time_unit
     per_unit = DAYS_PER_UNIT[unit]
     first_day = timezone.localdate(row["first"], zone)
@@ -533,7 +665,7 @@ def customer_value(customer_id: int, *, now: dt.datetime) -> CustomerValue:
         expected = None
     predicted = None
     try:
-        # A spend model with q <= 1 has no finite mean: no value, though P(alive) stands.
+        # A spend model with q <= 1 has no finite mean: then nothing is shown (see below).
         spend = gamma_gamma.expected_spend(np.array([x]), np.array([monetary]))
         value, _expected = discounted_value(
             bgnbd,
@@ -548,6 +680,12 @@ def customer_value(customer_id: int, *, now: dt.datetime) -> CustomerValue:
         predicted = Decimal(str(round(float(value[0]), 2)))
     except NotEnoughData:
         predicted = None
+    if (
+        predicted is None
+        or expected is None
+        or _prediction_problems(np.array([float(predicted)]), np.array([expected]))
+    ):
+        return replace(empty, model_problem=CLVModelFit.Failure.UNSOUND_PREDICTIONS)
     return CustomerValue(
         historical_revenue=revenue,
         historical_margin=margin,
@@ -558,6 +696,7 @@ def customer_value(customer_id: int, *, now: dt.datetime) -> CustomerValue:
         probability_alive=alive,
         horizon=horizon,
         currency=settings.DEFAULT_CURRENCY,
+        model_fitted=True,
     )
 
 

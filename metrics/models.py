@@ -150,12 +150,26 @@ class CLVModelFit(models.Model):
     """The parameters of the predictive CLV models, fitted to purchases up to `until`.
 
     `params` holds {"bgnbd": {"r", "alpha", "a", "b", "log_likelihood"}, "gamma_gamma":
-    {"p", "q", "gamma", "log_likelihood"}}; the newest fit is the one the card uses.
+    {"p", "q", "gamma", "log_likelihood"}}; the newest fit is the one the card uses, and
+    it predicts only when `status` is accepted (metrics.clv.fit_and_store checks it).
     """
 
     class TimeUnit(models.TextChoices):
         WEEK = "week", _("Week")
         DAY = "day", _("Day")
+
+    class Status(models.TextChoices):
+        ACCEPTED = "accepted", _("Accepted")
+        FAILED = "failed", _("Failed")
+
+    class Failure(models.TextChoices):
+        """Why a fit was not accepted; the first problem found (all are in failure_reason)."""
+
+        NONE = "", _("None")
+        NOT_CONVERGED = "not_converged", _("The fit did not converge")
+        BOUNDARY = "boundary", _("The fit ran to the boundary of the parameter space")
+        NO_MEAN_SPEND = "no_mean_spend", _("The spend model has no finite mean (q ≤ 1)")
+        UNSOUND_PREDICTIONS = "unsound_predictions", _("The fit predicts impossible values")
 
     fitted_at = models.DateTimeField(_("fitted at"), auto_now_add=True)
     until = models.DateField(_("purchases up to"))
@@ -165,10 +179,26 @@ class CLVModelFit(models.Model):
     customers = models.PositiveIntegerField(_("customers"), default=0)
     params = models.JSONField(_("parameters"))
     calibration = models.JSONField(_("calibration check"), default=dict, blank=True)
+    # A failed fit is kept (its parameters show what went wrong) but never predicts anything.
+    status = models.CharField(
+        _("status"), max_length=8, choices=Status.choices, default=Status.ACCEPTED
+    )
+    failure = models.CharField(
+        _("failure"), max_length=24, choices=Failure.choices, default=Failure.NONE, blank=True
+    )
+    failure_reason = models.TextField(_("failure reason"), blank=True)
 
     class Meta:
         ordering = ["-fitted_at", "-id"]
         get_latest_by = ["fitted_at", "id"]
+        constraints = [
+            # A failed fit names its failure; an accepted one has none.
+            models.CheckConstraint(
+                condition=(Q(status="accepted") & Q(failure=""))
+                | (Q(status="failed") & ~Q(failure="")),
+                name="clv_fit_failure_matches_status",
+            ),
+        ]
         verbose_name = _("CLV model fit")
         verbose_name_plural = _("CLV model fits")
 

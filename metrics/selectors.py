@@ -54,6 +54,13 @@ class Kpi:
     definition: MetricDefinition
     current: Estimate
     previous: Estimate
+    # The figure the tile prints when it is not the value itself rounded: shares of one whole
+    # (sentiment) rounded so that they add up to 100 (see shares_summing_to_100).
+    shown: float | None = None
+
+    @property
+    def shown_value(self) -> float | None:
+        return self.current.value if self.shown is None else self.shown
 
     @property
     def trend(self) -> str:
@@ -96,7 +103,37 @@ def kpis(filters: MetricFilters, facts: GroupedFacts | None = None) -> list[Kpi]
         if definition.fact is not None:
             current[name] = facts.compute(name, period=0)
             previous[name] = facts.compute(name, period=1)
-    return [Kpi(METRICS[name], current[name], previous[name]) for name in METRICS]
+    shown = shares_summing_to_100([current[name] for name in SENTIMENT_METRICS])
+    return [Kpi(METRICS[name], current[name], previous[name], shown.get(name)) for name in METRICS]
+
+
+# The sentiment shares split one set of comments: shown, they add up to 100.
+SENTIMENT_METRICS = ("sentiment_positive", "sentiment_neutral", "sentiment_negative")
+SHOWN_DECIMALS = 1
+
+
+def shares_summing_to_100(estimates: list[Estimate]) -> dict[str, float]:
+    """Shares of one whole rounded to SHOWN_DECIMALS by the largest remainder method, so that
+    the shown figures add up to exactly 100 (rounding each alone can give 99.9 or 100.1).
+
+    Keyed by SENTIMENT_METRICS; empty unless all have data over the same n."""
+    ns = {estimate.n for estimate in estimates}
+    if len(ns) != 1 or not all(estimate.has_data for estimate in estimates):
+        return {}
+    n = ns.pop()
+    units = 100 * 10**SHOWN_DECIMALS
+    counts = [int(estimate.components.get("successes", 0)) for estimate in estimates]
+    if sum(counts) != n:
+        return {}
+    floors = [count * units // n for count in counts]
+    remainders = [count * units % n for count in counts]
+    order = sorted(range(len(counts)), key=lambda i: remainders[i], reverse=True)
+    for i in order[: units - sum(floors)]:
+        floors[i] += 1
+    return {
+        name: floor / 10**SHOWN_DECIMALS
+        for name, floor in zip(SENTIMENT_METRICS, floors, strict=True)
+    }
 
 
 # --- Cohort comparison ----------------------------------------------------------------------
@@ -244,7 +281,13 @@ def buckets(period: Period, interval: str) -> list[tuple[dt.date, Period]]:
     return out
 
 
-def combine(kind: str, days: list[dict[str, Any]]) -> Estimate:
+def combine(
+    kind: str, days: list[dict[str, Any]], bounds: stats.Bounds = stats.UNBOUNDED
+) -> Estimate:
+    return stats.within(_combine(kind, days), bounds)
+
+
+def _combine(kind: str, days: list[dict[str, Any]]) -> Estimate:
     """Daily snapshot figures combined exactly into one figure over all those days."""
     days = [day for day in days if day["n"]]
     total = sum(day["n"] for day in days)
@@ -323,7 +366,9 @@ def timeseries(name: str, filters: MetricFilters, *, interval: str) -> list[Seri
             days = [inside.start + dt.timedelta(days=i) for i in range(inside.days)]
             if days and all(day in computed for day in days):
                 from_snapshots[start] = combine(
-                    definition.kind, [figures[day] for day in days if day in figures]
+                    definition.kind,
+                    [figures[day] for day in days if day in figures],
+                    definition.bounds,
                 )
     missing = [(start, inside) for start, inside in parts if start not in from_snapshots]
     from_facts: dict[dt.date, Estimate] = {}

@@ -11,7 +11,7 @@ and a z-test on the NPS difference with the two variances summed.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from scipy import stats as scipy_stats
@@ -100,6 +100,38 @@ def mean(value: float | None, sd: float | None, n: int) -> Estimate:
         return Estimate(value=value, n=n)
     half = t_critical(n) * sd / math.sqrt(n)
     return Estimate(value=value, n=n, ci_low=value - half, ci_high=value + half, sd=sd)
+
+
+Bounds = tuple[float | None, float | None]
+UNBOUNDED: Bounds = (None, None)
+
+
+def within(estimate: Estimate, bounds: Bounds) -> Estimate:
+    """The estimate with its interval cut to the metric's possible range.
+
+    Student's t interval is symmetric and knows nothing of the scale: a mean time near 0 gets
+    a negative lower end, a CES mean near 7 an upper end past the scale. No value outside the
+    range is possible, so the interval stops at its edge (the value itself always lies inside).
+    """
+    low, high = bounds
+    if low is None and high is None:
+        return estimate
+
+    def cut(value: float | None) -> float | None:
+        if value is None:
+            return None
+        if low is not None:
+            value = max(low, value)
+        if high is not None:
+            value = min(high, value)
+        return value
+
+    return replace(
+        estimate,
+        value=cut(estimate.value),
+        ci_low=cut(estimate.ci_low),
+        ci_high=cut(estimate.ci_high),
+    )
 
 
 def nps(promoters: int, passives: int, detractors: int) -> Estimate:

@@ -110,11 +110,8 @@ def _csv_rows(table: str, filters: MetricFilters) -> Iterable[list[Any]]:
         )
         yield [
             _("operator") if table == "operators" else _("channel"),
-            *[
-                f"{column.name} {label}"
-                for column in split.columns
-                for label in ("value", "n", "ci_low", "ci_high")
-            ],
+            # The metric's label in the user's language, then the column's own header.
+            *[f"{column.label}: {label}" for column in split.columns for label in interval_columns],
         ]
         for _key, label, cells in split.rows:
             yield [label, *[x for column in split.columns for x in _cells(cells[column.name])]]

@@ -37,14 +37,22 @@ HISTORY_DAYS = 730  # purchases go back two years
 OLD_MODEL_DAYS = (330, HISTORY_DAYS)
 NEW_MODEL_DAYS = (0, 400)
 LEAD_SHARE = 0.12  # customers who never bought
-PERSON_ORDER_WEIGHTS = (35, 25, 15, 10, 7, 5, 3)  # 1..7 orders
-COMPANY_ORDER_WEIGHTS = (5, 10, 15, 20, 20, 15, 15)
+# Orders follow the buy-till-you-die story the CLV models assume (BG/NBD: Fader, Hardie & Lee
+# 2005), so that `clv fit` on the demo learns sound parameters: each buyer has a buying rate
+# (mean days between orders, drawn from a gamma distribution) and, after every order, a chance
+# of never coming back (drawn from a beta distribution). Companies buy more often and stay longer.
+# The first order falls anywhere in the history.
+PERSON_DAYS_BETWEEN_ORDERS = (2.0, 120.0)  # gamma shape, mean days between orders
+COMPANY_DAYS_BETWEEN_ORDERS = (3.0, 60.0)
+PERSON_DROPOUT = (2.0, 6.0)  # beta(a, b): mean chance 0.25 of leaving after an order
+COMPANY_DROPOUT = (1.5, 10.0)
+MAX_ORDERS = 25  # a safety bound; the story rarely gets near it
 BUNDLE_SHARE = 0.5  # a device order with accessories or services in the same basket
 REFUNDED_SHARE = 0.04
 CANCELLED_SHARE = 0.02
 DISCOUNTS = (Decimal(0), Decimal(0), Decimal(0), Decimal("0.05"), Decimal("0.10"))
 YEARLY_RENEWAL_SHARE = 0.7
-MONTHLY_RUN_MAX = 14
+MONTHLY_RUN_MAX = 3
 SALES_CHANNEL_WEIGHTS: dict[str, int] = {
     SalesChannel.ONLINE: 45,
     SalesChannel.RETAIL: 20,
@@ -129,6 +137,10 @@ class CustomerPlan:
         return [p for p in self.purchases if p.status == Purchase.Status.COMPLETED]
 
 
+def _within(days_back: float, window: tuple[float, float]) -> bool:
+    return window[0] <= days_back <= window[1]
+
+
 def _weighted(rng: random.Random, weights: dict[str, int]) -> str:
     return rng.choices(list(weights), list(weights.values()))[0]
 
@@ -162,10 +174,9 @@ class CommercePlanner:
         rng = self.rng("customer", profile.index)
         company = profile.customer.kind == Customer.Kind.COMPANY
         if rng.random() >= LEAD_SHARE:
-            weights = COMPANY_ORDER_WEIGHTS if company else PERSON_ORDER_WEIGHTS
-            orders = rng.choices(range(1, len(weights) + 1), weights)[0]
-            for _order in range(orders):
-                self._order(rng, plan, company=company)
+            mean_gap, dropout = self._buyer(rng, company=company)
+            for days_back in self._order_days(rng, mean_gap=mean_gap, dropout=dropout):
+                self._order(rng, plan, days_back=days_back, company=company, dropout=dropout)
         self._interests(self.rng("interests", profile.index), plan, lead=not plan.purchases)
         self._interactions(self.rng("contacts", profile.index), plan)
         self._offers(self.rng("offers", profile.index), plan)
@@ -176,9 +187,35 @@ class CommercePlanner:
 
     # --- purchases ----------------------------------------------------------------------------
 
-    def _order(self, rng: random.Random, plan: CustomerPlan, *, company: bool) -> None:
-        spec = rng.choices(self.buyable, [s.weight for s in self.buyable])[0]
-        when = self.clock.moment(rng, *self._sale_window(spec))
+    def _buyer(self, rng: random.Random, *, company: bool) -> tuple[float, float]:
+        """One buyer's mean days between orders and chance of leaving after each order."""
+        shape, mean_days = COMPANY_DAYS_BETWEEN_ORDERS if company else PERSON_DAYS_BETWEEN_ORDERS
+        mean_gap = rng.gammavariate(shape, mean_days / shape)
+        return mean_gap, rng.betavariate(*(COMPANY_DROPOUT if company else PERSON_DROPOUT))
+
+    def _order_days(self, rng: random.Random, *, mean_gap: float, dropout: float) -> list[float]:
+        """Days before the last close of one buyer's orders, oldest first (see MAX_ORDERS)."""
+        days_back = rng.uniform(0, HISTORY_DAYS)
+        days = [days_back]
+        while len(days) < MAX_ORDERS and rng.random() >= dropout:
+            days_back -= rng.expovariate(1 / mean_gap)
+            if days_back < 0:
+                break
+            days.append(days_back)
+        return days
+
+    def _order(
+        self,
+        rng: random.Random,
+        plan: CustomerPlan,
+        *,
+        days_back: float,
+        company: bool,
+        dropout: float,
+    ) -> None:
+        on_sale = [s for s in self.buyable if _within(days_back, self._sale_window(s))]
+        spec = rng.choices(on_sale, [s.weight for s in on_sale])[0]
+        when = self.clock.moment(rng, days_back, days_back)
         channel = _weighted(rng, SALES_CHANNEL_WEIGHTS)
         if company and rng.random() < BUNDLE_SHARE:
             channel = SalesChannel.SALES_REP
@@ -199,7 +236,7 @@ class CommercePlanner:
             )
             plan.purchases[-1].status = status
         if spec.subscription_months and status == Purchase.Status.COMPLETED:
-            self._renewals(rng, plan, spec, when, channel=channel)
+            self._renewals(rng, plan, spec, when, channel=channel, dropout=dropout)
 
     def _sale_window(self, spec: ProductSpec) -> tuple[float, float]:
         if not spec.is_active:
@@ -216,9 +253,16 @@ class CommercePlanner:
         start: dt.datetime,
         *,
         channel: str,
+        dropout: float,
     ) -> None:
-        """Renew a subscription on its anniversary, as long as that is in the past."""
-        runs = rng.randint(1, MONTHLY_RUN_MAX) if spec.subscription_months == 1 else 1
+        """Renew a subscription on its anniversary, as long as that is in the past.
+
+        A monthly subscriber cancels after each month with the buyer's own chance of leaving.
+        """
+        runs = 1
+        if spec.subscription_months == 1:
+            while runs < MONTHLY_RUN_MAX and rng.random() >= dropout:
+                runs += 1
         if spec.subscription_months > 1 and rng.random() >= YEARLY_RENEWAL_SHARE:
             return
         start_day = self.clock.local_date(start)

@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from metrics import clv
+from metrics.models import CLVModelFit
 
 
 def _date(value: str) -> dt.date:
@@ -24,7 +25,9 @@ class Command(BaseCommand):
     help = (
         "Fit BG/NBD (purchase counts) and Gamma-Gamma (spend) to the purchase history up to "
         "--until (default: today) and store them for the customer card; print the parameters, "
-        "the log-likelihood and a calibration check on a holdout period."
+        "the log-likelihood and a calibration check on a holdout period. A fit that fails its "
+        "checks (no convergence, a parameter at a bound, q <= 1) is stored as failed and the "
+        "command exits with status 1."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -42,21 +45,32 @@ class Command(BaseCommand):
             fit = clv.fit_and_store(until=until, time_unit=options.get("time_unit"))
         except clv.NotEnoughData as exc:
             raise CommandError(f"Cannot fit: {exc}.") from exc
-        bgnbd = fit.params["bgnbd"]
-        gamma_gamma = fit.params["gamma_gamma"]
         report = {
             "time_unit": fit.time_unit,
             "until": fit.until.isoformat(),
             "customers": fit.customers,
-            "bgnbd": bgnbd,
-            "gamma_gamma": gamma_gamma,
+            "bgnbd": fit.params["bgnbd"],
+            "gamma_gamma": fit.params["gamma_gamma"],
             "average_predicted_clv": fit.params.get("average_predicted_clv"),
             "horizon_months": fit.params.get("horizon_months"),
             "calibration": fit.calibration,
+            "status": fit.status,
+            "failure": fit.failure,
+            "failure_reason": fit.failure_reason,
         }
         if options["json"]:
             self.stdout.write(json.dumps(report, indent=2))
-            return
+        else:
+            self._print(fit)
+        if fit.status != fit.Status.ACCEPTED:
+            # Stored (so the card can say why) but unusable: a script must not take it as done.
+            raise CommandError(
+                f"The fit failed its checks and predicts nothing: {fit.failure_reason}."
+            )
+
+    def _print(self, fit: CLVModelFit) -> None:
+        bgnbd = fit.params["bgnbd"]
+        gamma_gamma = fit.params["gamma_gamma"]
         self.stdout.write(
             f"Fitted on {fit.customers} customers, purchases up to {fit.until}, "
             f"time in {fit.time_unit}s."
@@ -79,3 +93,5 @@ class Command(BaseCommand):
             )
         else:
             self.stdout.write(f"Calibration: {calibration.get('error', 'not available')}.")
+        if fit.status == fit.Status.ACCEPTED:
+            self.stdout.write("The fit passed its checks: the card shows its predictions.")
