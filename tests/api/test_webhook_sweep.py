@@ -38,7 +38,7 @@ def _closed_port() -> int:
 def _reset_connections() -> None:
     """Forget the app's broker pools (as Celery does after a fork), so the next publish
     connects to the broker now set. kombu keeps each URL's pool open for reuse."""
-    celery_app._after_fork()
+    celery_app._after_fork()  # type: ignore[attr-defined]
 
 
 @pytest.fixture
