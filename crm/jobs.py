@@ -146,6 +146,18 @@ def purchase_days(*, on: dt.date) -> Summary:
     return {"rebuilt": 1}
 
 
+@register("webhooks", "enqueue webhook deliveries whose task never ran (a broker that was down)")
+def webhooks(*, on: dt.date) -> Summary:
+    """The webhooks' sweep: deliveries pending or due for a retry for a while are enqueued
+    again. `on` is accepted for symmetry; the sweep works on the current time."""
+    from webhooks.selectors import due_delivery_ids
+    from webhooks.tasks import deliver_webhook
+
+    due = due_delivery_ids(now=timezone.now())
+    enqueued = sum(enqueue(deliver_webhook, delivery_id=pk) for pk in due)
+    return {"due": len(due), "enqueued": enqueued}
+
+
 @register("idempotency_keys", "delete the API's Idempotency-Key records past their replay window")
 def idempotency_keys(*, on: dt.date) -> Summary:
     """Housekeeping of the API's replay records; works on the current time, like the sweep."""

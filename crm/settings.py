@@ -208,6 +208,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": crontab(minute="*/10"),
         "kwargs": {"name": "deliveries"},
     },
+    "webhooks-sweep": {
+        "task": "crm.run_job",
+        "schedule": crontab(minute="*/5"),
+        "kwargs": {"name": "webhooks"},
+    },
     # Only works when the purchase summary is stale (after a migration or a time zone change).
     "purchase-days-daily": {
         "task": "crm.run_job",
@@ -435,6 +440,9 @@ SPECTACULAR_SETTINGS = {
 WEBHOOK_MAX_ATTEMPTS = env_int("CRM_WEBHOOK_MAX_ATTEMPTS", 6)
 WEBHOOK_RETRY_BASE_SECONDS = env_int("CRM_WEBHOOK_RETRY_BASE_SECONDS", 30)
 WEBHOOK_TIMEOUT_SECONDS = env_int("CRM_WEBHOOK_TIMEOUT_SECONDS", 10)
+# The `webhooks` sweep enqueues a delivery pending (or due for a retry) for this long: its task
+# was never queued (the broker was down) or was lost. Long enough for a queued task to run.
+WEBHOOK_SWEEP_AFTER_SECONDS = env_int("CRM_WEBHOOK_SWEEP_AFTER_SECONDS", 120)
 
 # --- Security (production) ----------------------------------------------------------------
 

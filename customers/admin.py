@@ -40,7 +40,7 @@ from customers.models import (
     Tag,
 )
 from customers.selectors import customers_by_contact
-from customers.services import add_contact_points, set_primary_contact
+from customers.services import add_contact_points, cancel_reminders, set_primary_contact
 
 # The customer page shows the latest purchase lines only; a customer with years of orders
 # would otherwise make the page as long as their history. The purchase list has them all.
@@ -669,15 +669,18 @@ class ReminderAdmin(admin.ModelAdmin):
     ordering = ("-due_on", "-id")
     show_full_result_count = False
     autocomplete_fields = ("customer", "purchase")
-    # Delivery bookkeeping belongs to the reminder job.
-    readonly_fields = ("attempts", "last_error", "sent_at", "created_at", "updated_at")
+    # Delivery bookkeeping belongs to the reminder job; cancelling is the action (the service
+    # the API's cancel/ calls too), never a status typed in.
+    readonly_fields = ("status", "attempts", "last_error", "sent_at", "created_at", "updated_at")
     actions = ("cancel",)
 
     @admin.action(description=_("Cancel reminders not yet sent"), permissions=["change"])
     def cancel(self, request: HttpRequest, queryset: QuerySet[Reminder]) -> None:
-        waiting = (Reminder.Status.PENDING, Reminder.Status.FAILED)
-        count = queryset.filter(status__in=waiting).update(
-            status=Reminder.Status.CANCELLED, updated_at=timezone.now()
+        count = len(
+            cancel_reminders(
+                reminder_ids=queryset.values_list("pk", flat=True),
+                actor=request.user,  # type: ignore[arg-type]
+            )
         )
         self.message_user(
             request,

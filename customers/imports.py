@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 
 from customers.dates import validate_past_moment
 from customers.models import Customer, Product, Purchase, SalesChannel
-from customers.signals import purchases_written
+from customers.purchases import write_purchases
 
 REQUIRED_COLUMNS = ("customer_external_id", "date", "amount")
 OPTIONAL_COLUMNS = ("sku", "currency", "quantity", "channel", "full_name")
@@ -201,23 +201,18 @@ class _Writer:
         purchases = []
         for row in batch:
             product = self.products.get(row.sku) if row.sku else None
-            purchase = Purchase(
-                customer_id=customers[row.external_id],
-                product=product,
-                quantity=row.quantity,
-                amount=row.amount,
-                currency=row.currency,
-                channel=row.channel,
-                purchased_at=row.purchased_at,
+            purchases.append(
+                Purchase(
+                    customer_id=customers[row.external_id],
+                    product=product,
+                    quantity=row.quantity,
+                    amount=row.amount,
+                    currency=row.currency,
+                    channel=row.channel,
+                    purchased_at=row.purchased_at,
+                )
             )
-            # bulk_create skips save(): the service terms are derived here, as save() would.
-            purchase.derive_end_dates()
-            purchases.append(purchase)
-        Purchase.objects.bulk_create(purchases)
-        purchases_written.send(
-            sender=Purchase, customer_ids={purchase.customer_id for purchase in purchases}
-        )
-        self.result.purchases += len(purchases)
+        self.result.purchases += len(write_purchases(purchases=purchases))
 
 
 def import_purchases(

@@ -551,6 +551,25 @@ class Purchase(models.Model):
         self.subscription_ends_on = end(product.subscription_months if product else 0)
 
 
+def check_same_customer(owner: models.Model, *fields: str) -> None:
+    """Refuse a link to another customer's record (a purchase, an interaction): every path
+    that cleans the model (the card's services, the API, the admin) answers with the field."""
+    messages = {
+        "interaction": _("The contact is from another customer."),
+        "purchase": _("The purchase belongs to another customer."),
+    }
+    customer_id = owner.customer_id  # type: ignore[attr-defined]
+    errors: dict[str, Any] = {}
+    for field in fields:
+        if getattr(owner, f"{field}_id") is None or customer_id is None:
+            continue
+        linked = getattr(owner, field)
+        if linked.customer_id != customer_id:
+            errors[field] = messages.get(field, _("This belongs to another customer."))
+    if errors:
+        raise ValidationError(errors)
+
+
 class Interest(models.Model):
     """A product the customer showed interest in and did not (yet) buy."""
 
@@ -646,6 +665,9 @@ class Interest(models.Model):
     def __str__(self) -> str:
         what = self.product.name if self.product_id and self.product else self.description
         return f"{self.get_kind_display()}: {what}"
+
+    def clean(self) -> None:
+        check_same_customer(self, "purchase")
 
 
 class Interaction(models.Model):
@@ -858,6 +880,9 @@ class Offer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_rule_display()}: {self.product or self.reason[:40]}"
+
+    def clean(self) -> None:
+        check_same_customer(self, "interaction", "purchase")
 
 
 class Reminder(models.Model):

@@ -30,25 +30,37 @@ from django.utils.translation import gettext_lazy
 from customers.contacts import normalise_email, normalise_phone
 from customers.models import ContactPoint, Customer, Interaction, Purchase, Reminder
 
+# The kinds a phone number is stored under: a phone, or a messenger handle that is a number.
+PHONE_KINDS = (ContactPoint.Kind.PHONE, ContactPoint.Kind.MESSENGER)
+
+
+def caller_contacts(*, phone: str = "", email: str = "") -> QuerySet[ContactPoint]:
+    """The contact points that match a caller: a phone in any spelling (as a phone or a
+    phone-based messenger) or else an email in any case. The one caller-ID match, read by the
+    API's lookup, the call screen-pop and search through the `(kind, normalised_value)` index.
+
+    Raises ValidationError if the phone is not a phone number.
+    """
+    if phone:
+        return ContactPoint.objects.filter(
+            kind__in=PHONE_KINDS, normalised_value=normalise_phone(phone)
+        )
+    return ContactPoint.objects.filter(
+        kind=ContactPoint.Kind.EMAIL, normalised_value=normalise_email(email)
+    )
+
 
 def customers_by_phone(raw_phone: str) -> QuerySet[Customer]:
     """Customers having this phone (any spelling) as a phone or phone-based messenger.
 
     Raises ValidationError if the text is not a phone number. One indexed query.
     """
-    e164 = normalise_phone(raw_phone)
-    return Customer.objects.filter(
-        contact_points__kind__in=[ContactPoint.Kind.PHONE, ContactPoint.Kind.MESSENGER],
-        contact_points__normalised_value=e164,
-    ).distinct()
+    return Customer.objects.filter(pk__in=caller_contacts(phone=raw_phone).values("customer_id"))
 
 
 def customers_by_email(raw_email: str) -> QuerySet[Customer]:
     """Customers having this email address, whatever its case. One indexed query."""
-    email = normalise_email(raw_email)
-    return Customer.objects.filter(
-        contact_points__kind=ContactPoint.Kind.EMAIL, contact_points__normalised_value=email
-    ).distinct()
+    return Customer.objects.filter(pk__in=caller_contacts(email=raw_email).values("customer_id"))
 
 
 def customers_by_contact(text: str) -> QuerySet[Customer]:

@@ -23,6 +23,7 @@ from customers.models import (
     Offer,
     Product,
     Purchase,
+    Reminder,
 )
 
 if TYPE_CHECKING:
@@ -124,7 +125,8 @@ def set_primary_contact(*, contact: ContactPoint) -> ContactPoint:
 
 
 def _check_owned(customer: Customer, field: str, obj: Any) -> None:
-    """Refuse an object of another customer: a forged id in a form is an error, not a write."""
+    """Refuse an object of another customer: a forged id in a form is an error, not a write.
+    (Offers and interests also refuse it in their model's clean(), whoever saves them.)"""
     if obj is not None and obj.customer_id != customer.pk:
         messages = {
             "interaction": _("The contact is from another customer."),
@@ -261,8 +263,45 @@ def respond_to_offer(
     offer.purchase = purchase
     if offer.operator_id is None:
         offer.operator = actor
+    offer.full_clean()
     offer.save(update_fields=["status", "responded_at", "purchase", "operator"])
+    LogEntry.objects.log_actions(
+        user_id=actor.pk,
+        queryset=[offer],
+        action_flag=CHANGE,
+        change_message=[{"changed": {"fields": ["status", "responded_at", "purchase"]}}],
+        single_object=True,
+    )
     return offer
+
+
+# Reminders that have not gone out (pending, or failed and waiting for another try).
+CANCELLABLE_REMINDER_STATUSES = (Reminder.Status.PENDING, Reminder.Status.FAILED)
+
+
+@transaction.atomic
+def cancel_reminders(*, reminder_ids: Iterable[int], actor: User) -> list[int]:
+    """Cancel the reminders among these that have not gone out; return the ids cancelled.
+
+    One conditional UPDATE: a worker sending one at this moment wins or loses cleanly. Each
+    cancellation is recorded in the admin history under `actor`.
+    """
+    waiting = Reminder.objects.select_for_update().filter(
+        pk__in=list(reminder_ids), status__in=CANCELLABLE_REMINDER_STATUSES
+    )
+    cancelled = list(waiting.values_list("pk", flat=True))
+    if not cancelled:
+        return []
+    Reminder.objects.filter(pk__in=cancelled, status__in=CANCELLABLE_REMINDER_STATUSES).update(
+        status=Reminder.Status.CANCELLED, updated_at=timezone.now()
+    )
+    LogEntry.objects.log_actions(
+        user_id=actor.pk,
+        queryset=Reminder.objects.filter(pk__in=cancelled),
+        action_flag=CHANGE,
+        change_message=[{"changed": {"fields": ["status"]}}],
+    )
+    return cancelled
 
 
 @transaction.atomic

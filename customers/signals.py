@@ -31,9 +31,3 @@ def send_rows_written(
 def instance_rows(instances: Iterable[Model]) -> list[Mapping[str, Any]]:
     """Saved instances as the {attname: value} rows `rows_written` carries."""
     return [instance.__dict__ for instance in instances]
-
-
-# Purchases written in bulk, past save() and its signals (CSV import, generated data), for the
-# per-customer purchase summary. Arguments: customer_ids, the customers whose purchases
-# changed (None: possibly anyone's).
-purchases_written = Signal()

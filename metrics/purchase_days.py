@@ -21,7 +21,8 @@ subscription lapses unrenewed) are left to the grouped query of `metrics.calcula
 so is every period longer than the window and a product-category filter (a day mixes
 categories). The rows are derived data: `rebuild()` recomputes them for some customers (or
 all), in SQL with window functions; `metrics.apps` keeps them current on every purchase and
-product cost write; bulk writers call `rebuild()` themselves.
+product cost write, and on the `rows_written` signal of purchases written in bulk
+(`customers.purchases.write_purchases`).
 
 The figures themselves are sums over the rows' points (`metrics.customer_rollup`), read from
 the daily rollup of these rows for the days it covers; `rebuild()` uncovers the days whose
@@ -31,7 +32,7 @@ points it changed.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.conf import settings
@@ -234,8 +235,9 @@ def _product_saved(sender: Any, instance: Any, created: bool, **kwargs: Any) -> 
     rebuild(Purchase.objects.filter(product=instance).values_list("customer_id", flat=True))
 
 
-def _purchases_written(sender: Any, customer_ids: set[int] | None, **kwargs: Any) -> None:
-    rebuild(customer_ids)
+def _purchases_written(sender: Any, rows: list[Mapping[str, Any]], **kwargs: Any) -> None:
+    """customers.signals.rows_written of purchases (bulk writers): their customers' rows."""
+    rebuild({row["customer_id"] for row in rows})
 
 
 def connect() -> None:
@@ -244,11 +246,11 @@ def connect() -> None:
     from django.db.models.signals import post_delete, post_save, pre_save
 
     from customers.models import Product
-    from customers.signals import purchases_written
+    from customers.signals import rows_written
 
     pre_save.connect(_previous_customer, sender=Purchase, dispatch_uid="purchase_days_pre")
     post_save.connect(_purchase_saved, sender=Purchase, dispatch_uid="purchase_days_save")
     post_delete.connect(_purchase_deleted, sender=Purchase, dispatch_uid="purchase_days_del")
     pre_save.connect(_previous_cost, sender=Product, dispatch_uid="purchase_days_product_pre")
     post_save.connect(_product_saved, sender=Product, dispatch_uid="purchase_days_product")
-    purchases_written.connect(_purchases_written, dispatch_uid="purchase_days_bulk")
+    rows_written.connect(_purchases_written, sender=Purchase, dispatch_uid="purchase_days_bulk")

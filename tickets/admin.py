@@ -35,6 +35,7 @@ from tickets.services import (
     assign_ticket,
     change_ticket_priority,
     change_ticket_status,
+    may_work_tickets,
     open_ticket,
     record_customer_contact,
 )
@@ -99,8 +100,18 @@ class TicketContactInline(ReadOnlyTabularInline):
         return super().get_queryset(request).select_related("interaction")
 
 
+class TicketAdminForm(forms.ModelForm):
+    def clean_assignee(self) -> User | None:
+        assignee: User | None = self.cleaned_data.get("assignee")
+        # The service refuses this too; saying it here shows it on the form instead of failing.
+        if assignee is not None and not may_work_tickets(assignee):
+            raise ValidationError(_("Assign the ticket to active staff who may work tickets."))
+        return assignee
+
+
 @admin.register(Ticket)
 class TicketAdmin(admin.ModelAdmin):
+    form = TicketAdminForm
     list_display = (
         "number",
         "subject",

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from tickets.models import TRANSITIONS, Priority, Status, Ticket
+from tickets.services import may_work_tickets
 
 # A message longer than this is almost certainly a paste gone wrong, not a reply.
 MAX_MESSAGE_LENGTH = 20_000
@@ -56,6 +57,14 @@ class AssignForm(forms.Form):
         required=False,
         empty_label=_("Nobody (back to the queue)"),
     )
+
+    def clean_assignee(self) -> User | None:
+        assignee: User | None = self.cleaned_data.get("assignee")
+        if assignee is not None and not may_work_tickets(assignee):
+            raise forms.ValidationError(
+                _("Assign the ticket to active staff who may work tickets.")
+            )
+        return assignee
 
 
 class PriorityForm(forms.Form):

@@ -233,6 +233,15 @@ def record_customer_contact(
     return ticket
 
 
+# Whoever holds it may work a ticket (operators, supervisors, admins), by role or by grant.
+WORK_TICKETS_PERMISSION = "tickets.change_ticket"
+
+
+def may_work_tickets(user: User) -> bool:
+    """Whether a ticket may be given to `user`: active staff allowed to work tickets."""
+    return user.is_active and user.is_staff and user.has_perm(WORK_TICKETS_PERMISSION)
+
+
 @transaction.atomic
 def assign_ticket(
     *,
@@ -241,7 +250,14 @@ def assign_ticket(
     actor: User | None = None,
     at: dt.datetime | None = None,
 ) -> Ticket:
-    """Give the ticket to `assignee` (None: back to the queue) and record who did it."""
+    """Give the ticket to `assignee` (None: back to the queue) and record who did it.
+
+    An assignee must be active staff allowed to work tickets (`tickets.change_ticket`).
+    """
+    if assignee is not None and not may_work_tickets(assignee):
+        raise ValidationError(
+            {"assignee": _("Assign the ticket to active staff who may work tickets.")}
+        )
     ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
     if ticket.assignee_id == (assignee.pk if assignee else None):
         return ticket

@@ -16,15 +16,14 @@ import logging
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
-from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
 from django.utils import timezone
 
+from crm.queue import enqueue_on_commit
 from webhooks.models import Webhook, WebhookDelivery
 
 
@@ -104,7 +103,9 @@ def emit_event(
     from webhooks.tasks import deliver_webhook
 
     for delivery in deliveries:
-        transaction.on_commit(partial(deliver_webhook.delay, delivery_id=delivery.pk))
+        # Fail-soft: with the broker down the delivery stays pending for the `webhooks` sweep,
+        # and the change that emitted the event is not answered with an error.
+        enqueue_on_commit(deliver_webhook, delivery_id=delivery.pk)
     return deliveries
 
 

@@ -25,13 +25,12 @@ from crm.api.permissions import HasPermissions
 from crm.api.users import acting_user
 from crm.privacy import erase_customer, export_customer
 from customers.api.serializers import CustomerSerializer, LookupResultSerializer
-from customers.contacts import normalise_email, normalise_phone
-from customers.models import ContactPoint, Customer, Purchase
+from customers.models import Customer, Purchase
+from customers.selectors import caller_contacts
 from tickets.models import ACTIVE_STATUSES, Ticket
 
 # A number shared by more customers than this (a switchboard) is not one caller.
 LOOKUP_MAX_RESULTS = 20
-PHONE_KINDS = (ContactPoint.Kind.PHONE, ContactPoint.Kind.MESSENGER)
 
 
 def lookup_customers(*, phone: str = "", email: str = "") -> QuerySet[Customer]:
@@ -41,14 +40,7 @@ def lookup_customers(*, phone: str = "", email: str = "") -> QuerySet[Customer]:
     last purchase are subqueries of the same statement. Raises ValidationError on a value
     that is no phone or email.
     """
-    if phone:
-        contacts = ContactPoint.objects.filter(
-            kind__in=PHONE_KINDS, normalised_value=normalise_phone(phone)
-        )
-    else:
-        contacts = ContactPoint.objects.filter(
-            kind=ContactPoint.Kind.EMAIL, normalised_value=normalise_email(email)
-        )
+    contacts = caller_contacts(phone=phone, email=email)
     open_tickets = (
         Ticket.objects.filter(customer=OuterRef("pk"), status__in=ACTIVE_STATUSES)
         .order_by()

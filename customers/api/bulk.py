@@ -19,6 +19,7 @@ from rest_framework import serializers
 
 from customers.dates import validate_past_moment
 from customers.models import Channel, Customer, Interest, Product, Purchase, SalesChannel
+from customers.purchases import write_purchases
 from customers.signals import instance_rows, send_rows_written
 
 # PositiveIntegerField's range on every supported database.
@@ -199,13 +200,7 @@ def bulk_create_purchases(*, items: Sequence[dict[str, Any]]) -> list[Purchase]:
     if errors:
         raise BulkRefused(errors)
     now = timezone.now()
-    purchases = []
-    for item in valid:
-        purchase = Purchase(**{"purchased_at": now, **item})
-        # bulk_create skips save(): the service terms are derived here, as save() would.
-        purchase.derive_end_dates()
-        purchases.append(purchase)
-    return Purchase.objects.bulk_create(purchases)
+    return write_purchases(purchases=[Purchase(**{"purchased_at": now, **item}) for item in valid])
 
 
 @transaction.atomic

@@ -12,6 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from crm.api.serializers import CleanModelSerializer, UTCDateTimeField, raise_as_drf
+from crm.api.users import acting_user
 from customers import services
 from customers.models import (
     ContactPoint,
@@ -384,6 +385,22 @@ class InterestSerializer(CleanModelSerializer):
         return attrs
 
 
+def refuse_read_only(
+    serializer: serializers.Serializer, messages: dict[str, str], current: dict[str, Any]
+) -> None:
+    """A 400 naming each of these read-only fields the request tries to change (DRF would drop
+    them silently, and the caller would believe the change was made). Sending the value the
+    field already has (or will have) is no change and passes."""
+    given = serializer.initial_data if isinstance(serializer.initial_data, dict) else {}
+    errors = {
+        field: [message]
+        for field, message in messages.items()
+        if field in given and given[field] != current.get(field)
+    }
+    if errors:
+        raise serializers.ValidationError(errors)
+
+
 class InteractionSerializer(CleanModelSerializer):
     class Meta:
         model = Interaction
@@ -404,8 +421,26 @@ class InteractionSerializer(CleanModelSerializer):
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "created_at", "updated_at"]
+        # The operator is whoever is logged in: nobody logs a contact as a colleague.
+        read_only_fields = ["id", "operator", "created_at", "updated_at"]
         validators: list[Any] = []  # the unique (channel, external_id) is checked by full_clean
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        operator = (
+            self.instance.operator_id
+            if self.instance is not None
+            else acting_user(self.context["request"]).pk
+        )
+        refuse_read_only(
+            self,
+            {"operator": _("The operator is the user who logs the contact.")},
+            {"operator": operator},
+        )
+        return super().validate(attrs)
+
+    def create(self, validated_data: dict[str, Any]) -> Interaction:
+        validated_data["operator"] = acting_user(self.context["request"])
+        return super().create(validated_data)
 
 
 class OfferSerializer(CleanModelSerializer):
@@ -424,15 +459,69 @@ class OfferSerializer(CleanModelSerializer):
             "interaction",
             "purchase",
         ]
-        read_only_fields = ["id"]
+        # The customer's answer (and the purchase it led to) is recorded by
+        # POST /api/v1/offers/{id}/respond/, with who recorded it; the operator is whoever made
+        # the offer. None of them is a field to overwrite.
+        read_only_fields = ["id", "status", "responded_at", "operator", "purchase"]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        status = attrs.get("status", getattr(self.instance, "status", Offer.Status.OFFERED))
-        if status == Offer.Status.OFFERED:
-            attrs["responded_at"] = None
-        elif not attrs.get("responded_at") and not getattr(self.instance, "responded_at", None):
-            attrs["responded_at"] = timezone.now()
-        return attrs
+        offer = self.instance
+        answer = _("Record the customer's answer with POST /api/v1/offers/{id}/respond/.")
+        refuse_read_only(
+            self,
+            {
+                "status": answer,
+                "responded_at": answer,
+                "purchase": answer,
+                "operator": _("The operator is the user who makes the offer."),
+            },
+            {
+                "status": offer.status if offer else Offer.Status.OFFERED,
+                "responded_at": (
+                    self.fields["responded_at"].to_representation(offer.responded_at)
+                    if offer and offer.responded_at
+                    else None
+                ),
+                "purchase": offer.purchase_id if offer else None,
+                "operator": (
+                    offer.operator_id if offer else acting_user(self.context["request"]).pk
+                ),
+            },
+        )
+        return super().validate(attrs)
+
+    def create(self, validated_data: dict[str, Any]) -> Offer:
+        """Through the card's service: the operator is the caller, the interaction theirs."""
+        try:
+            return services.record_offer(
+                customer=validated_data["customer"],
+                actor=acting_user(self.context["request"]),
+                reason=validated_data.get("reason", ""),
+                product=validated_data.get("product"),
+                rule=validated_data.get("rule", Offer.Rule.MANUAL),
+                interaction=validated_data.get("interaction"),
+                at=validated_data.get("offered_at"),
+            )
+        except DjangoValidationError as exc:
+            raise_as_drf(exc)
+            raise
+
+
+class OfferResponseSerializer(serializers.Serializer):
+    """The customer's answer to an offer still open."""
+
+    status = serializers.ChoiceField(
+        choices=[
+            (Offer.Status.ACCEPTED.value, Offer.Status.ACCEPTED.label),
+            (Offer.Status.DECLINED.value, Offer.Status.DECLINED.label),
+        ]
+    )
+    purchase = serializers.PrimaryKeyRelatedField(
+        queryset=Purchase.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="The purchase an accepted offer led to; the offer's customer's own.",
+    )
 
 
 class ReminderSerializer(serializers.ModelSerializer):

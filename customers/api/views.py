@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -15,8 +14,9 @@ from rest_framework.response import Response
 
 from crm.api.exceptions import Conflict
 from crm.api.upsert import upsert
+from crm.api.users import acting_user
 from crm.api.viewsets import ModelViewSet, ReadOnlyViewSet
-from customers import filters
+from customers import filters, services
 from customers.api import serializers as s
 from customers.api.bulk import (
     BulkRefused,
@@ -209,9 +209,34 @@ class InteractionViewSet(ModelViewSet):
 
 @extend_schema(tags=["offers"])
 class OfferViewSet(ModelViewSet):
+    """Offers made to customers. The answer is recorded by `respond/`; status is read-only."""
+
     queryset = Offer.objects.order_by("-id")
     serializer_class = s.OfferSerializer
     filterset_class = filters.OfferFilter
+    action_permissions = {"respond": ("customers.change_offer",)}
+
+    @extend_schema(
+        request=s.OfferResponseSerializer,
+        responses={200: s.OfferSerializer},
+        description=(
+            "Record the customer's answer to an offer still open: `accepted` (with the "
+            "`purchase` it led to, the customer's own) or `declined`. An offer already "
+            "answered is a 400 naming `status`."
+        ),
+    )
+    @action(detail=True, methods=["post"])
+    def respond(self, request: Request, pk: str) -> Response:
+        offer = self.get_object()
+        body = s.OfferResponseSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        offer = services.respond_to_offer(
+            offer=offer,
+            actor=acting_user(request),
+            status=body.validated_data["status"],
+            purchase=body.validated_data.get("purchase"),
+        )
+        return Response(self.get_serializer(offer).data)
 
 
 @extend_schema(tags=["reminders"])
@@ -222,7 +247,6 @@ class ReminderViewSet(ReadOnlyViewSet):
     serializer_class = s.ReminderSerializer
     filterset_class = filters.ReminderFilter
     action_permissions = {"cancel": ("customers.change_reminder",)}
-    CANCELLABLE = (Reminder.Status.PENDING, Reminder.Status.FAILED)
 
     @extend_schema(
         request=None,
@@ -232,11 +256,7 @@ class ReminderViewSet(ReadOnlyViewSet):
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str) -> Response:
         reminder = self.get_object()
-        with transaction.atomic():
-            # One conditional UPDATE: a worker sending it at this moment wins or loses cleanly.
-            changed = Reminder.objects.filter(pk=reminder.pk, status__in=self.CANCELLABLE).update(
-                status=Reminder.Status.CANCELLED
-            )
+        changed = services.cancel_reminders(reminder_ids=[reminder.pk], actor=acting_user(request))
         reminder.refresh_from_db()
         if not changed and reminder.status != Reminder.Status.CANCELLED:
             raise Conflict(

@@ -52,6 +52,7 @@ def test_schema_generates_without_warnings(tmp_path: Any) -> None:
         "/api/v1/customers/by-external-id/{key}/",
         "/api/v1/purchases/bulk/",
         "/api/v1/tickets/{id}/status/",
+        "/api/v1/offers/{id}/respond/",
     ):
         assert path in text, path
 
@@ -74,6 +75,25 @@ def test_every_request_body_is_json_only_and_errors_carry_a_code() -> None:
 
     assert writes > 30
     assert set(error["required"]) == {"detail", "code"}
+
+
+def test_schema_says_which_fields_only_named_actions_change() -> None:
+    """An offer's answer is recorded by respond/ and an interaction's operator is the caller:
+    the schema shows those fields read-only, and respond/ takes the answer."""
+    document = SchemaGenerator().get_schema(request=None, public=True)
+    components = document["components"]["schemas"]
+    for component, fields in (
+        ("Offer", ("status", "responded_at", "operator", "purchase")),
+        ("Interaction", ("operator",)),
+    ):
+        properties = components[component]["properties"]
+        for field in fields:
+            assert properties[field].get("readOnly"), (component, field)
+    respond = document["paths"]["/api/v1/offers/{id}/respond/"]["post"]
+    body = respond["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    answer = components[body.rsplit("/", 1)[-1]]
+    assert set(answer["properties"]) == {"status", "purchase"}
+    assert answer["required"] == ["status"]
 
 
 @pytest.mark.django_db

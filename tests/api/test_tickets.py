@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.roles import OPERATORS
 from tests.api.conftest import ClientFor, grant
 from tests.factories import CustomerFactory, SLAPolicyFactory, TicketFactory, UserFactory
 from tickets.models import Ticket, TicketEvent, TicketMessage
@@ -80,7 +81,7 @@ def test_status_action_follows_the_workflow_and_records_the_actor(
 
 def test_assign_and_priority_actions(client_for: ClientFor, operator: User) -> None:
     ticket = TicketFactory.create()
-    colleague = UserFactory.create(username="petr")
+    colleague = UserFactory.create(username="petr", groups=[OPERATORS])
     client = client_for(operator)
 
     assigned = client.post(f"{URL}{ticket.pk}/assign/", {"assignee": colleague.pk}, format="json")
@@ -178,3 +179,28 @@ def test_detail_query_count_is_bounded(
         response = client.get(f"{URL}{ticket.pk}/")
 
     assert response.status_code == 200
+
+
+def test_a_ticket_is_assigned_only_to_active_staff_who_may_work_tickets(
+    client_for: ClientFor, operator: User, integration: User
+) -> None:
+    ticket = TicketFactory.create()
+    client = client_for(operator)
+    no_role = UserFactory.create(username="guest")  # staff, in no group: may not work tickets
+    granted = UserFactory.create(username="temp")  # staff granted the permission itself
+    grant(granted, "tickets.change_ticket", group_name="Temps")
+    gone = UserFactory.create(username="left", groups=[OPERATORS], is_active=False)
+
+    refused = {
+        user.username: client.post(
+            f"{URL}{ticket.pk}/assign/", {"assignee": user.pk}, format="json"
+        )
+        for user in (no_role, integration, gone)
+    }
+    to_granted = client.post(f"{URL}{ticket.pk}/assign/", {"assignee": granted.pk}, format="json")
+
+    for username, response in refused.items():
+        assert response.status_code == 400, username
+        assert "assignee" in response.data, username
+    assert to_granted.status_code == 200 and to_granted.data["assignee"] == granted.pk
+    assert Ticket.objects.get(pk=ticket.pk).assignee == granted
