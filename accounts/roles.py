@@ -42,6 +42,7 @@ _OPERATOR_GRANTS: dict[tuple[str, str], tuple[str, ...]] = {
     ("accounts", "user"): ("view",),
 }
 _SUPERVISOR_EXTRA: dict[tuple[str, str], tuple[str, ...]] = {
+    ("customers", "customer"): ("merge_customer",),
     ("customers", "purchase"): ("change",),
     ("customers", "reminder"): ("change",),
     ("tickets", "slapolicy"): ("add", "change"),

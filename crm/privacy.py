@@ -35,6 +35,7 @@ from crm.api.models import IdempotencyKey
 from customers.models import (
     ContactPoint,
     Customer,
+    CustomerAlias,
     Interaction,
     Interest,
     Offer,
@@ -140,6 +141,7 @@ WHOLE_FIELDS: dict[tuple[type[Model], str], str] = {
     (Interaction, "summary"): "",
     (Interaction, "contact_address"): "",
     (Reminder, "contact_address"): "",
+    (CustomerAlias, "full_name"): ERASED_TEXT,
 }
 # The shortest name part or identifier searched for in other texts: shorter ones ("Al") would
 # erase ordinary words.
@@ -213,9 +215,11 @@ def _needles(
     needles.update(tag.name for tag in _own_tags(customer))
     for entry in audit_entries:
         # Names and contacts the customer had before: an old webhook payload may still quote them.
-        if entry.content_type.model_class() in (Customer, ContactPoint):
-            for values in (entry.changes or {}).values():
-                if isinstance(values, list):
+        model = entry.content_type.model_class()
+        if model in (Customer, ContactPoint, CustomerAlias):
+            texts = {field.name for field in _text_fields(model)} - {"time_zone"}
+            for name, values in (entry.changes or {}).items():
+                if name in texts and isinstance(values, list):
                     needles.update(str(value) for value in values if value not in (None, "None"))
     return {needle.strip() for needle in needles if len(needle.strip()) >= MIN_NEEDLE_LENGTH}
 
@@ -383,9 +387,10 @@ def _erase_webhook_deliveries(
 ) -> None:
     """Deliveries about the customer (or their tickets and answers) lose the personal fields."""
     ticket_ids = [row.pk for row in owned.get(Ticket, [])]
+    customer_ids = _customer_ids(customer)
     about_customer = (
-        Q(event__startswith="customer.", payload__id=customer.pk)
-        | Q(payload__customer=customer.pk)
+        Q(event__startswith="customer.", payload__id__in=customer_ids)
+        | Q(payload__customer__in=customer_ids)
         | Q(event__startswith="ticket.", payload__number__in=ticket_ids)
     )
     deliveries = list(WebhookDelivery.objects.filter(about_customer))
@@ -415,15 +420,18 @@ def _erase_idempotent_answers(*, customer: Customer, scrub: Callable[[Any], Any]
 
     Keys live for settings.API_IDEMPOTENCY_TTL_SECONDS, so the table is small enough to read.
     """
-    marker = f"/customers/{customer.pk}/"
+    customer_ids = _customer_ids(customer)
+    markers = [f"/customers/{pk}/" for pk in customer_ids]
     changed = []
     for key in IdempotencyKey.objects.filter(response_body__isnull=False).iterator():
         body = key.response_body
         scrubbed = scrub(body)
         about = (
             scrubbed != body
-            or marker in key.request_path
-            or (isinstance(body, dict) and customer.pk in (body.get("customer"), _id_of(key)))
+            or any(marker in key.request_path for marker in markers)
+            or (
+                isinstance(body, dict) and ({body.get("customer"), _id_of(key)} & set(customer_ids))
+            )
         )
         if about:
             key.response_body = (
@@ -432,6 +440,12 @@ def _erase_idempotent_answers(*, customer: Customer, scrub: Callable[[Any], Any]
             key.request_path = scrub(key.request_path)
             changed.append(key)
     IdempotencyKey.objects.bulk_update(changed, ["response_body", "request_path"], batch_size=500)
+
+
+def _customer_ids(customer: Customer) -> list[int]:
+    """The customer's id and the ids of the customers merged into it."""
+    merged = CustomerAlias.objects.filter(customer=customer)
+    return [customer.pk, *merged.values_list("merged_customer_id", flat=True)]
 
 
 def _id_of(key: IdempotencyKey) -> Any:

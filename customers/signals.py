@@ -37,3 +37,8 @@ def instance_rows(instances: Iterable[Model]) -> list[Mapping[str, Any]]:
 # per-customer purchase summary. Arguments: customer_ids, the customers whose purchases
 # changed (None: possibly anyone's).
 purchases_written = Signal()
+
+
+# A customer was merged into another (customers.merge.merge_customers), sent inside the merge's
+# transaction. Arguments: survivor_id, merged_id, actor_id.
+customers_merged = Signal()

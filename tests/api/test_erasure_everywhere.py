@@ -20,6 +20,7 @@ from django.db.models import CharField, JSONField, Model, TextField
 from django.test import RequestFactory
 
 from accounts.models import User
+from customers.merge import merge_customers
 from customers.models import Customer, Tag
 from tests.api.conftest import ClientFor
 from tests.factories import (
@@ -154,6 +155,9 @@ def marked(
         change_ticket_status(ticket=ticket, to_status="resolved", actor=operator)
         invitation = SurveyInvitationFactory.create(customer=customer)
         SurveyResponseFactory.create(invitation=invitation, score=2, comment="slow")
+        # A duplicate merged in: its old name and external ID stay as an alias.
+        duplicate = CustomerFactory.create(full_name=f"{MARKER} Q.", external_id=f"{MARKER}-2")
+        merge_customers(survivor=customer, other=duplicate, actor=admin_user)
     with django_capture_on_commit_callbacks(execute=True):
         # Saved through the model, as the card's edit form does: audit entry, webhook payload.
         customer.refresh_from_db()
