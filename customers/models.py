@@ -159,7 +159,10 @@ class Customer(models.Model):
         ordering = ["full_name", "id"]
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
-        permissions = [("merge_customer", _("Can merge duplicate customers"))]
+        permissions = [
+            ("merge_customer", _("Can merge duplicate customers")),
+            ("view_customer_history", _("Can see who changed a customer's data")),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["external_id"], condition=NOT_BLANK, name="customer_external_id_unique"
