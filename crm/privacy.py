@@ -167,7 +167,7 @@ def customer_paths() -> dict[type[Model], str]:
                     continue
                 target = field.related_model
                 if target in level and target not in found:
-                    prefix = paths[target]  # type: ignore[index]
+                    prefix = paths[target]
                     paths[model] = f"{field.name}__{prefix}" if prefix else field.name
                     found.append(model)
                     break

@@ -156,7 +156,7 @@ class RecentPurchaseInline(ReadOnlyTabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin):  # type: ignore[misc]
+class CustomerAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin):
     list_display = (
         "full_name",
         "external_id",
@@ -423,8 +423,9 @@ class CustomerAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin):  # type: ignor
         if not self.has_merge_permission(request):
             raise PermissionDenied
         if request.method == "POST":
-            survivor = Customer.objects.filter(pk=request.POST.get("survivor")).first()
-            other = Customer.objects.filter(pk=request.POST.get("other")).first()
+            ids = [request.POST.get(name, "") for name in ("survivor", "other")]
+            found = Customer.objects.in_bulk([pk for pk in ids if pk.isdigit()])
+            survivor, other = (found.get(int(pk)) if pk.isdigit() else None for pk in ids)
             if survivor is None or other is None:
                 self.message_user(request, _("That customer no longer exists."), messages.ERROR)
             else:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.postgres.search import TrigramSimilarity
 from django.db import connection
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 from django.db.models.functions import Upper
 from django.utils.translation import gettext as _
 
@@ -62,6 +63,7 @@ def duplicates_of(customer: Customer, *, limit: int = REVIEW_LIMIT) -> list[Dupl
         ):
             found.setdefault(other, _("same %(kind)s %(value)s") % {"kind": kind, "value": value})
     names = Customer.objects.exclude(pk=customer.pk).filter(anonymised_at__isnull=True)
+    similar: QuerySet[Any]
     if connection.vendor == "postgresql":
         similar = (
             names.annotate(

@@ -14,7 +14,7 @@ from accounts.models import User
 from crm.jobs import JOBS, Job, run_job
 from customers.models import Customer
 from tests.api.conftest import ClientFor
-from tests.factories import CustomerFactory, PhoneFactory, PurchaseFactory
+from tests.factories import CustomerFactory, PhoneFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -57,7 +57,7 @@ def paths_to_customer() -> dict[type[Model], str]:
             for field in model._meta.concrete_fields:
                 target = field.related_model if field.is_relation else None
                 if target in paths:
-                    rest = paths[target]  # type: ignore[index]
+                    rest = paths[target]
                     paths[model] = field.name if rest == "pk" else f"{field.name}__{rest}"
                     changed = True
                     break
@@ -74,7 +74,7 @@ def text_fields(model: type[Model]) -> list[Any]:
 
 def fill_with_marker(customer: Customer) -> list[str]:
     """Put the marker into every free text of every row of the customer; return what was filled."""
-    filled = []
+    filled: list[str] = []
     for model, path in paths_to_customer().items():
         rows = model._base_manager.filter(**{path: customer.pk})
         fields = [f for f in text_fields(model) if not f.choices and not f.primary_key]
@@ -137,7 +137,9 @@ def marked(
         )
         assert created.status_code == 201, created.content
         customer = Customer.objects.get(pk=created.data["id"])
-        customer.tags.add(TagFactory(name=f"friend of {MARKER}"), TagFactory(name="vip"))
+        customer.tags.add(
+            TagFactory.create(name=f"friend of {MARKER}"), TagFactory.create(name="vip")
+        )
         CustomerFactory.create(full_name="Other").tags.add(Tag.objects.get(name="vip"))
         purchase = PurchaseFactory.create(
             customer=customer,

@@ -64,7 +64,7 @@ def history(customer: Customer, *, phone: str) -> None:
     TicketMessageFactory.create(ticket=ticket)
     invitation = SurveyInvitationFactory.create(customer=customer)
     SurveyResponseFactory.create(invitation=invitation, score=4)
-    customer.tags.add(TagFactory())
+    customer.tags.add(TagFactory.create())
     customer.full_name += " "  # an audit entry of a change
     customer.save()
 
