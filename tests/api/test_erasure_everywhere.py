@@ -226,7 +226,9 @@ def test_operator_reply_keeps_its_words_but_not_the_name(
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+# serialized_rollback: the flush after it must not re-create the roles (post_migrate), or the
+# browser tests, which restore the serialized roles, would find them twice.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_pg_dump_of_the_database_has_no_marker(
     marked: Customer, client_for: ClientFor, admin_user: User
 ) -> None:
