@@ -17,7 +17,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 
-from customers.models import Channel, Customer, Interest, Product, Purchase, SalesChannel
+from customers.models import (
+    Channel,
+    Customer,
+    CustomerAlias,
+    Interest,
+    Product,
+    Purchase,
+    SalesChannel,
+)
 from customers.signals import instance_rows, send_rows_written
 
 # PositiveIntegerField's range on every supported database.
@@ -140,6 +148,13 @@ def _resolve_references(
         ).values_list("pk", "external_id"):
             customers_by_id.add(pk)
             customers_by_ref[external_id] = pk
+    if missing := customer_refs - customers_by_ref.keys():
+        # A customer merged into another: its old external ID names the survivor.
+        customers_by_ref.update(
+            CustomerAlias.objects.filter(external_id__in=missing).values_list(
+                "external_id", "customer_id"
+            )
+        )
     products: dict[int, Product] = {}
     products_by_sku: dict[str, Product] = {}
     if product_ids or skus:

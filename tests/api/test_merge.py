@@ -201,6 +201,23 @@ def test_the_old_external_id_and_id_find_the_survivor(
     assert [hit.customer.pk for hit in search_customers("SHOP-2").hits] == [survivor.pk]
 
 
+def test_the_shop_pushing_orders_for_the_old_external_id_reaches_the_survivor(
+    pair: tuple[Customer, Customer], admin_user: User, client_for: ClientFor
+) -> None:
+    survivor, other = pair
+    merge_customers(survivor=survivor, other=other, actor=admin_user)
+    bought = survivor.purchases.count()
+
+    response = client_for(admin_user).post(
+        "/api/v1/purchases/bulk/",
+        {"items": [{"customer_external_id": "SHOP-2", "amount": "10.00", "external_id": "O-1"}]},
+        format="json",
+    )
+
+    assert response.status_code == 201, response.content
+    assert survivor.purchases.count() == bought + 1
+
+
 def test_likely_duplicates_share_a_contact_or_a_name() -> None:
     anna, anna_again, boris, boris_again, vera = CustomerFactory.create_batch(5)
     PhoneFactory.create(customer=anna, value="+79120000001")
