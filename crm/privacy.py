@@ -100,7 +100,7 @@ def erase_customer(*, customer: Customer, actor: User, at: Any = None) -> Custom
         return customer
     now = at or timezone.now()
     owned = _owned_rows(customer)
-    audit_entries = list(_audit_entries(owned))
+    audit_entries = list(_audit_entries(owned, customer))
     scrub = _scrubber(_needles(customer, owned, audit_entries))
 
     # The erasure's own writes must not copy the old values into the audit history.
@@ -325,10 +325,18 @@ def _generic_filter(owned: dict[type[Model], list[Model]], field: str) -> Q:
     return condition
 
 
-def _audit_entries(owned: dict[type[Model], list[Model]]) -> QuerySet[Any]:
-    return AuditLogEntry.objects.filter(_generic_filter(owned, "object_pk")).select_related(
-        "content_type"
-    )
+def _audit_entries(owned: dict[type[Model], list[Model]], customer: Customer) -> QuerySet[Any]:
+    """The history of the customer's rows, and of rows of theirs deleted before (a phone
+    removed last year): their entries name the customer in the foreign key's old or new value."""
+    condition = _generic_filter(owned, "object_pk")
+    for model, path in customer_paths().items():
+        if path and "__" not in path:
+            content_type = ContentType.objects.get_for_model(model)
+            for index in (0, 1):  # auditlog keeps a change as [old, new], ids as text
+                condition |= Q(
+                    content_type=content_type, **{f"changes__{path}__{index}": str(customer.pk)}
+                )
+    return AuditLogEntry.objects.filter(condition).select_related("content_type")
 
 
 def _erase_audit_history(

@@ -168,6 +168,8 @@ def marked(
         contact = customer.contact_points.get(kind="phone")
         contact.label = f"home of {MARKER}"
         contact.save()
+        # A contact deleted before the erasure: only its audit history still holds it.
+        customer.contact_points.create(kind="email", value=f"old.{MARKER}@example.com").delete()
     fill_with_marker(customer)
     request = RequestFactory().post("/admin/")
     request.user = admin_user
