@@ -19,7 +19,7 @@ ROLE_NAMES = (OPERATORS, SUPERVISORS, ADMINS)
 # (app_label, model) -> actions. Operators work with customers and tickets all day but do not
 # delete history; supervisors also tune SLA and surveys and read metrics.
 _OPERATOR_GRANTS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("customers", "customer"): ("view", "add", "change"),
+    ("customers", "customer"): ("view", "add", "change", "view_customer_history"),
     ("customers", "contactpoint"): ("view", "add", "change", "delete"),
     ("customers", "tag"): ("view",),
     ("customers", "productcategory"): ("view",),
@@ -42,6 +42,7 @@ _OPERATOR_GRANTS: dict[tuple[str, str], tuple[str, ...]] = {
     ("accounts", "user"): ("view",),
 }
 _SUPERVISOR_EXTRA: dict[tuple[str, str], tuple[str, ...]] = {
+    ("customers", "customer"): ("merge_customer",),
     ("customers", "purchase"): ("change",),
     ("customers", "reminder"): ("change",),
     ("tickets", "slapolicy"): ("add", "change"),

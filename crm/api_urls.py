@@ -10,6 +10,7 @@ from rest_framework.routers import DefaultRouter
 
 from crm.api import card_views, customer_views
 from customers.api import views as customer_api
+from customers.api.merge import CustomerMergeView
 from surveys import api as survey_api
 from tickets import api as ticket_api
 
@@ -44,6 +45,11 @@ urlpatterns = [
         "v1/customers/<int:pk>/erase/",
         customer_views.CustomerEraseView.as_view(),
         name="customer-erase",
+    ),
+    path(
+        "v1/customers/<int:pk>/merge/",
+        CustomerMergeView.as_view(),
+        name="customer-merge",
     ),
     path(
         "v1/customers/<int:pk>/card/",

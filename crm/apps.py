@@ -6,3 +6,13 @@ class CrmConfig(AppConfig):
 
     name = "crm"
     verbose_name = "CRM"
+
+    def ready(self) -> None:
+        from auditlog import get_logentry_model
+        from django.db.models.signals import pre_save
+
+        from crm import history
+        from crm.audit import fill_entry
+
+        pre_save.connect(fill_entry, sender=get_logentry_model(), dispatch_uid="crm.audit.fill")
+        history.register()

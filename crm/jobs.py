@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from celery import shared_task
 from django.utils import timezone
 
+from crm.audit import PATH_JOB, audit_path
 from crm.queue import enqueue
 
 Summary = dict[str, int | str]
@@ -50,7 +51,8 @@ def run_job(name: str, *, on: dt.date | None = None) -> Summary:
         job = JOBS[name]
     except KeyError:
         raise UnknownJob(name) from None
-    return job.function(on=on or timezone.localdate())
+    with audit_path(PATH_JOB):
+        return job.function(on=on or timezone.localdate())
 
 
 @register("reminders", "create the day's warranty, support and renewal reminders and send them")

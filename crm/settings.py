@@ -83,6 +83,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # Audit history of the models in AUDITLOG_INCLUDE_TRACKING_MODELS (crm/audit.py).
+    "auditlog",
     "accounts",
     "customers",
     "tickets",
@@ -101,10 +103,29 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "crm.audit.AuditPathMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "crm.middleware.OperatorPreferencesMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# Audit history (docs/architecture.md#audit-history): who changed these records, when, through
+# which path (crm/audit.py), old and new values. Erasure anonymises it (crm/privacy.py).
+AUDITLOG_INCLUDE_TRACKING_MODELS = (
+    {"model": "customers.Customer", "m2m_fields": {"tags"}},
+    "customers.ContactPoint",
+    "customers.Purchase",
+    "customers.Offer",
+    "tickets.Ticket",
+    {
+        "model": "accounts.User",
+        "exclude_fields": ["password", "last_login"],
+        "m2m_fields": {"groups"},
+    },
+    {"model": "auth.Group", "m2m_fields": {"permissions"}},
+)
+# No client addresses in the audit entries: the path and the actor say what is needed.
+AUDITLOG_DISABLE_REMOTE_ADDR = True
 
 ROOT_URLCONF = "crm.urls"
 WSGI_APPLICATION = "crm.wsgi.application"

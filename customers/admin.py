@@ -10,15 +10,18 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from auditlog.mixins import AuditlogHistoryAdminMixin
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, DecimalField, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.forms import BaseInlineFormSet
-from django.http import HttpRequest
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import format_lazy
@@ -27,9 +30,12 @@ from django.utils.translation import ngettext
 
 from crm.admin_base import ReadOnlyTabularInline
 from customers.contacts import format_phone_for_display, normalise_email, normalise_phone
+from customers.duplicates import likely_duplicates
+from customers.merge import merge_customers
 from customers.models import (
     ContactPoint,
     Customer,
+    CustomerAlias,
     Interaction,
     Interest,
     Offer,
@@ -150,7 +156,7 @@ class RecentPurchaseInline(ReadOnlyTabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin):
     list_display = (
         "full_name",
         "external_id",
@@ -236,7 +242,10 @@ class CustomerAdmin(admin.ModelAdmin):
             },
         ),
     )
-    actions = ("mark_lead", "mark_active", "mark_at_risk", "mark_churned")
+    actions = ("mark_lead", "mark_active", "mark_at_risk", "mark_churned", "merge_selected")
+    # The audit history (who changed what, through which path) beside Django's own history.
+    show_auditlog_history_link = True
+    change_list_template = "admin/customers/customer/change_list_with_duplicates.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Customer]:
         """Customers with their primary contacts and purchase totals, one query per page."""
@@ -373,6 +382,62 @@ class CustomerAdmin(admin.ModelAdmin):
     @admin.action(description=_("Mark as churned"), permissions=["change"])
     def mark_churned(self, request: HttpRequest, queryset: QuerySet[Customer]) -> None:
         self._set_lifecycle(request, queryset, Customer.Lifecycle.CHURNED)
+
+    def has_merge_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("customers.merge_customer")
+
+    @admin.action(
+        description=_("Merge the two selected customers (the first created keeps its identity)"),
+        permissions=["merge"],
+    )
+    def merge_selected(self, request: HttpRequest, queryset: QuerySet[Customer]) -> None:
+        selected = list(queryset.order_by("created_at", "pk")[:3])
+        if len(selected) != 2:
+            self.message_user(request, _("Select exactly two customers to merge."), messages.ERROR)
+            return
+        self._merge(request, survivor=selected[0], other=selected[1])
+
+    def _merge(self, request: HttpRequest, *, survivor: Customer, other: Customer) -> None:
+        other_name, other_id = str(other), other.pk
+        try:
+            merge_customers(survivor=survivor, other=other, actor=request.user)  # type: ignore[arg-type]
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            return
+        self.message_user(
+            request,
+            _("%(other)s (#%(other_id)s) was merged into %(survivor)s.")
+            % {"other": other_name, "other_id": other_id, "survivor": survivor},
+            messages.SUCCESS,
+        )
+
+    def get_urls(self) -> list[Any]:
+        view = self.admin_site.admin_view(self.duplicates_view)
+        return [
+            path("duplicates/", view, name="customers_customer_duplicates"),
+            *super().get_urls(),
+        ]
+
+    def duplicates_view(self, request: HttpRequest) -> HttpResponse:
+        """Likely duplicates for review; a merge button on each pair."""
+        if not self.has_merge_permission(request):
+            raise PermissionDenied
+        if request.method == "POST":
+            ids = [request.POST.get(name, "") for name in ("survivor", "other")]
+            found = Customer.objects.in_bulk([pk for pk in ids if pk.isdigit()])
+            survivor, other = (found.get(int(pk)) if pk.isdigit() else None for pk in ids)
+            if survivor is None or other is None:
+                self.message_user(request, _("That customer no longer exists."), messages.ERROR)
+            else:
+                self._merge(request, survivor=survivor, other=other)
+            return redirect("admin:customers_customer_duplicates")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Likely duplicate customers"),
+            "pairs": likely_duplicates(),
+        }
+        return TemplateResponse(request, "admin/customers/customer/duplicates.html", context)
 
 
 @admin.register(ContactPoint)
@@ -688,3 +753,27 @@ class ReminderAdmin(admin.ModelAdmin):
             % {"count": count},
             messages.SUCCESS,
         )
+
+
+@admin.register(CustomerAlias)
+class CustomerAliasAdmin(admin.ModelAdmin):
+    """Customers merged into others: written by the merge only, read here."""
+
+    list_display = ("full_name", "merged_customer_id", "external_id", "customer", "merged_at")
+    search_fields = ("full_name", "=external_id", "=merged_customer_id")
+    list_select_related = ("customer",)
+    raw_id_fields = ("customer",)
+    readonly_fields = (
+        "customer",
+        "merged_customer_id",
+        "full_name",
+        "external_id",
+        "merged_at",
+        "merged_by",
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

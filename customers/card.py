@@ -602,3 +602,12 @@ register_action(
         refreshes=("contacts",),
     )
 )
+register_action(
+    CardAction(
+        key="merge_duplicate",
+        label=_("Merge duplicate"),
+        position=90,
+        url_name="customers:merge_duplicate",
+        permission="customers.merge_customer",
+    )
+)

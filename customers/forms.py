@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from customers.duplicates import duplicates_of
 from customers.models import (
     AcquisitionChannel,
     Channel,
@@ -181,3 +182,27 @@ class NewCustomerForm(forms.Form):
     language = forms.ChoiceField(
         label=_("Language"), choices=settings.LANGUAGES, initial=settings.LANGUAGE_CODE
     )
+
+
+class MergeForm(forms.Form):
+    """Pick the duplicate to merge into the card's customer, from the likely duplicates."""
+
+    other = forms.TypedChoiceField(
+        label=_("Duplicate to merge into this customer"),
+        coerce=int,
+        help_text=_(
+            "Its contacts, purchases, tickets and history move here; it stays as an alias."
+        ),
+        error_messages={"required": _("Choose the duplicate.")},
+    )
+
+    def __init__(self, *args: Any, customer: Customer, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.customer = customer
+        self.fields["other"].choices = [  # type: ignore[attr-defined]
+            ("", "—"),
+            *(
+                (pair.second.pk, f"{pair.second} (#{pair.second.pk}), {pair.reason}")
+                for pair in duplicates_of(customer)
+            ),
+        ]

@@ -161,6 +161,10 @@ class Customer(models.Model):
         ordering = ["full_name", "id"]
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
+        permissions = [
+            ("merge_customer", _("Can merge duplicate customers")),
+            ("view_customer_history", _("Can see who changed a customer's data")),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["external_id"], condition=NOT_BLANK, name="customer_external_id_unique"
@@ -978,3 +982,36 @@ class Reminder(models.Model):
     def clean(self) -> None:
         if self.purchase_id and self.customer_id and self.purchase.customer_id != self.customer_id:
             raise ValidationError({"purchase": _("The purchase belongs to another customer.")})
+
+
+class CustomerAlias(models.Model):
+    """A customer merged into another: its old id, name and external ID still find the survivor."""
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="aliases"
+    )
+    merged_customer_id = models.PositiveBigIntegerField(_("merged customer's id"), unique=True)
+    full_name = models.CharField(_("full name"), max_length=255)
+    external_id = models.CharField(_("external ID"), max_length=100, blank=True)
+    merged_at = models.DateTimeField(_("merged at"), default=timezone.now)
+    merged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("merged by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-merged_at", "-id"]
+        verbose_name = _("customer alias")
+        verbose_name_plural = _("customer aliases")
+        indexes = [
+            models.Index(
+                fields=["external_id"], condition=NOT_BLANK, name="customer_alias_external_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.full_name} (#{self.merged_customer_id})"

@@ -21,7 +21,7 @@ from django.db import connection
 from django.db.models import Prefetch, Q
 from django.utils.translation import gettext as _
 
-from customers.models import ContactPoint, Customer
+from customers.models import ContactPoint, Customer, CustomerAlias
 from customers.selectors import customers_by_email, customers_by_phone
 
 # Fewer characters would match most of the database: the box asks for more instead.
@@ -99,6 +99,13 @@ def search_customers(text: str, *, limit: int = SEARCH_LIMIT) -> SearchResult:
     add(
         Customer.objects.filter(external_id=query).values_list("pk", flat=True)[:limit],
         _("external ID"),
+    )
+    # A customer merged into another: its external ID finds the survivor.
+    add(
+        CustomerAlias.objects.filter(external_id=query).values_list("customer_id", flat=True)[
+            :limit
+        ],
+        _("external ID of a merged customer"),
     )
     for provider in _PROVIDERS.values():
         for customer_id, label in provider(query):

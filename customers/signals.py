@@ -31,3 +31,8 @@ def send_rows_written(
 def instance_rows(instances: Iterable[Model]) -> list[Mapping[str, Any]]:
     """Saved instances as the {attname: value} rows `rows_written` carries."""
     return [instance.__dict__ for instance in instances]
+
+
+# A customer was merged into another (customers.merge.merge_customers), sent inside the merge's
+# transaction. Arguments: survivor_id, merged_id, actor_id.
+customers_merged = Signal()

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from customers import views
+from customers import merge_views, views
 
 app_name = "customers"
 
@@ -17,5 +17,6 @@ urlpatterns = [
     path("<int:customer_id>/offers/new/", views.record_offer, name="record_offer"),
     path("<int:customer_id>/offers/answer/", views.offer_response, name="offer_response"),
     path("<int:customer_id>/contacts/new/", views.add_contact, name="add_contact"),
+    path("<int:customer_id>/merge/", merge_views.merge_duplicate, name="merge_duplicate"),
     path("<int:customer_id>/contacts/<int:contact_id>/", views.edit_contact, name="edit_contact"),
 ]

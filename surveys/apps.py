@@ -16,6 +16,7 @@ class SurveysConfig(AppConfig):
             on_ticket_status_changed, dispatch_uid="surveys.invite_after_ticket_resolved"
         )
 
-        from surveys import card
+        from surveys import card, merge
 
         card.register()
+        merge.register()

@@ -24,7 +24,7 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.roles import OPERATORS
 from customers.admin import RECENT_PURCHASES_SHOWN
-from customers.models import ContactPoint, Customer, Purchase
+from customers.models import ContactPoint, Customer, CustomerAlias, Purchase
 from metrics.models import (
     CLVModelFit,
     FactRollup,
@@ -185,6 +185,9 @@ ROW_BUILDERS: dict[type[Model], Callable[[int], object]] = {
         revenue=10,
     ),
     PurchaseDaysBuild: lambda i: PurchaseDaysBuild.objects.create(time_zone="UTC"),
+    CustomerAlias: lambda i: CustomerAlias.objects.create(
+        customer=CustomerFactory.create(), merged_customer_id=100000 + i, full_name="Old name"
+    ),
     PurchaseDayRollup: lambda i: PurchaseDayRollup.objects.create(
         day=timezone.localdate() - dt.timedelta(days=i + 2), lag=1, customers=i + 1
     ),
@@ -192,6 +195,7 @@ ROW_BUILDERS: dict[type[Model], Callable[[int], object]] = {
 ALL_MODELS = list(ROW_BUILDERS)
 # History and computed figures are only read in the admin.
 READ_ONLY_MODELS = {
+    CustomerAlias,
     TicketEvent,
     MetricSnapshot,
     CLVModelFit,

@@ -19,6 +19,7 @@ def generate_secret() -> str:
 class Event(models.TextChoices):
     CUSTOMER_CREATED = "customer.created", _("Customer created")
     CUSTOMER_UPDATED = "customer.updated", _("Customer updated")
+    CUSTOMER_MERGED = "customer.merged", _("Customer merged")
     TICKET_CREATED = "ticket.created", _("Ticket created")
     TICKET_STATUS_CHANGED = "ticket.status_changed", _("Ticket status changed")
     SURVEY_ANSWERED = "survey.answered", _("Survey answered")

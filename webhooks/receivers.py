@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
 from customers.models import Customer
+from customers.signals import customers_merged as customers_merged_signal
 from surveys.models import SurveyResponse
 from tickets.models import Ticket, TicketEvent
 from webhooks.models import Event, Webhook
@@ -48,6 +49,13 @@ def customer_saved(
         "updated_at": instance.updated_at,
     }
     _after_commit(event, lambda: data)
+
+
+def customers_merged(
+    sender: Any, survivor_id: int, merged_id: int, actor_id: int | None, **_: Any
+) -> None:
+    data = {"id": survivor_id, "merged_id": merged_id, "actor": actor_id}
+    _after_commit(Event.CUSTOMER_MERGED, lambda: data)
 
 
 def ticket_saved(sender: Any, instance: Ticket, created: bool, raw: bool = False, **_: Any) -> None:
@@ -112,6 +120,7 @@ def webhook_changed(sender: Any, **_: Any) -> None:
 def connect() -> None:
     """Connect the receivers (from WebhooksConfig.ready)."""
     post_save.connect(customer_saved, sender=Customer, dispatch_uid="webhooks.customer")
+    customers_merged_signal.connect(customers_merged, dispatch_uid="webhooks.customers_merged")
     post_save.connect(ticket_saved, sender=Ticket, dispatch_uid="webhooks.ticket")
     post_save.connect(ticket_event_saved, sender=TicketEvent, dispatch_uid="webhooks.ticket_event")
     post_save.connect(

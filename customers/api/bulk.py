@@ -18,7 +18,15 @@ from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from customers.dates import validate_past_moment
-from customers.models import Channel, Customer, Interest, Product, Purchase, SalesChannel
+from customers.models import (
+    Channel,
+    Customer,
+    CustomerAlias,
+    Interest,
+    Product,
+    Purchase,
+    SalesChannel,
+)
 from customers.purchases import write_purchases
 from customers.signals import instance_rows, send_rows_written
 
@@ -144,6 +152,13 @@ def _resolve_references(
         ).values_list("pk", "external_id"):
             customers_by_id.add(pk)
             customers_by_ref[external_id] = pk
+    if missing := customer_refs - customers_by_ref.keys():
+        # A customer merged into another: its old external ID names the survivor.
+        customers_by_ref.update(
+            CustomerAlias.objects.filter(external_id__in=missing).values_list(
+                "external_id", "customer_id"
+            )
+        )
     products: dict[int, Product] = {}
     products_by_sku: dict[str, Product] = {}
     if product_ids or skus:

@@ -60,6 +60,7 @@ EVERY_SECTION = [
     "satisfaction",
     "predicted_value",  # metrics/card.py
     "timeline",
+    "history",  # crm/history.py
 ]
 # The card's own budget (tests/customers/test_card.py) plus token authentication and throttle.
 CARD_QUERY_BOUND = 40
@@ -394,10 +395,10 @@ def test_a_section_registered_later_appears_in_the_api_and_its_schema(
     finally:
         del _SECTIONS["another_apps_value"]
 
-    assert body["section_order"][-3:] == ["predicted_value", "another_apps_value", "timeline"]
+    assert body["section_order"][-4:-1] == ["predicted_value", "another_apps_value", "timeline"]
     assert body["sections"]["another_apps_value"] == {"expected_revenue": "1234.50"}
     properties = schema["components"]["schemas"]["CustomerCardSections"]["properties"]
-    assert list(properties) == [*EVERY_SECTION[:-1], "another_apps_value", "timeline"]
+    assert list(properties) == [*EVERY_SECTION[:-2], "another_apps_value", "timeline", "history"]
 
 
 @pytest.mark.usefixtures("keep_test_connection")

@@ -47,6 +47,7 @@ PRODUCT_ORDER = [
     "satisfaction",
     "predicted_value",  # metrics/card.py
     "timeline",
+    "history",  # crm/history.py: the audit history
 ]
 
 

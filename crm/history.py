@@ -1,0 +1,136 @@
+"""The card's audit history section: "Olga changed phone from A to B, through the API".
+
+Reads auditlog's entries of the customer and of their contacts, purchases, offers and tickets
+(crm reads several apps, so the section lives here). Registered from CrmConfig.ready().
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from auditlog.models import LogEntry as AuditLogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import Model, Q, QuerySet
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from crm.api.serializers import UTCDateTimeField
+from crm.audit import path_label
+from customers.card import CardContext, CardSection, register_section
+from customers.models import ContactPoint, Customer, Offer, Purchase
+from tickets.models import Ticket
+
+ENTRIES_SHOWN = 10
+ACTIONS = dict(AuditLogEntry.Action.choices)
+# Records of the customer whose history the card shows with the customer's own.
+RECORDS: tuple[tuple[type[Model], str], ...] = (
+    (ContactPoint, "customer"),
+    (Purchase, "customer"),
+    (Offer, "customer"),
+    (Ticket, "customer"),
+)
+
+
+@dataclass(frozen=True)
+class HistoryChange:
+    field: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: Any
+    actor: str
+    path: str
+    action: str
+    record: str
+    changes: list[HistoryChange]
+
+
+def customer_history_entries(customer: Customer) -> QuerySet[AuditLogEntry]:
+    """Audit entries of the customer and of their records still present, newest first."""
+    condition = Q(content_type=ContentType.objects.get_for_model(Customer), object_id=customer.pk)
+    for model, field in RECORDS:
+        condition |= Q(
+            content_type=ContentType.objects.get_for_model(model),
+            object_id__in=model._base_manager.filter(**{field: customer.pk}).values("pk"),
+        )
+    return AuditLogEntry.objects.filter(condition).order_by("-timestamp", "-id")
+
+
+def _field_label(model: type[Model] | None, name: str) -> str:
+    if model is None:
+        return name
+    try:
+        field = model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return name.replace("_", " ")
+    return str(getattr(field, "verbose_name", name.replace("_", " ")))
+
+
+def _entry(entry: AuditLogEntry) -> HistoryEntry:
+    model = entry.content_type.model_class()
+    changes = []
+    for name, values in (entry.changes or {}).items():
+        if isinstance(values, list) and len(values) == 2:
+            old, new = ("" if value in (None, "None") else str(value) for value in values)
+        else:  # a many-to-many change
+            objects = values.get("objects", []) if isinstance(values, dict) else []
+            old, new = "", f"{values.get('operation', '')} {', '.join(map(str, objects))}"
+        changes.append(HistoryChange(field=_field_label(model, name), old=old, new=new))
+    kind = str(model._meta.verbose_name) if model else entry.content_type.model
+    return HistoryEntry(
+        at=entry.timestamp,
+        actor=entry.actor.get_full_name() or entry.actor.get_username()
+        if entry.actor
+        else str(_("system")),
+        path=path_label(entry),
+        action=str(ACTIONS.get(entry.action, "")),
+        record=f"{kind}: {entry.object_repr}",
+        changes=changes,
+    )
+
+
+def history_section(context: CardContext) -> dict[str, Any]:
+    """The newest audit entries and their count: two queries (content types are cached)."""
+    entries = customer_history_entries(context.customer)
+    newest = list(entries.select_related("actor", "content_type")[:ENTRIES_SHOWN])
+    return {"entries": [_entry(entry) for entry in newest], "count": entries.count()}
+
+
+class HistoryChangeSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    old = serializers.CharField(allow_blank=True)
+    new = serializers.CharField(allow_blank=True)
+
+
+class HistoryEntrySerializer(serializers.Serializer):
+    at = UTCDateTimeField()
+    actor = serializers.CharField()
+    path = serializers.CharField(help_text="operator UI, API, API token, admin, scheduled job")
+    action = serializers.CharField()
+    record = serializers.CharField()
+    changes = HistoryChangeSerializer(many=True)
+
+
+class CardHistorySerializer(serializers.Serializer):
+    entries = HistoryEntrySerializer(many=True)
+    count = serializers.IntegerField()
+
+
+def register() -> None:
+    register_section(
+        CardSection(
+            key="history",
+            title=_("Change history"),
+            position=90,
+            template="crm/card_history.html",
+            load=history_section,
+            serializer=CardHistorySerializer,
+            width="full",
+            permission="customers.view_customer_history",
+        )
+    )
