@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customers', '0003_full_name_trigram_index'),
+        ('customers', '0004_h4_business_dates'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
