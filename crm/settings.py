@@ -7,6 +7,7 @@ development default, so `make run` needs none of them and production sets them a
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import os
 from pathlib import Path
 
@@ -414,6 +415,16 @@ SPECTACULAR_SETTINGS = {
 WEBHOOK_MAX_ATTEMPTS = env_int("CRM_WEBHOOK_MAX_ATTEMPTS", 6)
 WEBHOOK_RETRY_BASE_SECONDS = env_int("CRM_WEBHOOK_RETRY_BASE_SECONDS", 30)
 WEBHOOK_TIMEOUT_SECONDS = env_int("CRM_WEBHOOK_TIMEOUT_SECONDS", 10)
+# Webhooks go to public addresses only (no SSRF, webhooks/targets.py); these networks (CIDR,
+# comma-separated, e.g. "10.1.0.0/16") are internal ones an admin may still send to.
+WEBHOOK_ALLOWED_NETWORKS = env_list("CRM_WEBHOOK_ALLOWED_NETWORKS", [])
+for _network in WEBHOOK_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(
+            f"CRM_WEBHOOK_ALLOWED_NETWORKS: {_network!r} is not a network (CIDR)"
+        ) from _exc
 
 # --- Security (production) ----------------------------------------------------------------
 
