@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "accounts",
     "customers",
     "tickets",
@@ -105,6 +106,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "crm.middleware.OperatorPreferencesMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a lockout into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "crm.urls"
@@ -442,6 +445,36 @@ if not DEBUG:
     # Behind a TLS-terminating proxy (nginx, a load balancer) that sets X-Forwarded-Proto.
     if env_bool("DJANGO_BEHIND_TLS_PROXY", True):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Hardening: login lockout, client address, CSP, API tokens, unsubscribe links -------------
+# (issue 15: brute force, proxies, Content Security Policy, hashed tokens, opaque links)
+
+# Reverse proxies in front of the app that append to X-Forwarded-For (nginx, a load balancer);
+# the client is the N-th address from the right (crm/client_address.py). 0: no proxy, the
+# socket address. Defaults to 1 in production behind the documented TLS proxy.
+CRM_TRUSTED_PROXY_COUNT = env_int(
+    "CRM_TRUSTED_PROXY_COUNT",
+    1 if not DEBUG and env_bool("DJANGO_BEHIND_TLS_PROXY", True) else 0,
+)
+
+# Login lockout (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one username, or
+# from one client address, further logins of that username or from that address are refused
+# for AXES_COOLOFF_MINUTES, the right password included. Admins unlock in Admin -> Axes ->
+# Access attempts (delete the attempt) or with `manage.py axes_reset_username NAME`.
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 30))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "crm.client_address.client_address"
+AXES_LOCKOUT_CALLABLE = "crm.lockout.locked_out"
+AXES_USERNAME_FORM_FIELD = "username"
+# Successful logins are in the admin's history already; the attempts table is what matters.
+AXES_DISABLE_ACCESS_LOG = env_bool("AXES_DISABLE_ACCESS_LOG", False)
+AUTHENTICATION_BACKENDS = [
+    # First, so a locked-out username or address never reaches the password check.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 # --- Email ---------------------------------------------------------------------------------------
 # Django 6.1 mailers. Development prints mail to the console; production sends by SMTP.
