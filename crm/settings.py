@@ -80,6 +80,8 @@ INSTALLED_APPS = [
     # pg_trgm for the customer search (a no-op on SQLite).
     "django.contrib.postgres",
     "rest_framework",
+    # Only so that old migrations resolve: API tokens are accounts.ApiToken (hashed); the
+    # plain-text authtoken table was moved there and emptied (accounts/0003), its admin is off.
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
@@ -368,7 +370,8 @@ API_IDEMPOTENCY_TTL_SECONDS = env_int("CRM_API_IDEMPOTENCY_TTL_SECONDS", 24 * 60
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header makes an anonymous request a 401, not a 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # Hashed, named, expiring tokens (accounts.ApiToken), DRF's `Token <key>` header.
+        "crm.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["crm.api.permissions.ModelPermissions"],

@@ -7,10 +7,10 @@ from collections.abc import Callable, Iterator
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.models import User
+from accounts.tokens import issue_token
 
 ClientFor = Callable[[User], APIClient]
 
@@ -28,9 +28,9 @@ def client_for(db: None) -> ClientFor:
     """An API client authenticated with `user`'s token, as an integration would be."""
 
     def make(user: User) -> APIClient:
-        token, _created = Token.objects.get_or_create(user=user)
+        _token, key = issue_token(user=user, name="tests")
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
         return client
 
     return make
