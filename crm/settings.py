@@ -473,6 +473,10 @@ AXES_LOCKOUT_CALLABLE = "crm.lockout.locked_out"
 AXES_USERNAME_FORM_FIELD = "username"
 # Successful logins are in the admin's history already; the attempts table is what matters.
 AXES_DISABLE_ACCESS_LOG = env_bool("AXES_DISABLE_ACCESS_LOG", False)
+# Unsubscribe links in messages are opaque and stop working after this many days (the page
+# then asks the customer to contact support); a newer message carries a fresh link.
+UNSUBSCRIBE_LINK_MAX_AGE_DAYS = env_int("CRM_UNSUBSCRIBE_LINK_DAYS", 180)
+
 AUTHENTICATION_BACKENDS = [
     # First, so a locked-out username or address never reaches the password check.
     "axes.backends.AxesStandaloneBackend",
