@@ -237,3 +237,19 @@ def test_only_a_short_excerpt_of_the_answer_is_kept(serve, settings) -> None:
     assert delivery.response_status == 500
     assert len(delivery.response_body) == EXCERPT_CHARS
     assert delivery.response_body.startswith("ошибка ошибка")
+
+
+def test_the_address_actually_connected_to_is_checked(serve, settings) -> None:
+    """The last line of defence: whatever address a socket ends up connected to, an internal
+    peer is refused before a byte of the request is sent."""
+    import ipaddress
+
+    from webhooks.targets import UnsafeTarget, _connect
+
+    settings.WEBHOOK_ALLOWED_NETWORKS = []
+    server = serve(answer(200, b"internal secret"))
+
+    with pytest.raises(UnsafeTarget):
+        _connect(ipaddress.ip_address("127.0.0.1"), server.port, 2)
+
+    assert server.hits == []
