@@ -25,7 +25,7 @@ SALT = "customers.unsubscribe"
 
 
 def _fingerprint(normalised_value: str) -> str:
-    return salted_hmac(f"{SALT}.address", normalised_value).hexdigest()[:16]
+    return salted_hmac(f"{SALT}.address", normalised_value, algorithm="sha256").hexdigest()[:16]
 
 
 def unsubscribe_token(contact: ContactPoint) -> str:
