@@ -7,12 +7,14 @@ development default, so `make run` needs none of them and production sets them a
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import os
 from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -79,12 +81,15 @@ INSTALLED_APPS = [
     # pg_trgm for the customer search (a no-op on SQLite).
     "django.contrib.postgres",
     "rest_framework",
+    # Only so that old migrations resolve: API tokens are accounts.ApiToken (hashed); the
+    # plain-text authtoken table was moved there and emptied (accounts/0003), its admin is off.
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     # Audit history of the models in AUDITLOG_INCLUDE_TRACKING_MODELS (crm/audit.py).
     "auditlog",
+    "axes",
     "accounts",
     "customers",
     "tickets",
@@ -97,6 +102,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy (settings.SECURE_CSP) and Permissions-Policy on every response.
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "crm.security_headers.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -107,6 +115,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "crm.middleware.OperatorPreferencesMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a lockout into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 # Audit history (docs/architecture.md#audit-history): who changed these records, when, through
@@ -143,6 +153,8 @@ TEMPLATES = [
                 "django.template.context_processors.tz",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # `csp_nonce` for the few inline scripts and styles that must stay.
+                "django.template.context_processors.csp",
             ],
         },
     },
@@ -408,7 +420,8 @@ API_JSON_MAX_DEPTH = env_int("CRM_API_JSON_MAX_DEPTH", 32)
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header makes an anonymous request a 401, not a 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # Hashed, named, expiring tokens (accounts.ApiToken), DRF's `Token <key>` header.
+        "crm.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["crm.api.permissions.ModelPermissions"],
@@ -464,6 +477,16 @@ WEBHOOK_TIMEOUT_SECONDS = env_int("CRM_WEBHOOK_TIMEOUT_SECONDS", 10)
 # The `webhooks` sweep enqueues a delivery pending (or due for a retry) for this long: its task
 # was never queued (the broker was down) or was lost. Long enough for a queued task to run.
 WEBHOOK_SWEEP_AFTER_SECONDS = env_int("CRM_WEBHOOK_SWEEP_AFTER_SECONDS", 120)
+# Webhooks go to public addresses only (no SSRF, webhooks/targets.py); these networks (CIDR,
+# comma-separated, e.g. "10.1.0.0/16") are internal ones an admin may still send to.
+WEBHOOK_ALLOWED_NETWORKS = env_list("CRM_WEBHOOK_ALLOWED_NETWORKS", [])
+for _network in WEBHOOK_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(
+            f"CRM_WEBHOOK_ALLOWED_NETWORKS: {_network!r} is not a network (CIDR)"
+        ) from _exc
 
 # --- Security (production) ----------------------------------------------------------------
 
@@ -481,6 +504,72 @@ if not DEBUG:
     # Behind a TLS-terminating proxy (nginx, a load balancer) that sets X-Forwarded-Proto.
     if env_bool("DJANGO_BEHIND_TLS_PROXY", True):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Hardening: login lockout, client address, CSP, API tokens, unsubscribe links -------------
+# (issue 15: brute force, proxies, Content Security Policy, hashed tokens, opaque links)
+
+# Reverse proxies in front of the app that append to X-Forwarded-For (nginx, a load balancer);
+# the client is the N-th address from the right (crm/client_address.py). 0: no proxy, the
+# socket address. Defaults to 1 in production behind the documented TLS proxy.
+CRM_TRUSTED_PROXY_COUNT = env_int(
+    "CRM_TRUSTED_PROXY_COUNT",
+    1 if not DEBUG and env_bool("DJANGO_BEHIND_TLS_PROXY", True) else 0,
+)
+
+# Login lockout (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one username, or
+# from one client address, further logins of that username or from that address are refused
+# for AXES_COOLOFF_MINUTES, the right password included. Admins unlock in Admin -> Axes ->
+# Access attempts (delete the attempt) or with `manage.py axes_reset_username NAME`.
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 30))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "crm.client_address.client_address"
+AXES_LOCKOUT_CALLABLE = "crm.lockout.locked_out"
+AXES_USERNAME_FORM_FIELD = "username"
+# Successful logins are in the admin's history already; the attempts table is what matters.
+AXES_DISABLE_ACCESS_LOG = env_bool("AXES_DISABLE_ACCESS_LOG", False)
+# Unsubscribe links in messages are opaque and stop working after this many days (the page
+# then asks the customer to contact support); a newer message carries a fresh link.
+UNSUBSCRIBE_LINK_MAX_AGE_DAYS = env_int("CRM_UNSUBSCRIBE_LINK_DAYS", 180)
+
+# Content Security Policy (Django's own, django.middleware.csp): scripts and styles only from
+# this site or carrying the response's nonce, no inline handlers, no eval, no framing, no
+# plugins; images also as data: URIs (Swagger UI's icons).
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+# Browser features no page of the CRM uses, switched off for all (crm/security_headers.py).
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "usb",
+    )
+}
+
+AUTHENTICATION_BACKENDS = [
+    # First, so a locked-out username or address never reaches the password check.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 # --- Email ---------------------------------------------------------------------------------------
 # Django 6.1 mailers. Development prints mail to the console; production sends by SMTP.

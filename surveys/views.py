@@ -23,6 +23,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
 
+from crm.client_address import client_address
 from surveys.forms import AnswerForm
 from surveys.models import Survey, SurveyInvitation, SurveyResponse
 from surveys.services import record_response
@@ -64,7 +65,8 @@ def _hit(key: str, window: int) -> int:
 
 def _rate_limited(request: HttpRequest, token: str) -> bool:
     limits = _limits()
-    address = hashlib.sha256((request.META.get("REMOTE_ADDR") or "unknown").encode()).hexdigest()
+    # The respondent's address behind the trusted proxies, not the proxy's (one bucket for all).
+    address = hashlib.sha256((client_address(request) or "unknown").encode()).hexdigest()
     by_ip = _hit(f"survey-answer:ip:{address}", limits.window_seconds)
     # Hashed: whatever was typed into the URL becomes a safe, fixed-length cache key.
     token_key = hashlib.sha256(token.encode()).hexdigest()

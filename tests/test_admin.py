@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.roles import OPERATORS
+from accounts.tokens import issue_token
 from customers.admin import RECENT_PURCHASES_SHOWN
 from customers.models import ContactPoint, Customer, CustomerAlias, Purchase
 from metrics.models import (
@@ -144,6 +145,9 @@ def _invitation_row(i: int) -> None:
 ROW_BUILDERS: dict[type[Model], Callable[[int], object]] = {
     User: _user_row,
     apps.get_model("accounts", "Team"): _team_row,
+    apps.get_model("accounts", "ApiToken"): lambda i: issue_token(
+        user=UserFactory.create(is_staff=False), name=f"token {i}"
+    )[0],
     Customer: _customer_row,
     ContactPoint: lambda i: PhoneFactory.create(),
     apps.get_model("customers", "Tag"): _tag_row,

@@ -9,6 +9,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from webhooks.targets import UnsafeTarget, resolve
+
 SECRET_BYTES = 32
 
 
@@ -60,6 +62,12 @@ class Webhook(models.Model):
                     % {"events": ", ".join(Event.values)}
                 }
             )
+        if self.url:
+            # Resolved now and again at every delivery (webhooks/targets.py): no SSRF.
+            try:
+                resolve(self.url)
+            except UnsafeTarget as exc:
+                raise ValidationError({"url": str(exc)}) from exc
 
     def wants(self, event: str) -> bool:
         return self.is_active and event in (self.events or [])

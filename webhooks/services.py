@@ -13,8 +13,6 @@ import hashlib
 import hmac
 import json
 import logging
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,6 +22,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
 from crm.queue import enqueue_on_commit
+from webhooks import targets
 from webhooks.models import Webhook, WebhookDelivery
 
 
@@ -44,8 +43,6 @@ TIMESTAMP_HEADER = "X-CRM-Timestamp"
 EVENT_HEADER = "X-CRM-Event"
 DELIVERY_HEADER = "X-CRM-Delivery"
 USER_AGENT = "CRM-Webhooks/1"
-# What is kept of a receiver's answer, for the admin to read.
-RESPONSE_BODY_KEPT = 2000
 # Every save of a customer or ticket asks which events anyone wants: cached, not queried.
 SUBSCRIBED_CACHE_KEY = "webhooks:subscribed-events"
 SUBSCRIBED_CACHE_SECONDS = 300
@@ -121,16 +118,6 @@ def delivery_body(*, delivery: WebhookDelivery, now: dt.datetime) -> bytes:
     return json.dumps(document, cls=PayloadEncoder, separators=(",", ":")).encode()
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A redirect is an answer, not a new place to POST the event to."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirect)
-
-
 def retry_delay(attempts: int) -> dt.timedelta:
     """Exponential backoff: base, 2 x base, 4 x base, ... after the 1st, 2nd, 3rd attempt."""
     return dt.timedelta(seconds=settings.WEBHOOK_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0))
@@ -146,36 +133,26 @@ def attempt_delivery(*, delivery_id: int, now: dt.datetime | None = None) -> Web
         return delivery
     now = now or timezone.now()
     body = delivery_body(delivery=delivery, now=now)
-    request = urllib.request.Request(
-        delivery.webhook.url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-            SIGNATURE_HEADER: sign(secret=delivery.webhook.secret, body=body),
-            TIMESTAMP_HEADER: str(int(now.timestamp())),
-            EVENT_HEADER: delivery.event,
-            DELIVERY_HEADER: str(delivery.pk),
-        },
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        SIGNATURE_HEADER: sign(secret=delivery.webhook.secret, body=body),
+        TIMESTAMP_HEADER: str(int(now.timestamp())),
+        EVENT_HEADER: delivery.event,
+        DELIVERY_HEADER: str(delivery.pk),
+    }
+    # Resolved, checked and connected to the checked address (webhooks/targets.py).
+    answer = targets.post(
+        url=delivery.webhook.url,
+        body=body,
+        headers=headers,
+        timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
     )
-    status: int | None = None
-    answer = ""
-    error = ""
-    try:
-        with _opener.open(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:
-            status = response.status
-            answer = response.read(RESPONSE_BODY_KEPT).decode(errors="replace")
-    except urllib.error.HTTPError as exc:
-        status = exc.code
-        answer = exc.read(RESPONSE_BODY_KEPT).decode(errors="replace") if exc.fp else ""
-        error = f"HTTP {exc.code}"
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        error = str(getattr(exc, "reason", exc)) or exc.__class__.__name__
+    status, error = answer.status, answer.error
     delivery.attempts += 1
     delivery.last_attempt_at = now
     delivery.response_status = status
-    delivery.response_body = answer
+    delivery.response_body = answer.excerpt
     if status is not None and 200 <= status < 300:
         delivery.status = WebhookDelivery.Status.DELIVERED
         delivery.delivered_at = now

@@ -6,11 +6,11 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from accounts.models import User
+from accounts.models import ApiToken, User
 from accounts.roles import OPERATORS
+from accounts.tokens import hash_key
 from tests.api.conftest import ClientFor, grant
 from tests.factories import CustomerFactory
 
@@ -53,22 +53,59 @@ def test_throttle_per_token(client_for: ClientFor, operator: User, settings) -> 
     assert codes == [200, 200, 200, 429]
 
 
+def _key(out: StringIO) -> str:
+    """The key is the last word of the last line (a fixed contract, PRODUCT.md)."""
+    return out.getvalue().strip().splitlines()[-1].split()[-1]
+
+
 def test_create_api_token_command(operator: User) -> None:
     out = StringIO()
 
     call_command("create_api_token", "shop", "--create-user", "--group", OPERATORS, stdout=out)
-    key = out.getvalue().strip()
+    key = _key(out)
     again = StringIO()
-    call_command("create_api_token", "shop", stdout=again)
+    call_command("create_api_token", "shop", "--name", "bi", stdout=again)
     rotated = StringIO()
     call_command("create_api_token", "shop", "--rotate", stdout=rotated)
 
     shop = User.objects.get(username="shop")
     assert not shop.is_staff and not shop.has_usable_password()
     assert shop.groups.filter(name=OPERATORS).exists()
-    assert again.getvalue().strip() == key
-    assert rotated.getvalue().strip() != key
-    assert Token.objects.get(user=shop).key == rotated.getvalue().strip()
+    # Only hashes are stored; every run issues a key of its own, --rotate revokes the others.
+    assert len({key, _key(again), _key(rotated)}) == 3
+    tokens = ApiToken.objects.filter(user=shop)
+    assert sorted(tokens.values_list("name", flat=True)) == ["bi", "default", "default"]
+    assert not tokens.filter(digest__in=[key, _key(again), _key(rotated)]).exists()
+    assert list(tokens.filter(revoked_at__isnull=True).values_list("digest", flat=True)) == [
+        hash_key(_key(rotated))
+    ]
+    for old, status in ((key, 401), (_key(again), 401), (_key(rotated), 200)):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {old}")
+        assert client.get("/api/v1/customers/").status_code == status
+
+
+def test_create_api_token_with_an_expiry(db: None) -> None:
+    out = StringIO()
+
+    call_command(
+        "create_api_token",
+        "bi",
+        "--create-user",
+        "--name",
+        "nightly",
+        "--expires-days",
+        "30",
+        stdout=out,
+    )
+
+    token = ApiToken.objects.get(user__username="bi")
+    assert token.name == "nightly"
+    assert token.expires_at is not None
+    assert 29 <= (token.expires_at - token.created_at).days <= 30
+    assert token.digest == hash_key(_key(out))
+    with pytest.raises(CommandError):
+        call_command("create_api_token", "bi", "--expires-days", "0")
 
 
 def test_create_api_token_refuses_unknown_user_and_group(db: None) -> None:

@@ -17,11 +17,11 @@ from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework import serializers
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from accounts.models import User
+from accounts.tokens import issue_token
 from customers.card import _SECTIONS, CardSection, register_section
 from customers.models import Customer, Interest, Purchase, Reminder
 from surveys.models import SurveyResponse
@@ -407,7 +407,7 @@ def test_a_full_card_conforms_to_the_openapi_schema(
 ) -> None:
     """Every section of a card holding data validates against the generated component."""
     operation = _load_schema()["/api/v1/customers/{id}/card/"]["GET"]
-    token = Token.objects.create(user=operator).key
+    _token, token = issue_token(user=operator)
     case = operation.Case(path_parameters={"id": full_customer.pk})
 
     with mock.patch("django.utils.timezone.now", return_value=NOW):

@@ -19,12 +19,12 @@ from django.db import close_old_connections
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
+from accounts.tokens import issue_token
 from tests.factories import (
     CustomerFactory,
     PhoneFactory,
@@ -147,7 +147,7 @@ def token(db: None, keep_test_connection: None) -> str:
     ReminderFactory.create()
     TicketFactory.create(customer=customer)
     SurveyResponseFactory.create()
-    return Token.objects.create(user=user).key
+    return issue_token(user=user)[1]
 
 
 @schema.parametrize()

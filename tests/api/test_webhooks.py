@@ -81,6 +81,12 @@ def eager_celery() -> Iterator[None]:
     celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = previous
 
 
+@pytest.fixture(autouse=True)
+def local_receiver_allowed(settings) -> None:
+    """The test receiver listens on loopback, which only an explicit allow-list permits."""
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+
+
 def hook(url: str, *events: str) -> Webhook:
     return Webhook.objects.create(name="BI", url=url, events=list(events), secret=SECRET)
 
@@ -208,7 +214,7 @@ def test_signature_helpers_and_backoff(settings) -> None:
     assert [retry_delay(n).total_seconds() for n in (1, 2, 3, 4)] == [30, 60, 120, 240]
 
 
-def test_a_webhook_must_name_known_events() -> None:
+def test_a_webhook_must_name_known_events(public_dns) -> None:
     from django.core.exceptions import ValidationError
 
     with pytest.raises(ValidationError) as refused:

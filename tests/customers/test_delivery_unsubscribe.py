@@ -92,3 +92,59 @@ def test_the_page_uses_a_bounded_number_of_queries(
     url = url_for(EmailFactory.create())
     with django_assert_max_num_queries(5):
         client.post(url)
+
+
+def test_the_link_does_not_carry_the_address_readably() -> None:
+    import base64
+
+    contact = EmailFactory.create(value="anna.secret@example.com")
+    token = unsubscribe_token(contact)
+    payload = token.split(":")[0]
+    decoded = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+
+    for text in (token, decoded.decode(errors="replace")):
+        assert "anna" not in text and "example.com" not in text
+
+
+def test_the_link_expires(client: Client, settings) -> None:
+    import datetime as dt
+    from unittest import mock
+
+    from django.utils import timezone
+
+    settings.UNSUBSCRIBE_LINK_MAX_AGE_DAYS = 180
+    contact = EmailFactory.create()
+    sent = timezone.now() - dt.timedelta(days=181)
+    with mock.patch("django.core.signing.time.time", return_value=sent.timestamp()):
+        old = reverse("customers_public:unsubscribe", args=[unsubscribe_token(contact)])
+    young = timezone.now() - dt.timedelta(days=179)
+    with mock.patch("django.core.signing.time.time", return_value=young.timestamp()):
+        recent = reverse("customers_public:unsubscribe", args=[unsubscribe_token(contact)])
+
+    assert client.post(old).status_code == 400
+    contact.refresh_from_db()
+    assert contact.opted_out_at is None
+    assert client.post(recent).status_code == 200
+
+
+def test_a_link_stops_working_when_the_address_changes(client: Client) -> None:
+    contact = EmailFactory.create(value="old@example.com")
+    url = url_for(contact)
+    contact.value = "new@example.com"
+    contact.save()
+
+    assert client.post(url).status_code == 400
+
+
+def test_links_of_the_first_format_still_work_until_they_expire(client: Client) -> None:
+    """Messages already sent carry {"cp", "v"} links: they keep working within the age."""
+    from django.core import signing
+
+    contact = EmailFactory.create()
+    first_format = signing.dumps(
+        {"cp": contact.pk, "v": contact.normalised_value}, salt="customers.unsubscribe"
+    )
+
+    assert client.post(f"/u/{first_format}/").status_code == 200
+    contact.refresh_from_db()
+    assert contact.opted_out_at is not None

@@ -80,10 +80,10 @@ def test_anonymous_is_401_and_operator_is_403(operator: User) -> None:
 
 
 def test_token_authentication_works_for_bi_tools(supervisor: User) -> None:
-    from rest_framework.authtoken.models import Token
+    from accounts.tokens import issue_token
 
-    token = Token.objects.create(user=supervisor)
-    client = Client(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _token, key = issue_token(user=supervisor)
+    client = Client(HTTP_AUTHORIZATION=f"Token {key}")
     assert client.get(URL).status_code == 200
 
 

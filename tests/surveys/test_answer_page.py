@@ -230,6 +230,24 @@ def test_requests_are_rate_limited_per_client_address(settings: Settings) -> Non
     assert Client(REMOTE_ADDR="203.0.113.8").get(f"/s/{'a' * 20}/").status_code == 404
 
 
+def test_behind_the_proxy_each_respondent_has_a_bucket_of_their_own(settings: Settings) -> None:
+    """Every request comes from the proxy's socket address; the client is in X-Forwarded-For
+    (the rightmost entry, the one the proxy wrote), so respondents do not share one bucket and
+    a forged entry further left changes nothing."""
+    settings.CRM_TRUSTED_PROXY_COUNT = 1
+    settings.SURVEY_ANSWER_RATE_LIMIT = {"per_ip": 3, "per_token": 100, "window_seconds": 60}
+    proxy = "10.0.0.2"
+
+    def get(n: int, forwarded: str) -> int:
+        client = Client(REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR=forwarded)
+        return client.get(f"/s/{'a' * 20}{n}/").status_code
+
+    # One respondent, who writes a new address of their own in front at every request.
+    assert [get(n, f"198.51.100.{n}, 203.0.113.7") for n in range(4)] == [404, 404, 404, 429]
+    # Another respondent behind the same proxy is not limited by the first.
+    assert get(9, "203.0.113.8") == 404
+
+
 def test_the_page_reads_a_bounded_number_of_rows(django_assert_max_num_queries: Any) -> None:
     invitation = _invitation()
     with django_assert_max_num_queries(2):
