@@ -67,8 +67,10 @@ def broker() -> Iterator[dict[str, Any]]:
 
 
 @pytest.fixture
-def received() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """A receiver on 127.0.0.1 answering 200, and the bodies it got."""
+def received(settings: Any) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A receiver on 127.0.0.1 answering 200, and the bodies it got (loopback is a target only
+    an explicit allow-list permits)."""
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
     bodies: list[dict[str, Any]] = []
 
     class Handler(BaseHTTPRequestHandler):
