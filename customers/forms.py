@@ -26,6 +26,22 @@ from customers.models import (
 
 # How many of the customer's recent records a select offers (the field accepts any of theirs).
 RECENT_CHOICES = 20
+# The longest note or contact summary an operator may write (a long e-mail pasted whole fits).
+NOTE_MAX_LENGTH = 4000
+
+
+class LongTextField(forms.CharField):
+    """A text area whose length limit is checked by the form, not enforced by the browser.
+
+    A `maxlength` attribute makes the browser cut a long paste without a word; without it the
+    whole text reaches the form, which answers with an error naming the limit.
+    """
+
+    def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:
+        attrs = super().widget_attrs(widget)
+        attrs.pop("maxlength", None)
+        return attrs
+
 
 CONTACT_CHANNELS = [(c.value, c.label) for c in Channel if c != Channel.INTERNAL]
 
@@ -48,9 +64,9 @@ class LogContactForm(forms.Form):
         ],
         initial=Interaction.Direction.INBOUND,
     )
-    summary = forms.CharField(
+    summary = LongTextField(
         label=_("Summary"),
-        max_length=4000,
+        max_length=NOTE_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 2}),
         error_messages={"required": _("Say in a few words what the contact was about.")},
     )
@@ -61,9 +77,9 @@ class LogContactForm(forms.Form):
 
 
 class NoteForm(forms.Form):
-    text = forms.CharField(
+    text = LongTextField(
         label=_("Note"),
-        max_length=4000,
+        max_length=NOTE_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3}),
         error_messages={"required": _("Write the note.")},
     )
