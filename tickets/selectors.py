@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from tickets.models import Priority, Status, Ticket, TicketContact, TicketEvent, TicketMessage
 
@@ -17,12 +19,41 @@ def queue_tickets() -> QuerySet[Ticket]:
 
 
 @dataclass(frozen=True)
+class WarrantyClaim:
+    """The warranty of the purchase a ticket claims on, read at the day the ticket was opened.
+
+    `state`: "valid" (covered when opened), "ended" (ended before the ticket was opened) or
+    "none" (the purchase carries no warranty). `ended_since` says a valid claim's warranty has
+    ended by `today`: the claim still stands, but a new one would not.
+    """
+
+    state: str
+    ends_on: dt.date | None
+    ended_since: bool
+
+
+def warranty_claim(ticket: Ticket, *, today: dt.date) -> WarrantyClaim | None:
+    """How the purchase a ticket names stands under warranty; None for a ticket without one."""
+    purchase = ticket.purchase if ticket.purchase_id else None
+    if purchase is None:
+        return None
+    ends_on = purchase.warranty_ends_on
+    if ends_on is None:
+        return WarrantyClaim(state="none", ends_on=None, ended_since=False)
+    opened_on = timezone.localdate(ticket.created_at)
+    if ends_on < opened_on:
+        return WarrantyClaim(state="ended", ends_on=ends_on, ended_since=False)
+    return WarrantyClaim(state="valid", ends_on=ends_on, ended_since=ends_on < today)
+
+
+@dataclass(frozen=True)
 class TicketPage:
     ticket: Ticket
     messages: list[TicketMessage]
     events: list[TicketEvent]
     contacts: list[TicketContact]
     history: list[HistoryLine]
+    warranty: WarrantyClaim | None
 
 
 @dataclass(frozen=True)
@@ -96,4 +127,5 @@ def ticket_page(*, ticket_id: int) -> TicketPage:
         events=events,
         contacts=list(ticket.contacts.all()),
         history=history_lines(events),
+        warranty=warranty_claim(ticket, today=timezone.localdate()),
     )
