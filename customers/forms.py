@@ -162,7 +162,30 @@ class OfferResponseForm(forms.Form):
         )
 
 
-class ContactPointForm(forms.Form):
+class DuplicateContactMixin:
+    """A hidden "add it anyway" box, shown once the form has warned of a shared contact.
+
+    The operator goes on with a contact another customer has only by ticking it deliberately.
+    """
+
+    fields: dict[str, forms.Field]
+    duplicate_customers: list[Customer]
+
+    def _add_duplicate_field(self) -> None:
+        self.fields["allow_duplicate_contact"] = forms.BooleanField(
+            label=_("Add it anyway: the customers share this contact"),
+            required=False,
+            widget=forms.HiddenInput,
+        )
+        self.duplicate_customers = []
+
+    def warn_duplicate(self, customers: list[Customer]) -> None:
+        """Name the customers who have the contact and show the box to go on."""
+        self.duplicate_customers = customers
+        self.fields["allow_duplicate_contact"].widget = forms.CheckboxInput()
+
+
+class ContactPointForm(DuplicateContactMixin, forms.Form):
     kind = forms.ChoiceField(label=_("Kind"), choices=ContactPoint.Kind.choices)
     value = forms.CharField(label=_("Value"), max_length=255)
     messenger = forms.ChoiceField(
@@ -176,6 +199,7 @@ class ContactPointForm(forms.Form):
     def __init__(self, *args: Any, customer: Customer, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.customer = customer
+        self._add_duplicate_field()
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -184,7 +208,7 @@ class ContactPointForm(forms.Form):
         return data
 
 
-class NewCustomerForm(forms.Form):
+class NewCustomerForm(DuplicateContactMixin, forms.Form):
     full_name = forms.CharField(label=_("Full name"), max_length=255)
     company = forms.CharField(label=_("Company"), max_length=255, required=False)
     phone = forms.CharField(label=_("Phone"), max_length=255, required=False)
@@ -197,3 +221,7 @@ class NewCustomerForm(forms.Form):
     language = forms.ChoiceField(
         label=_("Language"), choices=settings.LANGUAGES, initial=settings.LANGUAGE_CODE
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._add_duplicate_field()
