@@ -318,6 +318,10 @@ MESSENGER_OPTIONS = {
     "timeout": env_int("CRM_MESSENGER_TIMEOUT", 10),
 }
 
+# A customer gets at most one survey every this many days, whatever asks (the card, a resolved
+# ticket, a purchase, the periodic NPS): more is pestering, and it skews the answers. 0: no limit.
+SURVEY_MIN_DAYS_BETWEEN = env_int("SURVEY_MIN_DAYS_BETWEEN", 14)
+
 # The public survey page /s/<token>/: requests allowed per client address and per token within
 # the window (Django cache), before a friendly 429.
 SURVEY_ANSWER_RATE_LIMIT = {

@@ -310,6 +310,8 @@ class CustomerAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin):
                     {name: getattr(contact, name) for name in CONTACT_POINT_FIELDS}
                     for contact in new
                 ],
+                # The admin edits records as they are; shared numbers show in the changelist.
+                allow_duplicate_contact=True,
             )
 
     @admin.display(description=_("primary phone"), ordering="primary_phone_e164")

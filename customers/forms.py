@@ -27,6 +27,22 @@ from customers.models import (
 
 # How many of the customer's recent records a select offers (the field accepts any of theirs).
 RECENT_CHOICES = 20
+# The longest note or contact summary an operator may write (a long e-mail pasted whole fits).
+NOTE_MAX_LENGTH = 4000
+
+
+class LongTextField(forms.CharField):
+    """A text area whose length limit is checked by the form, not enforced by the browser.
+
+    A `maxlength` attribute makes the browser cut a long paste without a word; without it the
+    whole text reaches the form, which answers with an error naming the limit.
+    """
+
+    def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:
+        attrs = super().widget_attrs(widget)
+        attrs.pop("maxlength", None)
+        return attrs
+
 
 CONTACT_CHANNELS = [(c.value, c.label) for c in Channel if c != Channel.INTERNAL]
 
@@ -49,9 +65,9 @@ class LogContactForm(forms.Form):
         ],
         initial=Interaction.Direction.INBOUND,
     )
-    summary = forms.CharField(
+    summary = LongTextField(
         label=_("Summary"),
-        max_length=4000,
+        max_length=NOTE_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 2}),
         error_messages={"required": _("Say in a few words what the contact was about.")},
     )
@@ -62,9 +78,9 @@ class LogContactForm(forms.Form):
 
 
 class NoteForm(forms.Form):
-    text = forms.CharField(
+    text = LongTextField(
         label=_("Note"),
-        max_length=4000,
+        max_length=NOTE_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3}),
         error_messages={"required": _("Write the note.")},
     )
@@ -147,7 +163,30 @@ class OfferResponseForm(forms.Form):
         )
 
 
-class ContactPointForm(forms.Form):
+class DuplicateContactMixin:
+    """A hidden "add it anyway" box, shown once the form has warned of a shared contact.
+
+    The operator goes on with a contact another customer has only by ticking it deliberately.
+    """
+
+    fields: dict[str, forms.Field]
+    duplicate_customers: list[Customer]
+
+    def _add_duplicate_field(self) -> None:
+        self.fields["allow_duplicate_contact"] = forms.BooleanField(
+            label=_("Add it anyway: the customers share this contact"),
+            required=False,
+            widget=forms.HiddenInput,
+        )
+        self.duplicate_customers = []
+
+    def warn_duplicate(self, customers: list[Customer]) -> None:
+        """Name the customers who have the contact and show the box to go on."""
+        self.duplicate_customers = customers
+        self.fields["allow_duplicate_contact"].widget = forms.CheckboxInput()
+
+
+class ContactPointForm(DuplicateContactMixin, forms.Form):
     kind = forms.ChoiceField(label=_("Kind"), choices=ContactPoint.Kind.choices)
     value = forms.CharField(label=_("Value"), max_length=255)
     messenger = forms.ChoiceField(
@@ -161,6 +200,7 @@ class ContactPointForm(forms.Form):
     def __init__(self, *args: Any, customer: Customer, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.customer = customer
+        self._add_duplicate_field()
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -169,7 +209,7 @@ class ContactPointForm(forms.Form):
         return data
 
 
-class NewCustomerForm(forms.Form):
+class NewCustomerForm(DuplicateContactMixin, forms.Form):
     full_name = forms.CharField(label=_("Full name"), max_length=255)
     company = forms.CharField(label=_("Company"), max_length=255, required=False)
     phone = forms.CharField(label=_("Phone"), max_length=255, required=False)
@@ -182,6 +222,10 @@ class NewCustomerForm(forms.Form):
     language = forms.ChoiceField(
         label=_("Language"), choices=settings.LANGUAGES, initial=settings.LANGUAGE_CODE
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._add_duplicate_field()
 
 
 class MergeForm(forms.Form):

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -31,31 +32,100 @@ if TYPE_CHECKING:
 
 ContactData = Mapping[str, Any]
 
+# How many of the customers who already have a contact a warning names.
+DUPLICATE_CUSTOMERS_NAMED = 5
+
+
+class DuplicateContact(ValidationError):
+    """A contact another customer already has; added only when the caller says so deliberately.
+
+    `customers` maps each error key (as in the message dict) to the customers who have it.
+    """
+
+    def __init__(self, customers: dict[str, list[Customer]]) -> None:
+        self.customers = customers
+        super().__init__(
+            {
+                key: [
+                    ValidationError(
+                        _("Another customer already has this contact: %(customers)s.")
+                        % {
+                            "customers": ", ".join(
+                                f"{other.full_name} (#{other.pk})"
+                                for other in others[:DUPLICATE_CUSTOMERS_NAMED]
+                            )
+                        },
+                        code="duplicate_contact",
+                    )
+                ]
+                for key, others in customers.items()
+            }
+        )
+
+    @property
+    def customer_ids(self) -> list[int]:
+        return sorted({other.pk for others in self.customers.values() for other in others})
+
+
+def customers_with_contacts(
+    contacts: Iterable[tuple[str, str]], *, exclude_customer_id: int | None = None
+) -> dict[tuple[str, str], list[Customer]]:
+    """Who already has each (kind, normalised value): one query through the contacts' index."""
+    wanted = list(contacts)
+    if not wanted:
+        return {}
+    condition = Q()
+    for kind, value in wanted:
+        condition |= Q(kind=kind, normalised_value=value)
+    found = (
+        ContactPoint.objects.filter(condition).select_related("customer").order_by("customer_id")
+    )
+    if exclude_customer_id is not None:
+        found = found.exclude(customer_id=exclude_customer_id)
+    owners: dict[tuple[str, str], list[Customer]] = {}
+    for contact in found:
+        owners.setdefault((contact.kind, contact.normalised_value), []).append(contact.customer)
+    return owners
+
 
 @transaction.atomic
 def create_customer(
-    *, full_name: str, contact_points: Iterable[ContactData] = (), **fields: Any
+    *,
+    full_name: str,
+    contact_points: Iterable[ContactData] = (),
+    allow_duplicate_contact: bool = False,
+    **fields: Any,
 ) -> Customer:
     """Create a customer with their contact points, all or nothing.
 
     The first contact of each kind becomes primary unless one is marked so. A bad contact
-    raises ValidationError keyed `contact_points` with the index of the offending item.
+    raises ValidationError keyed `contact_points` with the index of the offending item; a
+    contact another customer has raises DuplicateContact unless `allow_duplicate_contact`.
     """
     customer = Customer(full_name=full_name, **fields)
     customer.full_clean()
     customer.save()
-    add_contact_points(customer=customer, contact_points=contact_points)
+    add_contact_points(
+        customer=customer,
+        contact_points=contact_points,
+        allow_duplicate_contact=allow_duplicate_contact,
+    )
     return customer
 
 
 @transaction.atomic
 def add_contact_points(
-    *, customer: Customer, contact_points: Iterable[ContactData]
+    *,
+    customer: Customer,
+    contact_points: Iterable[ContactData],
+    allow_duplicate_contact: bool = False,
 ) -> list[ContactPoint]:
     """Add contact points to a customer, all or none; errors name the item.
 
     Errors are keyed like `contact_points[1].value`. A contact marked primary demotes the
     customer's previous primary of its kind; otherwise the first of a kind becomes primary.
+    A contact another customer already has (a family's landline, a typo, the same person
+    twice) raises DuplicateContact unless `allow_duplicate_contact` says it is meant.
     """
     items = [dict(item) for item in contact_points]
     stored: set[tuple[str, str]] = set()
@@ -69,6 +139,7 @@ def add_contact_points(
                 primary_kinds.add(kind)
     marked_primary = [item.get("kind") for item in items if item.get("is_primary")]
     created: list[ContactPoint] = []
+    created_index: dict[int, int] = {}
     seen: set[tuple[str, str]] = set()
     errors: dict[str, Any] = {}
     for index, item in enumerate(items):
@@ -97,9 +168,22 @@ def add_contact_points(
             contact.is_primary = True
         if contact.is_primary:
             primary_kinds.add(contact.kind)
+        created_index[id(contact)] = index
         created.append(contact)
     if errors:
         raise ValidationError(errors)
+    if not allow_duplicate_contact:
+        owners = customers_with_contacts(
+            ((contact.kind, contact.normalised_value) for contact in created),
+            exclude_customer_id=customer.pk,
+        )
+        shared = {
+            f"contact_points[{created_index[id(contact)]}].value": owners[key]
+            for contact in created
+            if (key := (contact.kind, contact.normalised_value)) in owners
+        }
+        if shared:
+            raise DuplicateContact(shared)
     demote = {contact.kind for contact in created if contact.is_primary}
     if customer.pk and demote:
         customer.contact_points.filter(kind__in=demote, is_primary=True).update(is_primary=False)
@@ -315,15 +399,19 @@ def save_contact_point(
     label: str = "",
     is_primary: bool = False,
     contact: ContactPoint | None = None,
+    allow_duplicate_contact: bool = False,
 ) -> ContactPoint:
     """Add a contact point to the customer, or change `contact` (which must be theirs).
 
     Marking it primary demotes the previous primary of its kind; the first contact of a kind is
-    primary anyway. Errors (a value that does not parse, a duplicate) name the field.
+    primary anyway. Errors (a value that does not parse, a duplicate) name the field; a value
+    another customer has raises DuplicateContact (keyed `value`) unless
+    `allow_duplicate_contact`.
     """
     if contact is not None:
         _check_owned(customer, "contact", contact)
     target = contact if contact is not None else ContactPoint(customer=customer)
+    before = (target.kind, target.normalised_value) if contact is not None else None
     target.kind = kind
     target.value = value
     target.messenger = messenger if kind == ContactPoint.Kind.MESSENGER else ""
@@ -338,6 +426,13 @@ def save_contact_point(
     )
     if duplicate:
         raise ValidationError({"value": _("The customer already has this contact.")})
+    # Only a new value is checked: correcting the label of a shared landline is no new duplicate.
+    if not allow_duplicate_contact and before != (kind, target.normalised_value):
+        owners = customers_with_contacts(
+            [(kind, target.normalised_value)], exclude_customer_id=customer.pk
+        )
+        if owners:
+            raise DuplicateContact({"value": next(iter(owners.values()))})
     has_primary = (
         ContactPoint.objects.filter(customer=customer, kind=kind, is_primary=True)
         .exclude(pk=target.pk)

@@ -141,7 +141,11 @@ def customer_new(request: HttpRequest) -> HttpResponse:
                     acquisition_channel=data["acquisition_channel"],
                     language=data["language"],
                     contact_points=contacts,
+                    allow_duplicate_contact=data["allow_duplicate_contact"],
                 )
+            except services.DuplicateContact as exc:
+                form.warn_duplicate(_shared_by(exc))
+                _add_errors(form, exc, contact_fields=[c["kind"] for c in contacts])
             except ValidationError as exc:
                 _add_errors(form, exc, contact_fields=[c["kind"] for c in contacts])
             else:
@@ -153,6 +157,15 @@ def customer_new(request: HttpRequest) -> HttpResponse:
         if request.GET.get(name):
             initial[name] = request.GET[name]
     return render(request, "customers/new.html", {"form": NewCustomerForm(initial=initial)})
+
+
+def _shared_by(exc: services.DuplicateContact) -> list[Customer]:
+    """The customers who already have the contacts, each once, for the warning's links."""
+    found: dict[int, Customer] = {}
+    for others in exc.customers.values():
+        for other in others:
+            found.setdefault(other.pk, other)
+    return list(found.values())
 
 
 def _add_errors(
@@ -425,16 +438,22 @@ def _contact_action(request: HttpRequest, customer_id: int, contact_id: int | No
 
     def perform(request: HttpRequest, customer: Customer, form: forms.Form) -> object:
         data = form.cleaned_data
-        return services.save_contact_point(
-            customer=customer,
-            actor=request.user,  # type: ignore[arg-type]
-            kind=data["kind"],
-            value=data["value"],
-            messenger=data["messenger"],
-            label=data["label"],
-            is_primary=data["is_primary"],
-            contact=contact,
-        )
+        try:
+            return services.save_contact_point(
+                customer=customer,
+                actor=request.user,  # type: ignore[arg-type]
+                kind=data["kind"],
+                value=data["value"],
+                messenger=data["messenger"],
+                label=data["label"],
+                is_primary=data["is_primary"],
+                contact=contact,
+                allow_duplicate_contact=data["allow_duplicate_contact"],
+            )
+        except services.DuplicateContact as exc:
+            assert isinstance(form, ContactPointForm)
+            form.warn_duplicate(_shared_by(exc))
+            raise
 
     return card_action(
         request,

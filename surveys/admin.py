@@ -8,12 +8,18 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from surveys.forms import SurveyForm, question_field_name
 from surveys.models import Survey, SurveyInvitation, SurveyResponse
-from surveys.services import create_invitation, relabel_sentiment
+from surveys.services import (
+    SurveyTooSoon,
+    check_survey_spacing,
+    create_invitation,
+    relabel_sentiment,
+)
 from tickets.admin import adopt_saved
 
 # A ticket's operator, channel and personalisation pass to the invitation about it unless the
@@ -169,6 +175,43 @@ class SurveyInvitationAdmin(admin.ModelAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj: SurveyInvitation | None = None) -> Any:
         return self.add_fieldsets if obj is None else self.fieldsets
+
+    def get_form(
+        self,
+        request: HttpRequest,
+        obj: SurveyInvitation | None = None,
+        change: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is not None:
+            return form
+
+        class AddInvitationForm(form):  # type: ignore[valid-type,misc]
+            """A new invitation obeys the spacing of surveys: a form error, not a 500."""
+
+            def clean(self) -> dict[str, Any]:
+                data: dict[str, Any] = super().clean()
+                customer, survey = data.get("customer"), data.get("survey")
+                if customer is None or survey is None:
+                    return data
+                cause = data.get("cause") or (
+                    f"ticket:{data['ticket'].pk}" if data.get("ticket") else ""
+                )
+                if (
+                    cause
+                    and SurveyInvitation.objects.filter(
+                        survey=survey, customer=customer, cause=cause
+                    ).exists()
+                ):
+                    return data  # the service answers with the existing invitation
+                try:
+                    check_survey_spacing(customer_id=customer.pk, at=timezone.now())
+                except SurveyTooSoon as exc:
+                    self.add_error("customer", exc.message_dict["customer"])
+                return data
+
+        return AddInvitationForm
 
     def get_readonly_fields(
         self, request: HttpRequest, obj: SurveyInvitation | None = None

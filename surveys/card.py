@@ -26,7 +26,7 @@ from customers.models import DELIVERY_CHANNELS, Customer
 from customers.selectors import customer_value
 from customers.views import card_action, operator_required
 from surveys.models import Survey, SurveyInvitation, SurveyResponse
-from surveys.services import create_invitation
+from surveys.services import create_invitation, last_survey_sent, next_survey_from
 
 ANSWERS_SHOWN = 5
 WAITING_SHOWN = 3
@@ -47,7 +47,7 @@ def answer_badge(answer: SurveyResponse) -> str:
 
 
 def satisfaction_section(context: CardContext) -> dict[str, Any]:
-    """Value figures and the newest answers; four queries whatever the history."""
+    """Value figures, the newest answers and when the last survey went; five queries."""
     answers = SurveyResponse.objects.filter(invitation__customer=context.customer)
     waiting = SurveyInvitation.objects.filter(
         customer=context.customer, response__isnull=True, expires_at__gt=context.now
@@ -57,7 +57,10 @@ def satisfaction_section(context: CardContext) -> dict[str, Any]:
     )
     for answer in newest:
         answer.badge = answer_badge(answer)  # type: ignore[attr-defined]
+    last = last_survey_sent(context.customer.pk)
     return {
+        "last_survey_at": last.created_at if last is not None else None,
+        "next_survey_from": next_survey_from(last.created_at) if last is not None else None,
         "value": customer_value(context.customer.pk),
         "answers": newest,
         "answer_count": answers.count(),
@@ -121,6 +124,13 @@ class CardSatisfactionSerializer(serializers.Serializer):
     """CLV figures per currency, the newest survey answers, and the invitations waiting."""
 
     value = CardCustomerValueSerializer(many=True)
+    last_survey_at = UTCDateTimeField(
+        allow_null=True, help_text="When the newest invitation that went out was created."
+    )
+    next_survey_from = serializers.DateField(
+        allow_null=True,
+        help_text="The first day another survey may go to the customer (SURVEY_MIN_DAYS_BETWEEN).",
+    )
     answers = CardAnswerSerializer(many=True)
     answer_count = serializers.IntegerField()
     waiting = CardWaitingSerializer(many=True)

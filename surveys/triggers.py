@@ -12,12 +12,18 @@ import datetime as dt
 import logging
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Case, Exists, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from customers.models import Channel, Customer, Purchase
 from surveys.models import DEFAULT_INVITATION_TTL_DAYS, Survey, SurveyInvitation
-from surveys.services import create_invitation
+from surveys.services import (
+    NOT_SENT,
+    SurveyTooSoon,
+    by_turns,
+    create_invitation,
+    survey_spacing,
+)
 from tickets.models import Status, Ticket
 
 logger = logging.getLogger(__name__)
@@ -58,33 +64,49 @@ def _service_channel(value: str) -> str:
 def invite_after_ticket_resolved(*, ticket_id: int) -> SurveyInvitation | None:
     """Invite the ticket's customer to the surveys sent when a ticket is resolved.
 
-    Surveys with a delay are left to `create_due_invitations`. Returns the CSAT invitation (or
-    the first one created) or None when nobody is invited: the ticket is not resolved, the
-    customer may not be asked, or no survey is set up.
+    Surveys with a delay are left to `create_due_invitations`. A customer gets one survey per
+    SURVEY_MIN_DAYS_BETWEEN days, so with CSAT and CES both set up one goes: the one the
+    customer was asked least recently (CSAT on a first resolution), so they take turns.
+    Returns the invitation or None when nobody is invited: the ticket is not resolved, the
+    customer may not be asked (or was asked recently), or no survey is set up.
     """
     ticket = Ticket.objects.select_related("customer").filter(pk=ticket_id).first()
     if ticket is None or ticket.status not in (Status.RESOLVED, Status.CLOSED):
         return None
     if not is_eligible(ticket.customer):
         return None
-    surveys = Survey.objects.filter(
-        is_active=True, trigger=Survey.Trigger.TICKET_RESOLVED, delay_days=0
-    ).order_by("kind", "id")
-    invitations = [_invite_about_ticket(survey, ticket) for survey in surveys]
-    for invitation in invitations:
-        if invitation.survey.kind == Survey.Kind.CSAT:
-            return invitation
+    surveys: list[Survey] = list(
+        Survey.objects.filter(is_active=True, trigger=Survey.Trigger.TICKET_RESOLVED, delay_days=0)
+        # CSAT first among equals: it is the survey a resolution is for.
+        .annotate(csat_first=Case(When(kind=Survey.Kind.CSAT, then=Value(0)), default=Value(1)))
+        .order_by("csat_first", "kind", "id")
+    )
+    invitations = [
+        invitation
+        for survey in by_turns(ticket.customer_id, surveys)
+        if (invitation := _invite_about_ticket(survey, ticket)) is not None
+    ]
     return invitations[0] if invitations else None
 
 
-def _invite_about_ticket(survey: Survey, ticket: Ticket) -> SurveyInvitation:
-    invitation, _created = create_invitation(
-        survey=survey,
-        customer=ticket.customer,
-        ticket=ticket,
-        cause=f"ticket:{ticket.pk}",
-        delivery_channel=ticket.customer.preferred_channel,
-    )
+def _invite_about_ticket(survey: Survey, ticket: Ticket) -> SurveyInvitation | None:
+    try:
+        invitation, _created = create_invitation(
+            survey=survey,
+            customer=ticket.customer,
+            ticket=ticket,
+            cause=f"ticket:{ticket.pk}",
+            delivery_channel=ticket.customer.preferred_channel,
+        )
+    except SurveyTooSoon as exc:
+        logger.info(
+            "ticket %s: no %s survey, customer %s was sent one on %s",
+            ticket.pk,
+            survey.kind,
+            ticket.customer_id,
+            exc.last_sent_at,
+        )
+        return None
     return invitation
 
 
@@ -98,7 +120,8 @@ def invite_manually(
     """An operator sends a survey by hand: once per survey, customer and day.
 
     Raises nothing for an ineligible customer: the invitation is created as skipped, so the
-    operator sees why nothing was sent.
+    operator sees why nothing was sent. Raises SurveyTooSoon when the customer was sent a
+    survey within SURVEY_MIN_DAYS_BETWEEN days.
     """
     day = on or timezone.localdate()
     fields: dict[str, object] = {"delivery_channel": customer.preferred_channel}
@@ -113,8 +136,34 @@ def invite_manually(
     )
 
 
+def recently_surveyed(now: dt.datetime, customer_ref: str = "pk") -> Exists:
+    """Whether the customer (`customer_ref` of the outer query) was sent a survey lately."""
+    return Exists(
+        SurveyInvitation.objects.filter(
+            customer=OuterRef(customer_ref), created_at__gt=now - survey_spacing()
+        ).exclude(delivery_status__in=NOT_SENT)
+    )
+
+
+def _one_per_customer(rows: list[SurveyInvitation]) -> list[SurveyInvitation]:
+    """The first row of each customer: one run invites a customer at most once."""
+    seen: set[int] = set()
+    kept = []
+    for row in rows:
+        if row.customer_id not in seen:
+            seen.add(row.customer_id)
+            kept.append(row)
+    return kept
+
+
 def _bulk_invite(survey: Survey, rows: list[SurveyInvitation]) -> int:
-    """Insert invitations, skipping those whose cause was invited already; return how many."""
+    """Insert invitations, skipping those whose cause was invited already; return how many.
+
+    The callers leave out customers surveyed within SURVEY_MIN_DAYS_BETWEEN days; this keeps
+    one row per customer, and the surveys of one run go one after another, so that each sees
+    what the previous one invited.
+    """
+    rows = _one_per_customer(rows) if survey_spacing() else rows
     if not rows:
         return 0
     causes = {row.cause for row in rows}
@@ -155,6 +204,8 @@ def _purchase_invitations(survey: Survey, *, on: dt.date, now: dt.datetime) -> i
         .select_related("customer")
         .order_by("pk")
     )
+    if survey_spacing():
+        purchases = purchases.exclude(recently_surveyed(now, "customer"))
     rows = [
         _new_invitation(
             survey,
@@ -184,6 +235,8 @@ def _delayed_ticket_invitations(survey: Survey, *, on: dt.date, now: dt.datetime
         .select_related("customer")
         .order_by("pk")
     )
+    if survey_spacing():
+        tickets = tickets.exclude(recently_surveyed(now, "customer"))
     rows = [
         _new_invitation(
             survey,
@@ -208,12 +261,10 @@ def _periodic_invitations(survey: Survey, *, on: dt.date, now: dt.datetime) -> i
     )
     # Customers who bought from us: someone who never did has nothing to recommend yet.
     bought = Purchase.objects.filter(customer=OuterRef("pk"), status=Purchase.Status.COMPLETED)
-    customers = (
-        eligible_customers()
-        .filter(Exists(bought))
-        .exclude(Exists(recent))
-        .order_by("pk")[:PERIODIC_DAILY_LIMIT]
-    )
+    customers = eligible_customers().filter(Exists(bought)).exclude(Exists(recent))
+    if survey_spacing():
+        customers = customers.exclude(recently_surveyed(now))
+    customers = customers.order_by("pk")[:PERIODIC_DAILY_LIMIT]
     cause = f"periodic:{on.isoformat()}"
     rows = [_new_invitation(survey, customer, now, cause=cause) for customer in customers]
     return _bulk_invite(survey, rows)

@@ -9,6 +9,7 @@ class TicketsConfig(AppConfig):
     verbose_name = _("Tickets")
 
     def ready(self) -> None:
-        from tickets import card
+        from tickets import card, search
 
         card.register()
+        search.install()

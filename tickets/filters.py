@@ -121,7 +121,7 @@ class TicketFilter(django_filters.FilterSet):
     active = django_filters.BooleanFilter(
         method="filter_active", label=_("Active only"), widget=AnyYesNo
     )
-    q = django_filters.CharFilter(method="filter_search", label=_("Subject or number"))
+    q = django_filters.CharFilter(method="filter_search", label=_("Subject, customer or number"))
     sort = django_filters.ChoiceFilter(
         choices=SORT_CHOICES, method="filter_sort", label=_("Sort"), empty_label=None
     )
@@ -162,8 +162,12 @@ class TicketFilter(django_filters.FilterSet):
             return queryset
         match = TICKET_NUMBER.match(value)
         if match:
-            return queryset.filter(Q(pk=int(match.group(1))) | Q(subject__icontains=value))
-        return queryset.filter(subject__icontains=value)
+            return queryset.filter(Q(pk=int(match.group(1))) | Q(subject__uicontains=value))
+        # Every word in the subject or the customer's name, in any case of any alphabet.
+        condition = Q()
+        for word in value.split():
+            condition &= Q(subject__uicontains=word) | Q(customer__full_name__uicontains=word)
+        return queryset.filter(condition)
 
     def filter_sort(self, queryset: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
         return queryset  # applied in `qs`, so that the default order holds without the field

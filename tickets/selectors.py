@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
-from tickets.models import Ticket, TicketContact, TicketEvent, TicketMessage
+from tickets.models import Priority, Status, Ticket, TicketContact, TicketEvent, TicketMessage
 
 
 def queue_tickets() -> QuerySet[Ticket]:
@@ -16,11 +19,93 @@ def queue_tickets() -> QuerySet[Ticket]:
 
 
 @dataclass(frozen=True)
+class WarrantyClaim:
+    """The warranty of the purchase a ticket claims on, read at the day the ticket was opened.
+
+    `state`: "valid" (covered when opened), "ended" (ended before the ticket was opened) or
+    "none" (the purchase carries no warranty). `ended_since` says a valid claim's warranty has
+    ended by `today`: the claim still stands, but a new one would not.
+    """
+
+    state: str
+    ends_on: dt.date | None
+    ended_since: bool
+
+
+def warranty_claim(ticket: Ticket, *, today: dt.date) -> WarrantyClaim | None:
+    """How the purchase a ticket names stands under warranty; None for a ticket without one."""
+    purchase = ticket.purchase if ticket.purchase_id else None
+    if purchase is None:
+        return None
+    ends_on = purchase.warranty_ends_on
+    if ends_on is None:
+        return WarrantyClaim(state="none", ends_on=None, ended_since=False)
+    opened_on = timezone.localdate(ticket.created_at)
+    if ends_on < opened_on:
+        return WarrantyClaim(state="ended", ends_on=ends_on, ended_since=False)
+    return WarrantyClaim(state="valid", ends_on=ends_on, ended_since=ends_on < today)
+
+
+@dataclass(frozen=True)
 class TicketPage:
     ticket: Ticket
     messages: list[TicketMessage]
     events: list[TicketEvent]
     contacts: list[TicketContact]
+    history: list[HistoryLine]
+    warranty: WarrantyClaim | None
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    """An event as a person reads it: labels in their language, names rather than usernames."""
+
+    event: TicketEvent
+    from_label: str
+    to_label: str
+
+
+def history_lines(events: list[TicketEvent]) -> list[HistoryLine]:
+    """Translate the stored codes of ticket events (status, priority, assignee's username).
+
+    The events keep the codes (stable for exports and the API); this reads the usernames of
+    assignment events in one query and shows each user's full name.
+    """
+    usernames = {
+        value
+        for event in events
+        if event.kind == TicketEvent.Kind.ASSIGNED
+        for value in (event.from_value, event.to_value)
+        if value
+    }
+    names = (
+        {
+            user.get_username(): str(user)
+            for user in get_user_model().objects.filter(username__in=usernames)
+        }
+        if usernames
+        else {}
+    )
+
+    def label(event: TicketEvent, value: str) -> str:
+        if not value:
+            return ""
+        if event.kind in (TicketEvent.Kind.STATUS, TicketEvent.Kind.CREATED):
+            return str(Status(value).label) if value in Status.values else value
+        if event.kind == TicketEvent.Kind.PRIORITY:
+            return str(Priority(value).label) if value in Priority.values else value
+        if event.kind == TicketEvent.Kind.ASSIGNED:
+            return names.get(value, value)
+        return value
+
+    return [
+        HistoryLine(
+            event=event,
+            from_label=label(event, event.from_value),
+            to_label=label(event, event.to_value),
+        )
+        for event in events
+    ]
 
 
 def ticket_page(*, ticket_id: int) -> TicketPage:
@@ -35,9 +120,12 @@ def ticket_page(*, ticket_id: int) -> TicketPage:
         ),
         pk=ticket_id,
     )
+    events = list(ticket.events.all())
     return TicketPage(
         ticket=ticket,
         messages=list(ticket.messages.all()),
-        events=list(ticket.events.all()),
+        events=events,
         contacts=list(ticket.contacts.all()),
+        history=history_lines(events),
+        warranty=warranty_claim(ticket, today=timezone.localdate()),
     )

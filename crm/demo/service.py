@@ -20,7 +20,7 @@ from crm.demo.markers import DEMO_NAME_PREFIX
 from customers.models import Channel, Customer
 from customers.signals import instance_rows, send_rows_written
 from surveys.models import Survey, SurveyInvitation, SurveyResponse
-from surveys.services import create_invitation, record_response
+from surveys.services import SurveyTooSoon, by_turns, create_invitation, record_response
 from tickets.models import Priority, SLAPolicy, Status, Ticket, TicketMessage
 from tickets.services import (
     add_message,
@@ -308,16 +308,26 @@ class ServiceSeeder:
             return
         quality = self._ticket_quality(ticket)
         if rng.random() < CSAT_INVITE_SHARE:
+            # One survey per resolution, CSAT and CES taking turns as the product sends them
+            # (surveys.triggers.invite_after_ticket_resolved); the CES roll below still draws,
+            # so that the rest of the demo stays the same for a seed.
+            first = by_turns(
+                plan.customer.pk, [self.surveys[Survey.Kind.CSAT], self.surveys[Survey.Kind.CES]]
+            )[0]
             self._invite(
                 rng,
                 plan,
-                self.surveys[Survey.Kind.CSAT],
+                first,
                 ticket.resolved_at + SURVEY_DELAY,
                 ticket=ticket,
                 quality=quality,
-                answer_share=CSAT_RESPONSE_SHARE,
+                answer_share=(
+                    CSAT_RESPONSE_SHARE if first.kind == Survey.Kind.CSAT else CES_RESPONSE_SHARE
+                ),
             )
             if rng.random() < CES_INVITE_SHARE:
+                # Within SURVEY_MIN_DAYS_BETWEEN of the first: refused by the service, as in
+                # production, unless the spacing is switched off.
                 self._invite(
                     rng,
                     plan,
@@ -383,20 +393,25 @@ class ServiceSeeder:
         if not self.clock.is_past(created + SEND_DELAY):
             return
         sent_at = created + SEND_DELAY
-        invitation, _created = create_invitation(
-            survey=survey,
-            customer=customer,
-            cause=cause,
-            ticket=ticket,
-            created_at=created,
-            delivery_channel=customer.preferred_channel,
-            delivery_status=(
-                SurveyInvitation.Delivery.SENT if reachable else SurveyInvitation.Delivery.SKIPPED
-            ),
-            sent_at=sent_at if reachable else None,
-            attempts=1 if reachable else 0,
-            last_error="" if reachable else "No consent to service messages.",
-        )
+        try:
+            invitation, _created = create_invitation(
+                survey=survey,
+                customer=customer,
+                cause=cause,
+                ticket=ticket,
+                created_at=created,
+                delivery_channel=customer.preferred_channel,
+                delivery_status=(
+                    SurveyInvitation.Delivery.SENT
+                    if reachable
+                    else SurveyInvitation.Delivery.SKIPPED
+                ),
+                sent_at=sent_at if reachable else None,
+                attempts=1 if reachable else 0,
+                last_error="" if reachable else "No consent to service messages.",
+            )
+        except SurveyTooSoon:
+            return  # the customer had a survey lately: the product would not ask again
         self.invitations += 1
         answered_at = sent_at + answer_after
         if not (reachable and answers and self.clock.is_past(answered_at)):

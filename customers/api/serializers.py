@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
@@ -45,6 +45,22 @@ def external_id_taken(model: type[Any], value: str, instance: Any = None) -> boo
     return bool(others.exists())
 
 
+ALLOW_DUPLICATE_HELP = (
+    "Add contacts that another customer already has (a shared landline). Without it such a "
+    "contact is a 400 naming the field, with `existing_customer_ids`."
+)
+
+
+def raise_duplicate(exc: services.DuplicateContact, *, key: str | None = None) -> NoReturn:
+    """A 400 naming each shared contact's field, and the ids of the customers who have them."""
+    errors: dict[str, Any] = {
+        (key or field): [str(message) for message in messages]
+        for field, messages in exc.message_dict.items()
+    }
+    errors["existing_customer_ids"] = [str(pk) for pk in exc.customer_ids]
+    raise serializers.ValidationError(errors, code="duplicate_contact") from exc
+
+
 class ContactPointNestedSerializer(serializers.ModelSerializer):
     """A contact written inside its customer; `value` is checked as the kind demands."""
 
@@ -79,9 +95,17 @@ class ContactPointSerializer(ContactPointNestedSerializer):
     """A contact on its own resource: names its customer."""
 
     customer = serializers.PrimaryKeyRelatedField(queryset=Customer.objects.all())
+    allow_duplicate_contact = serializers.BooleanField(
+        write_only=True, required=False, default=False, help_text=ALLOW_DUPLICATE_HELP
+    )
 
     class Meta(ContactPointNestedSerializer.Meta):
-        fields = ["customer", *ContactPointNestedSerializer.Meta.fields, "created_at"]
+        fields = [
+            "customer",
+            *ContactPointNestedSerializer.Meta.fields,
+            "created_at",
+            "allow_duplicate_contact",
+        ]
         read_only_fields = ["id", "normalised_value", "created_at"]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -99,10 +123,15 @@ class ContactPointSerializer(ContactPointNestedSerializer):
     @transaction.atomic
     def create(self, validated_data: dict[str, Any]) -> ContactPoint:
         customer = validated_data.pop("customer")
+        allow_duplicate = validated_data.pop("allow_duplicate_contact", False)
         try:
             (contact,) = services.add_contact_points(
-                customer=customer, contact_points=[validated_data]
+                customer=customer,
+                contact_points=[validated_data],
+                allow_duplicate_contact=allow_duplicate,
             )
+        except services.DuplicateContact as exc:
+            raise_duplicate(exc, key="value")
         except DjangoValidationError as exc:
             # The service keys errors like "contact_points[0].value"; here there is one item.
             raise serializers.ValidationError(
@@ -116,6 +145,7 @@ class ContactPointSerializer(ContactPointNestedSerializer):
     @transaction.atomic
     def update(self, instance: ContactPoint, validated_data: dict[str, Any]) -> ContactPoint:
         validated_data.pop("customer", None)
+        validated_data.pop("allow_duplicate_contact", None)
         make_primary = validated_data.pop("is_primary", None)
         for name, value in validated_data.items():
             setattr(instance, name, value)
@@ -147,6 +177,9 @@ class CustomerSerializer(serializers.ModelSerializer):
         child=serializers.CharField(max_length=50), required=False, help_text=_("Tag names.")
     )
     card_url = serializers.SerializerMethodField()
+    allow_duplicate_contact = serializers.BooleanField(
+        write_only=True, required=False, default=False, help_text=ALLOW_DUPLICATE_HELP
+    )
 
     class Meta:
         model = Customer
@@ -169,6 +202,7 @@ class CustomerSerializer(serializers.ModelSerializer):
             "tags",
             "notes",
             "contact_points",
+            "allow_duplicate_contact",
             "card_url",
             "anonymised_at",
             "created_at",
@@ -205,6 +239,8 @@ class CustomerSerializer(serializers.ModelSerializer):
         tags = validated_data.pop("tags", None)
         try:
             customer = services.create_customer(contact_points=contact_points, **validated_data)
+        except services.DuplicateContact as exc:
+            raise_duplicate(exc)
         except DjangoValidationError as exc:
             raise_as_drf(exc)
         self._set_tags(customer, tags)
@@ -214,6 +250,7 @@ class CustomerSerializer(serializers.ModelSerializer):
     def update(self, instance: Customer, validated_data: dict[str, Any]) -> Customer:
         contact_points = validated_data.pop("contact_points", None)
         tags = validated_data.pop("tags", None)
+        allow_duplicate = validated_data.pop("allow_duplicate_contact", False)
         for name, value in validated_data.items():
             setattr(instance, name, value)
         try:
@@ -227,7 +264,13 @@ class CustomerSerializer(serializers.ModelSerializer):
                     )
                 }
                 new = [item for item in contact_points if _contact_key(item) not in stored]
-                services.add_contact_points(customer=instance, contact_points=new)
+                services.add_contact_points(
+                    customer=instance,
+                    contact_points=new,
+                    allow_duplicate_contact=allow_duplicate,
+                )
+        except services.DuplicateContact as exc:
+            raise_duplicate(exc)
         except DjangoValidationError as exc:
             raise_as_drf(exc)
         self._set_tags(instance, tags)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -32,7 +33,8 @@ def test_inviting_twice_for_one_cause_returns_the_first_invitation() -> None:
     assert SurveyInvitation.objects.count() == 1
 
 
-def test_another_cause_gets_another_invitation() -> None:
+def test_another_cause_gets_another_invitation(settings: Any) -> None:
+    settings.SURVEY_MIN_DAYS_BETWEEN = 0  # the spacing of surveys is tested in test_spacing.py
     survey, customer = SurveyFactory.create(), CustomerFactory.create()
 
     first, _ = create_invitation(survey=survey, customer=customer, cause="purchase:7")
@@ -42,7 +44,8 @@ def test_another_cause_gets_another_invitation() -> None:
     assert second != first
 
 
-def test_invitations_without_a_cause_are_never_deduplicated() -> None:
+def test_invitations_without_a_cause_are_never_deduplicated(settings: Any) -> None:
+    settings.SURVEY_MIN_DAYS_BETWEEN = 0  # the spacing of surveys is tested in test_spacing.py
     survey, customer = SurveyFactory.create(), CustomerFactory.create()
 
     create_invitation(survey=survey, customer=customer)

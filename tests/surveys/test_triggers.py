@@ -61,7 +61,9 @@ def test_resolving_a_ticket_invites_its_customer_through_the_task(
     with django_capture_on_commit_callbacks(execute=True):
         ticket = _resolved_ticket(operator, preferred_channel=Channel.SMS)
     invitations = SurveyInvitation.objects.filter(ticket=ticket).order_by("survey__kind")
-    assert [i.survey_id for i in invitations] == [ces.pk, csat.pk]
+    # One survey per SURVEY_MIN_DAYS_BETWEEN days: CSAT on a first resolution, not CES too.
+    assert [i.survey_id for i in invitations] == [csat.pk]
+    assert ces.invitations.count() == 0
     for invitation in invitations:
         assert invitation.cause == f"ticket:{ticket.pk}"
         assert invitation.operator == operator
@@ -207,7 +209,8 @@ def test_periodic_nps_asks_each_buyer_at_most_once_per_interval() -> None:
 # --- Manual ---------------------------------------------------------------------------------
 
 
-def test_a_manual_survey_is_sent_once_a_day_per_customer() -> None:
+def test_a_manual_survey_is_sent_once_a_day_per_customer(settings: Any) -> None:
+    settings.SURVEY_MIN_DAYS_BETWEEN = 0  # the spacing of surveys is tested in test_spacing.py
     survey = SurveyFactory.create(trigger=Survey.Trigger.MANUAL)
     customer = CustomerFactory.create()
     first, created = invite_manually(survey=survey, customer=customer, on=DAY)

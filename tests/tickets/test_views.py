@@ -313,3 +313,26 @@ def test_actions_need_the_ticket_role(integration: User) -> None:
 def test_actions_refuse_get(operator: User) -> None:
     ticket = _ticket()
     assert _client(operator).get(reverse("tickets:status", args=[ticket.pk])).status_code == 405
+
+
+def test_the_history_shows_translated_labels_and_full_names(
+    operator: User, other_team_operator: User
+) -> None:
+    other_team_operator.first_name, other_team_operator.last_name = "Ivan", "Petrov"
+    other_team_operator.save()
+    ticket = _ticket()
+    client = _client(operator)
+    client.post(reverse("tickets:status", args=[ticket.pk]), {"to_status": "open"})
+    client.post(reverse("tickets:priority", args=[ticket.pk]), {"priority": "urgent"})
+    client.post(reverse("tickets:assign", args=[ticket.pk]), {"assignee": other_team_operator.pk})
+    operator.language = "ru"
+    operator.save()
+
+    text = _client(operator).get(reverse("tickets:detail", args=[ticket.pk])).text
+
+    history = text[text.index('class="history') :]
+    assert "Новое → Открыто" in history
+    assert "Обычный → Срочный" in history
+    assert "→ Ivan Petrov" in history
+    for code in ("new →", "→ open", "→ urgent", other_team_operator.username):
+        assert code not in history
