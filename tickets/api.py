@@ -182,10 +182,8 @@ class TicketViewSet(CreateReadUpdateViewSet):
         "change_status": _CHANGE,
         "assign": _CHANGE,
         "change_priority": _CHANGE,
-        "messages": {
-            "GET": ("tickets.view_ticket", "tickets.view_ticketmessage"),
-            "POST": ("tickets.view_ticket", "tickets.add_ticketmessage"),
-        },
+        "messages": ("tickets.view_ticket", "tickets.view_ticketmessage"),
+        "add_message": ("tickets.view_ticket", "tickets.add_ticketmessage"),
     }
 
     def _ticket_response(self, ticket: Ticket) -> Response:
@@ -240,12 +238,18 @@ class TicketViewSet(CreateReadUpdateViewSet):
         return self._ticket_response(ticket)
 
     @extend_schema(
-        methods=["GET"],
         responses={200: TicketMessageSerializer(many=True)},
         description="The conversation, oldest first.",
     )
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def messages(self, request: Request, pk: str) -> Response:
+        ticket = self.get_object()
+        page = self.paginate_queryset(ticket.messages.order_by("-id"))
+        data = TicketMessageSerializer(page, many=True).data
+        return self.get_paginated_response(data)
+
+    # POST has its own handler (and action name, and permissions): no other method reaches it.
     @extend_schema(
-        methods=["POST"],
         request=TicketMessageSerializer,
         responses={201: TicketMessageSerializer},
         description=(
@@ -253,13 +257,9 @@ class TicketViewSet(CreateReadUpdateViewSet):
             "note, or the customer's message (reopens a pending ticket)."
         ),
     )
-    @action(detail=True, methods=["get", "post"], filter_backends=[])
-    def messages(self, request: Request, pk: str) -> Response:
+    @messages.mapping.post
+    def add_message(self, request: Request, pk: str) -> Response:
         ticket = self.get_object()
-        if request.method == "GET":
-            page = self.paginate_queryset(ticket.messages.order_by("-id"))
-            data = TicketMessageSerializer(page, many=True).data
-            return self.get_paginated_response(data)
         body = TicketMessageSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
