@@ -19,7 +19,10 @@ PRIVACY_OFFICERS = "Privacy officers"
 # An integration that delivers survey links itself (a mailer, an SMS gateway): it creates
 # invitations and reads their tokens. No person's role holds the token permission.
 SURVEY_SENDERS = "Survey senders"
-ROLE_NAMES = (OPERATORS, SUPERVISORS, ADMINS, PRIVACY_OFFICERS, SURVEY_SENDERS)
+# An integration that brings the customer's own words (a chat widget, a messenger gateway):
+# the only role that writes ticket messages as the customer.
+CHANNELS = "Channels"
+ROLE_NAMES = (OPERATORS, SUPERVISORS, ADMINS, PRIVACY_OFFICERS, SURVEY_SENDERS, CHANNELS)
 
 # The permission that reads invitation tokens (answering as the customer): never a staff role's.
 INVITATION_TOKEN_PERMISSION = ("surveys", "view_invitation_token")
@@ -68,6 +71,12 @@ _SURVEY_SENDER_GRANTS: dict[tuple[str, str], tuple[str, ...]] = {
     ("surveys", "survey"): ("view",),
     ("surveys", "surveyinvitation"): ("view", "add", "view_invitation_token"),
 }
+_CHANNEL_GRANTS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("customers", "customer"): ("view", "add"),
+    ("customers", "contactpoint"): ("view", "add"),
+    ("tickets", "ticket"): ("view", "add"),
+    ("tickets", "ticketmessage"): ("view", "add", "add_customer_message"),
+}
 ADMIN_APPS = (
     "accounts",
     "customers",
@@ -102,6 +111,7 @@ def role_permissions() -> dict[str, set[tuple[str, str]]]:
         SUPERVISORS: supervisor,
         PRIVACY_OFFICERS: _pairs(_PRIVACY_OFFICER_GRANTS),
         SURVEY_SENDERS: _pairs(_SURVEY_SENDER_GRANTS),
+        CHANNELS: _pairs(_CHANNEL_GRANTS),
     }
 
 

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -169,6 +170,8 @@ class PriorityChangeSerializer(serializers.Serializer):
 
 
 _CHANGE = ("tickets.change_ticket",)
+# Held by channel integrations (the Channels role), by no staff role.
+CUSTOMER_MESSAGE_PERMISSION = "tickets.add_customer_message"
 
 
 @extend_schema(tags=["tickets"])
@@ -254,7 +257,8 @@ class TicketViewSet(CreateReadUpdateViewSet):
         responses={201: TicketMessageSerializer},
         description=(
             "Add a message: an operator's reply (sets the first response time), an internal "
-            "note, or the customer's message (reopens a pending ticket)."
+            "note, or the customer's message (reopens a pending ticket; only with "
+            "`tickets.add_customer_message`, which channel integrations hold and staff do not)."
         ),
     )
     @messages.mapping.post
@@ -264,6 +268,10 @@ class TicketViewSet(CreateReadUpdateViewSet):
         body.is_valid(raise_exception=True)
         data = body.validated_data
         author_kind = data["author_kind"]
+        if author_kind == TicketMessage.Author.CUSTOMER and not request.user.has_perm(
+            CUSTOMER_MESSAGE_PERMISSION
+        ):
+            raise PermissionDenied(_("Only the customer's channels write as the customer."))
         message = services.add_message(
             ticket=ticket,
             body=data["body"],

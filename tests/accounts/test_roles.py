@@ -9,6 +9,7 @@ from django.contrib.auth.models import Group, Permission
 from accounts.models import User
 from accounts.roles import (
     ADMINS,
+    CHANNELS,
     OPERATORS,
     PRIVACY_OFFICERS,
     ROLE_NAMES,
@@ -37,10 +38,13 @@ def test_the_roles_exist_after_migrations() -> None:
         ADMINS,
         PRIVACY_OFFICERS,
         SURVEY_SENDERS,
+        CHANNELS,
     }
 
 
-@pytest.mark.parametrize("role", [OPERATORS, SUPERVISORS, PRIVACY_OFFICERS, SURVEY_SENDERS])
+@pytest.mark.parametrize(
+    "role", [OPERATORS, SUPERVISORS, PRIVACY_OFFICERS, SURVEY_SENDERS, CHANNELS]
+)
 def test_every_permission_a_role_is_granted_exists(role: str) -> None:
     # A misspelt model or action in accounts.roles would silently grant nothing.
     wanted = {f"{app}.{codename}" for app, codename in role_permissions()[role]}
@@ -162,6 +166,7 @@ def test_migrate_grants_admins_every_permission_of_the_apps_added_later() -> Non
         "customers.export_customer_data",
         "customers.erase_customer_data",
         "surveys.view_invitation_token",
+        "tickets.add_customer_message",
     ],
 )
 @pytest.mark.parametrize("persona", ["operator", "other_team_operator", "supervisor"])
