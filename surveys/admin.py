@@ -190,7 +190,7 @@ class SurveyInvitationAdmin(admin.ModelAdmin):
     ) -> tuple[str, ...]:
         if obj is None:
             return ()
-        fields = self.readonly_fields
+        fields: tuple[str, ...] = tuple(self.readonly_fields)
         if not request.user.has_perm(INVITATION_TOKEN_PERMISSION):
             fields = tuple(f for f in fields if f != "token")
         # Who was invited to what, and why, is fixed once the link may have gone out.

@@ -8,6 +8,7 @@ privacy role exports and erases from the customers' list.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -122,7 +123,7 @@ def test_staff_do_not_see_invitation_tokens_in_the_admin(
 # --- The privacy role's admin actions ---------------------------------------------------------
 
 
-def _run_action(client: Client, action: str, *customers: Customer) -> object:
+def _run_action(client: Client, action: str, *customers: Customer) -> Any:
     return client.post(
         reverse("admin:customers_customer_changelist"),
         {"action": action, "_selected_action": [c.pk for c in customers]},

@@ -37,8 +37,7 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from customers.models import ContactPoint, Customer, DataExportRecord
-from surveys.models import SurveyInvitation
+from customers.models import Customer, DataExportRecord
 from tests.factories import (
     CustomerFactory,
     EmailFactory,
@@ -313,7 +312,7 @@ def _payload(world: World) -> dict[str, Any]:
     }
 
 
-def _client(persona: str, user: User | None, *, api: bool) -> APIClient:
+def _client(user: User | None, *, api: bool) -> APIClient:
     client = APIClient()
     if user is None:
         return client
@@ -334,7 +333,7 @@ def _refused(response: Any) -> bool:
 def schema_built_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """The public schema is the same for every persona: generate it once (seconds each)."""
     generate = SchemaGenerator.get_schema
-    built: dict[str, Any] = {}
+    built: dict[bool, Any] = {}
 
     def cached(self: SchemaGenerator, request: Any = None, public: bool = False) -> Any:
         if public not in built:
@@ -354,7 +353,7 @@ def test_no_route_writes_or_shows_private_data_without_the_permission(
         for persona in PERSONAS
     }
     clients = {
-        persona: {api: _client(persona, user, api=api) for api in (True, False)}
+        persona: {api: _client(user, api=api) for api in (True, False)}
         for persona, user in users.items()
     }
     tables = _tables()
@@ -445,9 +444,9 @@ def _read_problems(where: str, user: User | None, response: Any, world: World) -
     ]
 
 
-def test_the_walk_catches_a_head_request_that_writes(world: World, operator: User) -> None:
-    """The original hole, reproduced: HEAD with a body to the ticket's messages."""
-    client = _client("no_permission_user", operator, api=True)
+def test_head_with_a_body_only_reads(world: World, operator: User) -> None:
+    """The original hole: HEAD with a body to a ticket's messages stored a message."""
+    client = _client(operator, api=True)
     ticket = world.objects["ticket"]
     count = TicketMessage.objects.count()
 
@@ -473,8 +472,8 @@ def test_invitation_tokens_reach_only_the_token_permission(
         "surveys.view_invitation_token",
         group_name="Survey senders",
     )
-    staff = [_client("operator", user, api=True) for user in (operator, supervisor)]
-    delivery = _client("integration", sender, api=True)
+    staff = [_client(user, api=True) for user in (operator, supervisor)]
+    delivery = _client(sender, api=True)
 
     for client in staff:
         listed = client.get("/api/v1/invitations/")
@@ -482,5 +481,3 @@ def test_invitation_tokens_reach_only_the_token_permission(
         assert world.token not in listed.content.decode()
         assert "token" not in listed.json()["results"][0]
     assert delivery.get("/api/v1/invitations/").json()["results"][0]["token"] == world.token
-    assert SurveyInvitation.objects.filter(token=world.token).exists()
-    assert ContactPoint.objects.filter(customer=world.objects["customer"]).count() == 2
