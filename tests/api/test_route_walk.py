@@ -15,13 +15,15 @@ records. After it, every table is compared with the snapshot taken before:
   that only say who did what (SIDE_EFFECT_MODELS);
 - the body never shows a private marker (a customer's name, email, ticket message, survey
   comment, invitation token) to a persona without a permission that allows reading it.
+
+About 3,900 requests: 40-50 s on SQLite on an idle two-core machine (only a request that wrote
+a row, by the database's own change counter, is compared table by table).
 """
 
 from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
@@ -90,8 +92,6 @@ SIDE_EFFECT_MODELS = {
 SIDE_EFFECT_APPS = {"metrics"}
 # Legitimate refusals; a redirect counts only when it goes to the login page.
 REFUSALS = {401, 403, 404, 405}
-# The walk's own budget on a shared two-core machine (about 30 s when measured).
-TIME_BUDGET_SECONDS = 90
 
 
 @dataclass(frozen=True)
@@ -347,7 +347,6 @@ def schema_built_once(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_no_route_writes_or_shows_private_data_without_the_permission(
     world: World, request: pytest.FixtureRequest
 ) -> None:
-    started = time.monotonic()
     users: dict[str, User | None] = {
         persona: None if persona == "anonymous" else request.getfixturevalue(persona)
         for persona in PERSONAS
@@ -380,11 +379,9 @@ def test_no_route_writes_or_shows_private_data_without_the_permission(
                 changed = set() if after is None else {t for t in tables if after[t] != before[t]}
                 problems += _write_problems(where, persona, user, response, changed, by_table)
                 problems += _read_problems(where, user, response, world)
-    elapsed = time.monotonic() - started
 
     assert problems == [], "\n".join(problems)
     assert requests == len(PERSONAS) * len(walked) * len(METHODS)
-    assert elapsed < TIME_BUDGET_SECONDS, f"{requests} requests took {elapsed:.0f} s"
 
 
 def _request(
