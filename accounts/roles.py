@@ -14,17 +14,30 @@ from django.apps.registry import Apps
 OPERATORS = "Operators"
 SUPERVISORS = "Supervisors"
 ADMINS = "Admins"
-ROLE_NAMES = (OPERATORS, SUPERVISORS, ADMINS)
+# Answers customers' requests of access and erasure; sees who exported what.
+PRIVACY_OFFICERS = "Privacy officers"
+# An integration that delivers survey links itself (a mailer, an SMS gateway): it creates
+# invitations and reads their tokens. No person's role holds the token permission.
+SURVEY_SENDERS = "Survey senders"
+# An integration that brings the customer's own words (a chat widget, a messenger gateway):
+# the only role that writes ticket messages as the customer.
+CHANNELS = "Channels"
+ROLE_NAMES = (OPERATORS, SUPERVISORS, ADMINS, PRIVACY_OFFICERS, SURVEY_SENDERS, CHANNELS)
+
+# The permission that reads invitation tokens (answering as the customer): never a staff role's.
+INVITATION_TOKEN_PERMISSION = ("surveys", "view_invitation_token")
 
 # (app_label, model) -> actions. Operators work with customers and tickets all day but do not
-# delete history; supervisors also tune SLA and surveys and read metrics.
+# delete history, nor write purchases (the shop's integration does; they feed CLV and the
+# metrics); supervisors also tune SLA and surveys and read metrics. Each role's admin shows
+# exactly these models and actions.
 _OPERATOR_GRANTS: dict[tuple[str, str], tuple[str, ...]] = {
     ("customers", "customer"): ("view", "add", "change", "view_customer_history"),
     ("customers", "contactpoint"): ("view", "add", "change", "delete"),
     ("customers", "tag"): ("view",),
     ("customers", "productcategory"): ("view",),
     ("customers", "product"): ("view",),
-    ("customers", "purchase"): ("view", "add"),
+    ("customers", "purchase"): ("view",),
     ("customers", "interest"): ("view", "add", "change"),
     ("customers", "interaction"): ("view", "add", "change"),
     ("customers", "offer"): ("view", "add", "change"),
@@ -43,11 +56,27 @@ _OPERATOR_GRANTS: dict[tuple[str, str], tuple[str, ...]] = {
 }
 _SUPERVISOR_EXTRA: dict[tuple[str, str], tuple[str, ...]] = {
     ("customers", "customer"): ("merge_customer",),
-    ("customers", "purchase"): ("change",),
     ("customers", "reminder"): ("change",),
     ("tickets", "slapolicy"): ("add", "change"),
     ("surveys", "survey"): ("add", "change"),
     ("metrics", "metricsnapshot"): ("view", "view_dashboard"),
+}
+_PRIVACY_OFFICER_GRANTS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("customers", "customer"): ("view", "export_customer_data", "erase_customer_data"),
+    ("customers", "contactpoint"): ("view",),
+    ("customers", "dataexportrecord"): ("view",),
+}
+_SURVEY_SENDER_GRANTS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("customers", "customer"): ("view",),
+    ("customers", "contactpoint"): ("view",),
+    ("surveys", "survey"): ("view",),
+    ("surveys", "surveyinvitation"): ("view", "add", "view_invitation_token"),
+}
+_CHANNEL_GRANTS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("customers", "customer"): ("view", "add"),
+    ("customers", "contactpoint"): ("view", "add"),
+    ("tickets", "ticket"): ("view", "add"),
+    ("tickets", "ticketmessage"): ("view", "add", "add_customer_message"),
 }
 ADMIN_APPS = (
     "accounts",
@@ -66,19 +95,25 @@ def _codename(action: str, model: str) -> str:
     return f"{action}_{model}" if action in {"view", "add", "change", "delete"} else action
 
 
+def _pairs(grants: dict[tuple[str, str], tuple[str, ...]]) -> set[tuple[str, str]]:
+    return {
+        (app, _codename(action, model))
+        for (app, model), actions in grants.items()
+        for action in actions
+    }
+
+
 def role_permissions() -> dict[str, set[tuple[str, str]]]:
     """The (app_label, codename) pairs each role holds, except Admins (all of ADMIN_APPS)."""
-    operator = {
-        (app, _codename(action, model))
-        for (app, model), actions in _OPERATOR_GRANTS.items()
-        for action in actions
+    operator = _pairs(_OPERATOR_GRANTS)
+    supervisor = operator | _pairs(_SUPERVISOR_EXTRA)
+    return {
+        OPERATORS: operator,
+        SUPERVISORS: supervisor,
+        PRIVACY_OFFICERS: _pairs(_PRIVACY_OFFICER_GRANTS),
+        SURVEY_SENDERS: _pairs(_SURVEY_SENDER_GRANTS),
+        CHANNELS: _pairs(_CHANNEL_GRANTS),
     }
-    supervisor = operator | {
-        (app, _codename(action, model))
-        for (app, model), actions in _SUPERVISOR_EXTRA.items()
-        for action in actions
-    }
-    return {OPERATORS: operator, SUPERVISORS: supervisor}
 
 
 def sync_roles(apps: Apps) -> None:
@@ -89,7 +124,11 @@ def sync_roles(apps: Apps) -> None:
     for name in ROLE_NAMES:
         group, _ = Group.objects.get_or_create(name=name)
         if name == ADMINS:
-            wanted = Permission.objects.filter(content_type__app_label__in=ADMIN_APPS)
+            # Everything, except reading invitation tokens: an admin answers no survey.
+            app_label, codename = INVITATION_TOKEN_PERMISSION
+            wanted = Permission.objects.filter(content_type__app_label__in=ADMIN_APPS).exclude(
+                content_type__app_label=app_label, codename=codename
+            )
         else:
             pairs = grants[name]
             by_app: dict[str, list[str]] = {}

@@ -14,6 +14,8 @@ from customers.api.merge import CustomerMergeView
 from surveys import api as survey_api
 from tickets import api as ticket_api
 
+READ_METHODS = ["get", "head"]
+
 router = DefaultRouter()
 router.register("customers", customer_api.CustomerViewSet, basename="customer")
 router.register("contact-points", customer_api.ContactPointViewSet, basename="contactpoint")
@@ -57,6 +59,15 @@ urlpatterns = [
         name="customer-card",
     ),
     path("v1/", include(router.urls)),
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # Both only read: any other method is a 405 (Swagger UI's OPTIONS used to be a 500).
+    path(
+        "schema/",
+        SpectacularAPIView.as_view(http_method_names=READ_METHODS),
+        name="api-schema",
+    ),
+    path(
+        "docs/",
+        SpectacularSwaggerView.as_view(url_name="api-schema", http_method_names=READ_METHODS),
+        name="api-docs",
+    ),
 ]

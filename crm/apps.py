@@ -11,8 +11,9 @@ class CrmConfig(AppConfig):
         from auditlog import get_logentry_model
         from django.db.models.signals import pre_save
 
-        from crm import history
+        from crm import history, privacy_card
         from crm.audit import fill_entry
 
         pre_save.connect(fill_entry, sender=get_logentry_model(), dispatch_uid="crm.audit.fill")
         history.register()
+        privacy_card.register()

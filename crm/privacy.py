@@ -36,6 +36,7 @@ from customers.models import (
     ContactPoint,
     Customer,
     CustomerAlias,
+    DataExportRecord,
     Interaction,
     Interest,
     Offer,
@@ -87,6 +88,19 @@ def export_customer(*, customer: Customer) -> dict[str, Any]:
         ],
         "survey_responses": _rows(SurveyResponse.objects.filter(invitation__customer=customer)),
     }
+
+
+@transaction.atomic
+def export_customer_data(*, customer: Customer, actor: User, path: str) -> dict[str, Any]:
+    """The customer's export for `actor`, recorded (who, when, which customer, which path).
+
+    Every exporter (API, admin, card) calls this, never `export_customer` directly.
+    """
+    DataExportRecord.objects.create(
+        customer=customer, customer_number=customer.pk, actor=actor, path=path
+    )
+    logger.info("Customer %s exported by user %s through %s", customer.pk, actor.pk, path)
+    return export_customer(customer=customer)
 
 
 @transaction.atomic

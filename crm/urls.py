@@ -22,6 +22,8 @@ urlpatterns = [
     # Card actions and lists that belong to tickets and surveys, beside their card sections.
     path("customers/", include("tickets.card")),
     path("customers/", include("surveys.card")),
+    # The privacy role's card actions: export (download) and erasure.
+    path("customers/", include("crm.privacy_card")),
     path("tickets/", include("tickets.urls")),
     # The public survey pages live at /s/<token>/ (short enough for an SMS).
     path("", include("surveys.urls")),

@@ -36,6 +36,7 @@ from customers.models import (
     ContactPoint,
     Customer,
     CustomerAlias,
+    DataExportRecord,
     Interaction,
     Interest,
     Offer,
@@ -182,11 +183,20 @@ class CustomerAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin):
         "preferred_channel",
     )
     search_fields = ("full_name", "company", "=external_id")
+    # crm/admin.py adds the privacy actions (export, erase), which read every app.
     search_help_text = _(
         "Name, company, external ID, a phone number in any spelling, or an email address."
     )
     ordering = ("full_name", "id")
     date_hierarchy = "customer_since"
+
+    # The privacy actions' permissions (`permissions=["export"]`, `["erase"]`).
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm("customers.export_customer_data"))
+
+    def has_erase_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm("customers.erase_customer_data"))
+
     # Counting millions of customers twice per page is the slowest part of a filtered list.
     show_full_result_count = False
     autocomplete_fields = ("tags",)
@@ -778,4 +788,30 @@ class CustomerAliasAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(DataExportRecord)
+class DataExportRecordAdmin(admin.ModelAdmin):
+    """Who exported which customer's data, when and how: written by the exporters only."""
+
+    list_display = ("exported_at", "customer_number", "customer", "actor", "path")
+    list_select_related = ("customer", "actor")
+    list_filter = ("path",)
+    date_hierarchy = "exported_at"
+    search_fields = ("=customer_number", "actor__username")
+    ordering = ("-exported_at", "-id")
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(
+        self, request: HttpRequest, obj: DataExportRecord | None = None
+    ) -> bool:
+        return False
+
+    def has_delete_permission(
+        self, request: HttpRequest, obj: DataExportRecord | None = None
+    ) -> bool:
         return False

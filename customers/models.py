@@ -161,9 +161,12 @@ class Customer(models.Model):
         ordering = ["full_name", "id"]
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
+        # Rights of access and erasure: a privacy role's, not an operator's (accounts/roles.py).
         permissions = [
             ("merge_customer", _("Can merge duplicate customers")),
             ("view_customer_history", _("Can see who changed a customer's data")),
+            ("export_customer_data", _("Can export a customer's personal data")),
+            ("erase_customer_data", _("Can erase a customer's personal data")),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -1015,3 +1018,41 @@ class CustomerAlias(models.Model):
 
     def __str__(self) -> str:
         return f"{self.full_name} (#{self.merged_customer_id})"
+
+
+class DataExportRecord(models.Model):
+    """One export of a customer's personal data: who, when, which customer, through which path.
+
+    Written by every exporter (`crm.privacy.export_customer`'s callers) and never edited. The
+    customer is kept as a plain id too, so the record outlives a deleted customer.
+    """
+
+    class Path(models.TextChoices):
+        API = "api", _("API")
+        ADMIN = "admin", _("admin")
+        CARD = "card", _("customer card")
+
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+    )
+    customer_number = models.PositiveBigIntegerField(_("customer ID"), db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("exported by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    path = models.CharField(_("path"), max_length=10, choices=Path.choices)
+    exported_at = models.DateTimeField(_("exported at"), default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-exported_at", "-id"]
+        verbose_name = _("data export record")
+        verbose_name_plural = _("data export records")
+
+    def __str__(self) -> str:
+        return f"{self.customer_number} · {self.get_path_display()} · {self.exported_at:%Y-%m-%d}"

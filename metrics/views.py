@@ -11,6 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
 
 from metrics import selectors
 from metrics.calculations import METRICS
@@ -37,6 +38,7 @@ def _filters_or_errors(request: HttpRequest) -> tuple[MetricFilterForm, MetricFi
     return form, form.filters() if form.is_valid() else None
 
 
+@require_GET
 @login_required
 @permission_required("metrics.view_dashboard", raise_exception=True)
 def dashboard(request: HttpRequest) -> HttpResponse:
@@ -117,6 +119,7 @@ def _csv_rows(table: str, filters: MetricFilters) -> Iterable[list[Any]]:
             yield [label, *[x for column in split.columns for x in _cells(cells[column.name])]]
 
 
+@require_GET
 @login_required
 @permission_required("metrics.view_dashboard", raise_exception=True)
 def export(request: HttpRequest, table: str) -> HttpResponse:

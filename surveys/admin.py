@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from surveys.forms import SurveyForm, question_field_name
-from surveys.models import Survey, SurveyInvitation, SurveyResponse
+from surveys.models import INVITATION_TOKEN_PERMISSION, Survey, SurveyInvitation, SurveyResponse
 from surveys.services import (
     SurveyTooSoon,
     check_survey_spacing,
@@ -156,7 +156,8 @@ class SurveyInvitationAdmin(admin.ModelAdmin):
             },
         ),
     )
-    # The token is the secret in the customer's link: shown to the admin, never edited.
+    # The token is the secret in the customer's link: shown only to holders of
+    # surveys.view_invitation_token (no staff role), never edited.
     # Delivery bookkeeping belongs to the sending job.
     readonly_fields = (
         "token",
@@ -174,7 +175,21 @@ class SurveyInvitationAdmin(admin.ModelAdmin):
         return super().get_queryset(request).select_related("survey", "customer", "response")
 
     def get_fieldsets(self, request: HttpRequest, obj: SurveyInvitation | None = None) -> Any:
-        return self.add_fieldsets if obj is None else self.fieldsets
+        if obj is None:
+            return self.add_fieldsets
+        if request.user.has_perm(INVITATION_TOKEN_PERMISSION):
+            return self.fieldsets
+        # Whoever reads the token can answer as the customer: staff do not see it.
+        return tuple(
+            (name, {**options, "fields": tuple(f for f in options["fields"] if f != "token")})
+            for name, options in self.fieldsets
+        )
+
+    def get_search_fields(self, request: HttpRequest) -> tuple[str, ...]:
+        # Searching by token would confirm a guessed token: only for those who may read it.
+        if request.user.has_perm(INVITATION_TOKEN_PERMISSION):
+            return tuple(self.search_fields)
+        return tuple(f for f in self.search_fields if f != "=token")
 
     def get_form(
         self,
@@ -218,8 +233,11 @@ class SurveyInvitationAdmin(admin.ModelAdmin):
     ) -> tuple[str, ...]:
         if obj is None:
             return ()
+        fields: tuple[str, ...] = tuple(self.readonly_fields)
+        if not request.user.has_perm(INVITATION_TOKEN_PERMISSION):
+            fields = tuple(f for f in fields if f != "token")
         # Who was invited to what, and why, is fixed once the link may have gone out.
-        return ("survey", "customer", "cause", *self.readonly_fields)
+        return ("survey", "customer", "cause", *fields)
 
     def save_model(
         self, request: HttpRequest, obj: SurveyInvitation, form: Any, change: bool

@@ -16,7 +16,7 @@ from crm.api.serializers import CleanModelSerializer, raise_as_drf
 from crm.api.viewsets import CreateReadViewSet, ModelViewSet
 from customers.models import DELIVERY_CHANNELS, Channel, Customer
 from surveys import services
-from surveys.models import Survey, SurveyInvitation, SurveyResponse
+from surveys.models import INVITATION_TOKEN_PERMISSION, Survey, SurveyInvitation, SurveyResponse
 from tickets.models import Ticket
 
 
@@ -91,6 +91,15 @@ class SurveyInvitationSerializer(serializers.ModelSerializer):
     delivery_channel = serializers.ChoiceField(
         choices=[(c.value, c.label) for c in DELIVERY_CHANNELS], required=False
     )
+    token = serializers.CharField(
+        read_only=True,
+        required=False,
+        help_text=(
+            "The secret of the answer link. Only for users holding "
+            "`surveys.view_invitation_token` (integrations that deliver the link themselves); "
+            "absent for everyone else."
+        ),
+    )
 
     class Meta:
         model = SurveyInvitation
@@ -123,6 +132,14 @@ class SurveyInvitationSerializer(serializers.ModelSerializer):
             "sent_at",
             "expires_at",
         ]
+
+    def get_fields(self) -> dict[str, Any]:
+        fields = super().get_fields()
+        request = self.context.get("request")
+        # Whoever holds the token can answer as the customer: staff never see it.
+        if request is not None and not request.user.has_perm(INVITATION_TOKEN_PERMISSION):
+            fields.pop("token", None)
+        return fields
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         customer = attrs["customer"]

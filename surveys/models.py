@@ -178,6 +178,10 @@ DEFAULT_QUESTIONS: dict[str, Any] = {
 }
 
 
+# Reads the secret of an answer link; held by integrations that deliver links, by no staff role.
+INVITATION_TOKEN_PERMISSION = "surveys.view_invitation_token"
+
+
 class SurveyInvitation(models.Model):
     """An invitation to one customer to answer one survey, reachable by its secret token.
 
@@ -257,6 +261,8 @@ class SurveyInvitation(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name = _("survey invitation")
         verbose_name_plural = _("survey invitations")
+        # The token answers as the customer: only integrations that deliver the link see it.
+        permissions = [("view_invitation_token", _("Can see survey invitation tokens"))]
         constraints = [
             models.UniqueConstraint(
                 fields=["survey", "customer", "cause"],

@@ -162,6 +162,14 @@ ROW_BUILDERS: dict[type[Model], Callable[[int], object]] = {
         operator=UserFactory.create()
     ),
     apps.get_model("customers", "Reminder"): lambda i: ReminderFactory.create(),
+    apps.get_model("customers", "DataExportRecord"): lambda i: apps.get_model(
+        "customers", "DataExportRecord"
+    ).objects.create(
+        customer=CustomerFactory.create(),
+        customer_number=i + 1,
+        actor=UserFactory.create(),
+        path="admin",
+    ),
     Ticket: _ticket_row,
     TicketMessage: _ticket_message_row,
     TicketEvent: _ticket_event_row,
@@ -201,6 +209,7 @@ ALL_MODELS = list(ROW_BUILDERS)
 READ_ONLY_MODELS = {
     CustomerAlias,
     TicketEvent,
+    apps.get_model("customers", "DataExportRecord"),
     MetricSnapshot,
     CLVModelFit,
     FactRollup,
@@ -662,7 +671,7 @@ def test_new_ticket_opens_through_the_service_in_the_chosen_status(
             "status": Status.OPEN,
             "priority": Priority.HIGH,
             "messages-TOTAL_FORMS": 1,
-            "messages-0-author_kind": "customer",
+            "messages-0-author_kind": "operator",
             "messages-0-body": "The screen is cracked.",
         }
     )

@@ -61,6 +61,18 @@ def _acting_user(request: HttpRequest) -> User | None:
     return user if isinstance(user, User) else None
 
 
+# Staff write as operators (or leave system notes); a customer's message comes only from the
+# customer's channels (email, telephony, the API's integrations), never typed in the admin.
+STAFF_AUTHOR_KINDS = (TicketMessage.Author.OPERATOR, TicketMessage.Author.SYSTEM)
+
+
+def staff_author_field(db_field: Any, kwargs: dict[str, Any]) -> None:
+    """Limit a message's author kind to what staff may write."""
+    if db_field.name == "author_kind":
+        kwargs["choices"] = [(kind.value, kind.label) for kind in STAFF_AUTHOR_KINDS]
+        kwargs.setdefault("initial", TicketMessage.Author.OPERATOR)
+
+
 class TicketMessageInline(admin.TabularInline):
     """The conversation, oldest first. Sent messages stay as they were; new ones are added."""
 
@@ -73,6 +85,10 @@ class TicketMessageInline(admin.TabularInline):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[TicketMessage]:
         return super().get_queryset(request).select_related("author_user")
+
+    def formfield_for_choice_field(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        staff_author_field(db_field, kwargs)
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
 
     def has_change_permission(self, request: HttpRequest, obj: Ticket | None = None) -> bool:
         return False
@@ -356,8 +372,15 @@ class TicketMessageAdmin(admin.ModelAdmin):
     def get_readonly_fields(
         self, request: HttpRequest, obj: TicketMessage | None = None
     ) -> tuple[str, ...]:
-        # A new message is dated and signed by the service, as it is sent.
-        return ("created_at", "author_user") if obj is None else ("created_at",)
+        # A new message is dated and signed by the service, as it is sent; who wrote a message
+        # is history and never changes.
+        if obj is None:
+            return ("created_at", "author_user")
+        return ("created_at", "author_kind", "author_user")
+
+    def formfield_for_choice_field(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        staff_author_field(db_field, kwargs)
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: TicketMessage, form: Any, change: bool) -> None:
         if change:

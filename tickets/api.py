@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -169,6 +170,8 @@ class PriorityChangeSerializer(serializers.Serializer):
 
 
 _CHANGE = ("tickets.change_ticket",)
+# Held by channel integrations (the Channels role), by no staff role.
+CUSTOMER_MESSAGE_PERMISSION = "tickets.add_customer_message"
 
 
 @extend_schema(tags=["tickets"])
@@ -182,10 +185,8 @@ class TicketViewSet(CreateReadUpdateViewSet):
         "change_status": _CHANGE,
         "assign": _CHANGE,
         "change_priority": _CHANGE,
-        "messages": {
-            "GET": ("tickets.view_ticket", "tickets.view_ticketmessage"),
-            "POST": ("tickets.view_ticket", "tickets.add_ticketmessage"),
-        },
+        "messages": ("tickets.view_ticket", "tickets.view_ticketmessage"),
+        "add_message": ("tickets.view_ticket", "tickets.add_ticketmessage"),
     }
 
     def _ticket_response(self, ticket: Ticket) -> Response:
@@ -240,30 +241,37 @@ class TicketViewSet(CreateReadUpdateViewSet):
         return self._ticket_response(ticket)
 
     @extend_schema(
-        methods=["GET"],
         responses={200: TicketMessageSerializer(many=True)},
         description="The conversation, oldest first.",
     )
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def messages(self, request: Request, pk: str) -> Response:
+        ticket = self.get_object()
+        page = self.paginate_queryset(ticket.messages.order_by("-id"))
+        data = TicketMessageSerializer(page, many=True).data
+        return self.get_paginated_response(data)
+
+    # POST has its own handler (and action name, and permissions): no other method reaches it.
     @extend_schema(
-        methods=["POST"],
         request=TicketMessageSerializer,
         responses={201: TicketMessageSerializer},
         description=(
             "Add a message: an operator's reply (sets the first response time), an internal "
-            "note, or the customer's message (reopens a pending ticket)."
+            "note, or the customer's message (reopens a pending ticket; only with "
+            "`tickets.add_customer_message`, which channel integrations hold and staff do not)."
         ),
     )
-    @action(detail=True, methods=["get", "post"], filter_backends=[])
-    def messages(self, request: Request, pk: str) -> Response:
+    @messages.mapping.post
+    def add_message(self, request: Request, pk: str) -> Response:
         ticket = self.get_object()
-        if request.method == "GET":
-            page = self.paginate_queryset(ticket.messages.order_by("-id"))
-            data = TicketMessageSerializer(page, many=True).data
-            return self.get_paginated_response(data)
         body = TicketMessageSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
         author_kind = data["author_kind"]
+        if author_kind == TicketMessage.Author.CUSTOMER and not request.user.has_perm(
+            CUSTOMER_MESSAGE_PERMISSION
+        ):
+            raise PermissionDenied(_("Only the customer's channels write as the customer."))
         message = services.add_message(
             ticket=ticket,
             body=data["body"],

@@ -342,6 +342,8 @@ class TicketMessage(models.Model):
         ordering = ["created_at", "id"]
         verbose_name = _("ticket message")
         verbose_name_plural = _("ticket messages")
+        # Writing as the customer is for the customer's channels (integrations), not staff.
+        permissions = [("add_customer_message", _("Can add messages as the customer"))]
         constraints = [
             models.CheckConstraint(
                 condition=Q(is_internal=False) | Q(author_kind="operator"),

@@ -23,9 +23,9 @@ from crm.api.exceptions import InvalidParameter, django_error_to_dict
 from crm.api.idempotency import IdempotentPostMixin
 from crm.api.permissions import HasPermissions
 from crm.api.users import acting_user
-from crm.privacy import erase_customer, export_customer
+from crm.privacy import erase_customer, export_customer_data
 from customers.api.serializers import CustomerSerializer, LookupResultSerializer
-from customers.models import Customer, Purchase
+from customers.models import Customer, DataExportRecord, Purchase
 from customers.selectors import caller_contacts
 from tickets.models import ACTIVE_STATUSES, Ticket
 
@@ -118,7 +118,8 @@ class CustomerExportView(APIView):
     """Right of access: everything the CRM holds about one customer."""
 
     permission_classes = [HasPermissions]
-    required_permissions = ("customers.view_customer",)
+    # Its own permission (a privacy officer's): reading a card is not reading everything.
+    required_permissions = ("customers.export_customer_data",)
 
     @extend_schema(
         tags=["privacy"],
@@ -126,19 +127,25 @@ class CustomerExportView(APIView):
         responses={200: OpenApiTypes.OBJECT},
         description=(
             "Identity, contacts, purchases, interests, interactions, offers, reminders, "
-            "tickets and their public messages, survey invitations and answers, as JSON."
+            "tickets and their public messages, survey invitations and answers, as JSON. "
+            "Requires `customers.export_customer_data`; every export is recorded "
+            "(`DataExportRecord`: who, when, which customer, path `api`)."
         ),
     )
     def get(self, request: Request, pk: int) -> Response:
         customer = get_object_or_404(Customer, pk=pk)
-        return Response(export_customer(customer=customer))
+        return Response(
+            export_customer_data(
+                customer=customer, actor=acting_user(request), path=DataExportRecord.Path.API
+            )
+        )
 
 
 class CustomerEraseView(IdempotentPostMixin, APIView):
     """Right to erasure: anonymise the customer; idempotent."""
 
     permission_classes = [HasPermissions]
-    required_permissions = ("customers.delete_customer",)
+    required_permissions = ("customers.erase_customer_data",)
 
     @extend_schema(
         tags=["privacy"],

@@ -7,7 +7,17 @@ from django.apps import apps
 from django.contrib.auth.models import Group, Permission
 
 from accounts.models import User
-from accounts.roles import ADMINS, OPERATORS, ROLE_NAMES, SUPERVISORS, role_permissions, sync_roles
+from accounts.roles import (
+    ADMINS,
+    CHANNELS,
+    OPERATORS,
+    PRIVACY_OFFICERS,
+    ROLE_NAMES,
+    SUPERVISORS,
+    SURVEY_SENDERS,
+    role_permissions,
+    sync_roles,
+)
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -21,15 +31,20 @@ def _codenames(group_name: str) -> set[str]:
     }
 
 
-def test_the_three_roles_exist_after_migrations() -> None:
+def test_the_roles_exist_after_migrations() -> None:
     assert set(Group.objects.filter(name__in=ROLE_NAMES).values_list("name", flat=True)) == {
         OPERATORS,
         SUPERVISORS,
         ADMINS,
+        PRIVACY_OFFICERS,
+        SURVEY_SENDERS,
+        CHANNELS,
     }
 
 
-@pytest.mark.parametrize("role", [OPERATORS, SUPERVISORS])
+@pytest.mark.parametrize(
+    "role", [OPERATORS, SUPERVISORS, PRIVACY_OFFICERS, SURVEY_SENDERS, CHANNELS]
+)
 def test_every_permission_a_role_is_granted_exists(role: str) -> None:
     # A misspelt model or action in accounts.roles would silently grant nothing.
     wanted = {f"{app}.{codename}" for app, codename in role_permissions()[role]}
@@ -47,7 +62,8 @@ def test_admins_hold_every_permission_of_the_projects_apps() -> None:
     }
 
     assert {"customers.delete_customer", "metrics.view_dashboard"} <= every
-    assert every <= _codenames(ADMINS)
+    # Except the invitation token: whoever reads it can answer surveys as the customer.
+    assert every - _codenames(ADMINS) == {"surveys.view_invitation_token"}
 
 
 def test_syncing_again_restores_a_permission_taken_from_a_role() -> None:
@@ -140,3 +156,40 @@ def test_migrate_grants_admins_every_permission_of_the_apps_added_later() -> Non
 
     assert {"webhooks.add_webhook", "webhooks.view_webhookdelivery"} <= held
     assert "metrics.view_clvmodelfit" in held
+
+
+@pytest.mark.parametrize(
+    "perm",
+    [
+        "customers.add_purchase",
+        "customers.change_purchase",
+        "customers.export_customer_data",
+        "customers.erase_customer_data",
+        "surveys.view_invitation_token",
+        "tickets.add_customer_message",
+    ],
+)
+@pytest.mark.parametrize("persona", ["operator", "other_team_operator", "supervisor"])
+def test_operators_and_supervisors_neither_write_purchases_nor_export_nor_read_tokens(
+    persona: str, perm: str, request: pytest.FixtureRequest
+) -> None:
+    # Purchases feed CLV and the metrics: they come from the shop, not typed in by staff.
+    assert not request.getfixturevalue(persona).has_perm(perm)
+
+
+def test_privacy_officers_export_and_erase(privacy_officer: User) -> None:
+    assert privacy_officer.has_perms(
+        ["customers.export_customer_data", "customers.erase_customer_data"]
+    )
+    assert not privacy_officer.has_perm("surveys.view_invitation_token")
+
+
+def test_only_the_survey_senders_integration_role_reads_invitation_tokens() -> None:
+    holders = set(
+        Group.objects.filter(
+            permissions__codename="view_invitation_token",
+            permissions__content_type__app_label="surveys",
+        ).values_list("name", flat=True)
+    )
+
+    assert holders == {SURVEY_SENDERS}

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from crm.privacy import ERASED_TEXT, erase_customer, export_customer
-from customers.models import ContactPoint, Customer, Purchase
+from customers.models import ContactPoint, Customer, DataExportRecord, Purchase
 from surveys.models import SurveyResponse
 from tests.api.conftest import ClientFor
 from tests.factories import (
@@ -76,13 +76,39 @@ def test_export_has_everything_about_the_customer(history: Customer) -> None:
     assert "token" not in data["survey_invitations"][0]
 
 
-def test_export_endpoint(client_for: ClientFor, operator: User, history: Customer) -> None:
-    response = client_for(operator).get(f"/api/v1/customers/{history.pk}/export/")
-    missing = client_for(operator).get("/api/v1/customers/999999/export/")
+def test_export_endpoint(client_for: ClientFor, privacy_officer: User, history: Customer) -> None:
+    response = client_for(privacy_officer).get(f"/api/v1/customers/{history.pk}/export/")
+    missing = client_for(privacy_officer).get("/api/v1/customers/999999/export/")
 
     assert response.status_code == 200
     assert response.json()["customer"]["id"] == history.pk
     assert missing.status_code == 404
+    record = DataExportRecord.objects.get()
+    assert (record.customer_id, record.actor, record.path) == (history.pk, privacy_officer, "api")
+
+
+@pytest.mark.parametrize("persona", ["operator", "supervisor", "integration_reader"])
+def test_export_needs_its_own_permission_and_records_nothing_when_refused(
+    client_for: ClientFor, history: Customer, persona: str, request: pytest.FixtureRequest
+) -> None:
+    # Reading identities and contacts (a telephony token) or cards is not reading everything.
+    user = request.getfixturevalue(persona)
+
+    response = client_for(user).get(f"/api/v1/customers/{history.pk}/export/")
+
+    assert response.status_code == 403
+    assert not DataExportRecord.objects.exists()
+
+
+def test_erase_endpoint_needs_the_erasure_permission(
+    client_for: ClientFor, supervisor: User, privacy_officer: User, history: Customer
+) -> None:
+    refused = client_for(supervisor).post(f"/api/v1/customers/{history.pk}/erase/")
+    erased = client_for(privacy_officer).post(f"/api/v1/customers/{history.pk}/erase/")
+
+    assert refused.status_code == 403
+    assert erased.status_code == 200
+    assert Customer.objects.get(pk=history.pk).anonymised_at is not None
 
 
 def test_erase_anonymises_and_keeps_aggregates(admin_user: User, history: Customer) -> None:

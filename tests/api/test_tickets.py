@@ -108,7 +108,7 @@ def test_messages_reply_and_note(client_for: ClientFor, operator: User) -> None:
 
     assert reply.status_code == 201, reply.data
     assert blank.status_code == 400
-    assert customer_note.status_code == 400
+    assert customer_note.status_code == 403  # staff never write as the customer
     assert len(listed.data["results"]) == 1
     ticket.refresh_from_db()
     assert ticket.first_response_at is not None
@@ -204,3 +204,24 @@ def test_a_ticket_is_assigned_only_to_active_staff_who_may_work_tickets(
         assert "assignee" in response.data, username
     assert to_granted.status_code == 200 and to_granted.data["assignee"] == granted.pk
     assert Ticket.objects.get(pk=ticket.pk).assignee == granted
+
+
+def test_only_a_channel_integration_writes_as_the_customer(
+    client_for: ClientFor, operator: User, integration: User
+) -> None:
+    # An operator once could post the customer's words (and so reopen tickets, count contacts).
+    from django.contrib.auth.models import Group
+
+    from accounts.roles import CHANNELS
+
+    ticket = TicketFactory.create()
+    body = {"body": "It broke again", "author_kind": "customer"}
+    integration.groups.add(Group.objects.get(name=CHANNELS))
+    channel = User.objects.get(pk=integration.pk)
+
+    forged = client_for(operator).post(f"{URL}{ticket.pk}/messages/", body, format="json")
+    relayed = client_for(channel).post(f"{URL}{ticket.pk}/messages/", body, format="json")
+
+    assert forged.status_code == 403
+    assert relayed.status_code == 201, relayed.data
+    assert list(TicketMessage.objects.values_list("author_kind", flat=True)) == ["customer"]
