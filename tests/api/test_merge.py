@@ -15,7 +15,7 @@ from django.db.models import Model
 from accounts.models import User
 from customers.duplicates import duplicates_of, likely_duplicates
 from customers.merge import merge_customers
-from customers.models import ContactPoint, Customer, CustomerAlias
+from customers.models import ContactPoint, Customer, CustomerAlias, DataExportRecord
 from customers.search import search_customers
 from metrics.models import PurchaseDay
 from surveys.models import SurveyInvitation
@@ -35,6 +35,7 @@ from tests.factories import (
     TagFactory,
     TicketFactory,
     TicketMessageFactory,
+    UserFactory,
 )
 from webhooks.models import Webhook, WebhookDelivery
 
@@ -67,6 +68,12 @@ def history(customer: Customer, *, phone: str) -> None:
     customer.tags.add(TagFactory.create())
     customer.full_name += " "  # an audit entry of a change
     customer.save()
+    DataExportRecord.objects.create(
+        customer=customer,
+        customer_number=customer.pk,
+        actor=UserFactory.create(),
+        path=DataExportRecord.Path.API,
+    )
 
 
 def snapshot() -> dict[str, Any]:
