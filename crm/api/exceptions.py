@@ -122,6 +122,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         )
     if isinstance(exc, DataError):
         set_rollback()
+        logger.info("API request hit a database value error: %s", exc)
         return Response(
             error_body(_("A value is out of the range the database can store."), "out_of_range"),
             status=status.HTTP_400_BAD_REQUEST,

@@ -26,9 +26,9 @@ import psycopg
 import pytest
 from django.db import connection
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from accounts.models import User
+from accounts.tokens import issue_token
 from crm.api.models import IdempotencyKey
 from customers.models import Purchase
 from tests.factories import CustomerFactory, ProductFactory, UserFactory
@@ -36,7 +36,7 @@ from tests.factories import CustomerFactory, ProductFactory, UserFactory
 pytestmark = [
     pytest.mark.faults,
     pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True),
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
 # Longer than a new gunicorn worker takes to boot on a busy machine, so that the first retry
@@ -151,7 +151,7 @@ def test_a_retry_takes_over_the_key_of_a_killed_worker_after_the_lease(
 ) -> None:
     base, gunicorn = server
     user: User = UserFactory.create(username="shop", is_superuser=True)
-    token = Token.objects.create(user=user).key
+    _token, token = issue_token(user=user)
     customer = CustomerFactory.create(external_id="SHOP-1")
     product = ProductFactory.create(sku="KT-1")
     body = {

@@ -24,7 +24,10 @@ from django.utils import timezone
 from customers.models import Interaction, Purchase, Reminder
 from tests.factories import EmailFactory, PurchaseFactory
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 # The database number this suite may use when CI gives no REDIS_URL of its own.
 DEFAULT_TEST_BROKER = "redis://127.0.0.1:6379/4"

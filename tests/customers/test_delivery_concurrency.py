@@ -18,7 +18,7 @@ from tests.factories import CustomerFactory, PhoneFactory, PurchaseFactory
 
 pytestmark = [
     pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True),
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
     pytest.mark.usefixtures("recording_backend"),
 ]
 

@@ -10,10 +10,10 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.models import User
+from accounts.tokens import issue_token
 from crm.celery import app as celery_app
 from customers.models import Channel, Customer
 from surveys.models import Survey, SurveyInvitation
@@ -181,9 +181,9 @@ def test_purchase_and_periodic_surveys_skip_a_customer_surveyed_lately(
 
 
 def _api(user: User) -> APIClient:
-    token, _created = Token.objects.get_or_create(user=user)
+    _token, key = issue_token(user=user)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
 
