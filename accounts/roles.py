@@ -14,7 +14,9 @@ from django.apps.registry import Apps
 OPERATORS = "Operators"
 SUPERVISORS = "Supervisors"
 ADMINS = "Admins"
-ROLE_NAMES = (OPERATORS, SUPERVISORS, ADMINS)
+# A PBX's machine user: it may post call events and nothing else.
+TELEPHONY = "Telephony"
+ROLE_NAMES = (OPERATORS, SUPERVISORS, ADMINS, TELEPHONY)
 
 # (app_label, model) -> actions. Operators work with customers and tickets all day but do not
 # delete history; supervisors also tune SLA and surveys and read metrics.
@@ -40,6 +42,8 @@ _OPERATOR_GRANTS: dict[tuple[str, str], tuple[str, ...]] = {
     ("accounts", "team"): ("view",),
     # To pick an assignee or an operator from the list of colleagues.
     ("accounts", "user"): ("view",),
+    # The caller log; `change` links a call from an unknown number to a customer.
+    ("telephony", "call"): ("view", "change"),
 }
 _SUPERVISOR_EXTRA: dict[tuple[str, str], tuple[str, ...]] = {
     ("customers", "purchase"): ("change",),
@@ -55,6 +59,7 @@ ADMIN_APPS = (
     "surveys",
     "metrics",
     "webhooks",
+    "telephony",
     "auth",
     "authtoken",
 )
@@ -77,7 +82,11 @@ def role_permissions() -> dict[str, set[tuple[str, str]]]:
         for (app, model), actions in _SUPERVISOR_EXTRA.items()
         for action in actions
     }
-    return {OPERATORS: operator, SUPERVISORS: supervisor}
+    return {
+        OPERATORS: operator,
+        SUPERVISORS: supervisor,
+        TELEPHONY: {("telephony", "add_callevent")},
+    }
 
 
 def sync_roles(apps: Apps) -> None:

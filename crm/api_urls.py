@@ -11,6 +11,7 @@ from rest_framework.routers import DefaultRouter
 from crm.api import card_views, customer_views
 from customers.api import views as customer_api
 from surveys import api as survey_api
+from telephony import api as telephony_api
 from tickets import api as ticket_api
 
 router = DefaultRouter()
@@ -49,6 +50,11 @@ urlpatterns = [
         "v1/customers/<int:pk>/card/",
         card_views.CustomerCardView.as_view(),
         name="customer-card",
+    ),
+    path(
+        "v1/telephony/events/",
+        telephony_api.CallEventView.as_view(),
+        name="telephony-events",
     ),
     path("v1/", include(router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
