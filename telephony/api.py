@@ -36,9 +36,7 @@ class CallEventSerializer(serializers.Serializer):
         max_length=50,
         help_text=_("The operators (username or phone extension); form field `user[]`."),
     )
-    answeringNumber = serializers.CharField(
-        max_length=64, required=False, allow_blank=True
-    )
+    answeringNumber = serializers.CharField(max_length=64, required=False, allow_blank=True)
     queue = serializers.CharField(max_length=100, required=False, allow_blank=True)
     cause = serializers.CharField(max_length=64, required=False, allow_blank=True)
     at = serializers.DateTimeField(

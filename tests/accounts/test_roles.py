@@ -7,7 +7,15 @@ from django.apps import apps
 from django.contrib.auth.models import Group, Permission
 
 from accounts.models import User
-from accounts.roles import ADMINS, OPERATORS, ROLE_NAMES, SUPERVISORS, role_permissions, sync_roles
+from accounts.roles import (
+    ADMINS,
+    OPERATORS,
+    ROLE_NAMES,
+    SUPERVISORS,
+    TELEPHONY,
+    role_permissions,
+    sync_roles,
+)
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -21,15 +29,16 @@ def _codenames(group_name: str) -> set[str]:
     }
 
 
-def test_the_three_roles_exist_after_migrations() -> None:
+def test_the_roles_exist_after_migrations() -> None:
     assert set(Group.objects.filter(name__in=ROLE_NAMES).values_list("name", flat=True)) == {
         OPERATORS,
         SUPERVISORS,
         ADMINS,
+        TELEPHONY,
     }
 
 
-@pytest.mark.parametrize("role", [OPERATORS, SUPERVISORS])
+@pytest.mark.parametrize("role", [OPERATORS, SUPERVISORS, TELEPHONY])
 def test_every_permission_a_role_is_granted_exists(role: str) -> None:
     # A misspelt model or action in accounts.roles would silently grant nothing.
     wanted = {f"{app}.{codename}" for app, codename in role_permissions()[role]}
