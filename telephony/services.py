@@ -191,7 +191,8 @@ def rebuild_call(*, call_id: str) -> tuple[Call, list[int]]:
         call.customer_id = customer_ids[0]
     _close_missed_calls(call)
     call.save()
-    call.operators.set(rung)
+    if _created or {user.pk for user in rung} != set(call.operators.values_list("pk", flat=True)):
+        call.operators.set(rung)
     _sync_interaction(call)
     return call, customer_ids
 

@@ -57,7 +57,8 @@ def _events(call_id: str) -> dict[str, dict[str, Any]]:
 
 def _snapshot(call_id: str) -> dict[str, Any]:
     call = Call.objects.get(call_id=call_id)
-    interaction = Interaction.objects.get(pk=call.interaction_id)
+    interaction = call.interaction
+    assert interaction is not None
     return {
         "call": {
             field: getattr(call, field)
