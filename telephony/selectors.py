@@ -26,17 +26,23 @@ def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return start, dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
 
 
+def calls_visible_to(user: User) -> QuerySet[Call]:
+    """The calls of the user's team, those that rang or were answered by the user, and those
+    no team took; every call for a user in no team (a supervisor over all queues)."""
+    if user.team_id is None:
+        return Call.objects.all()
+    return Call.objects.filter(
+        Q(team_id=user.team_id) | Q(team__isnull=True) | Q(operators=user) | Q(answered_by=user)
+    ).distinct()
+
+
 def caller_log(*, user: User, day: dt.date) -> QuerySet[Call]:
     """The day's calls of the user's team (its queue), those that rang the user and those
     no team took; missed and abandoned calls still to call back first, then newest first.
 
     A fixed number of queries whatever the number of calls (the operators prefetched)."""
     start, end = day_bounds(day)
-    calls = Call.objects.filter(rang_at__gte=start, rang_at__lt=end)
-    if user.team_id is not None:
-        calls = calls.filter(
-            Q(team_id=user.team_id) | Q(team__isnull=True) | Q(operators=user) | Q(answered_by=user)
-        ).distinct()
+    calls = calls_visible_to(user).filter(rang_at__gte=start, rang_at__lt=end)
     return (
         calls.annotate(
             needs_call_back=Case(

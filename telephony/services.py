@@ -146,13 +146,16 @@ def _named(event: CallEvent | None) -> list[str]:
 @transaction.atomic
 def rebuild_call(*, call_id: str) -> tuple[Call, list[int]]:
     """Derive the call record and its timeline entry from every stored event of the call."""
+    # The call's row lock first, the events after it: a concurrent event of the same call
+    # committed while this one waited for the lock is then read too (READ COMMITTED), so the
+    # last writer always derives the record from every event.
+    call, _created = Call.objects.select_for_update().get_or_create(
+        call_id=call_id, defaults={"rang_at": timezone.now(), "direction": Direction.INBOUND}
+    )
     events = {e.event: e for e in CallEvent.objects.filter(call_id=call_id)}
     if not events:
         raise Call.DoesNotExist(call_id)
     rang_at = min(e.occurred_at for e in events.values())
-    call, _created = Call.objects.select_for_update().get_or_create(
-        call_id=call_id, defaults={"rang_at": rang_at, "direction": Direction.INBOUND}
-    )
     direction = _first(events, "direction")
     call.direction = direction if direction in Direction.values else Direction.INBOUND
     call.caller = e164_or_given(_first(events, "from"))

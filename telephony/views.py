@@ -13,8 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from telephony.forms import LinkCallForm
-from telephony.models import Call
-from telephony.selectors import caller_log
+from telephony.selectors import caller_log, calls_visible_to
 from telephony.services import link_call_to_customer, request_call_back
 
 
@@ -46,7 +45,7 @@ def log(request: HttpRequest) -> HttpResponse:
 def link(request: HttpRequest, pk: int) -> HttpResponse:
     """Link a call from an unknown number to the customer the operator names."""
     assert request.user.is_authenticated
-    call = get_object_or_404(Call, pk=pk)
+    call = get_object_or_404(calls_visible_to(request.user), pk=pk)
     form = LinkCallForm(request.POST, prefix=f"call{pk}")
     if not form.is_valid():
         return _render_log(request, forms={pk: form}, status=400)
@@ -61,7 +60,7 @@ def link(request: HttpRequest, pk: int) -> HttpResponse:
 def call_back(request: HttpRequest, pk: int) -> HttpResponse:
     """Ask the PBX to connect the operator's phone with the caller (click-to-call)."""
     assert request.user.is_authenticated
-    call = get_object_or_404(Call, pk=pk)
+    call = get_object_or_404(calls_visible_to(request.user), pk=pk)
     try:
         sent = request_call_back(call=call, actor=request.user)
     except ValidationError as exc:

@@ -164,3 +164,17 @@ def test_without_an_extension_call_back_says_so(
     page = client.post(f"{LOG_URL}{call.pk}/call-back/", follow=True).content.decode()
     assert "Set your phone extension" in page
     assert _Pbx.received == []
+
+
+def test_another_teams_call_cannot_be_linked_or_called_back(
+    client: Client, operator: User, other_team_operator: User
+) -> None:
+    call = _inbound("theirs", number="+79007778899", team=other_team_operator.team,
+                    answered=False, minute=1)  # fmt: skip
+    client.force_login(operator)
+    customer = CustomerFactory.create()
+    response = client.post(f"{LOG_URL}{call.pk}/link/", {f"call{call.pk}-customer": customer.pk})
+    assert response.status_code == 404
+    assert client.post(f"{LOG_URL}{call.pk}/call-back/").status_code == 404
+    call.refresh_from_db()
+    assert call.customer is None
