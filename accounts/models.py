@@ -45,9 +45,23 @@ class User(AbstractUser):
     time_zone = models.CharField(
         _("time zone"), max_length=64, blank=True, validators=[validate_time_zone]
     )
+    # The PBX names the ringing or answering operator by extension (or by username).
+    phone_extension = models.CharField(
+        _("phone extension"),
+        max_length=32,
+        blank=True,
+        help_text=_("The operator's extension on the PBX, as telephony events name it."),
+    )
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["phone_extension"],
+                condition=~models.Q(phone_extension=""),
+                name="user_phone_extension_unique",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.get_full_name() or self.username

@@ -22,7 +22,17 @@ SURVEY_SENDERS = "Survey senders"
 # An integration that brings the customer's own words (a chat widget, a messenger gateway):
 # the only role that writes ticket messages as the customer.
 CHANNELS = "Channels"
-ROLE_NAMES = (OPERATORS, SUPERVISORS, ADMINS, PRIVACY_OFFICERS, SURVEY_SENDERS, CHANNELS)
+# A PBX's machine user: it may post call events and nothing else.
+TELEPHONY = "Telephony"
+ROLE_NAMES = (
+    OPERATORS,
+    SUPERVISORS,
+    ADMINS,
+    PRIVACY_OFFICERS,
+    SURVEY_SENDERS,
+    CHANNELS,
+    TELEPHONY,
+)
 
 # The permission that reads invitation tokens (answering as the customer): never a staff role's.
 INVITATION_TOKEN_PERMISSION = ("surveys", "view_invitation_token")
@@ -53,6 +63,8 @@ _OPERATOR_GRANTS: dict[tuple[str, str], tuple[str, ...]] = {
     ("accounts", "team"): ("view",),
     # To pick an assignee or an operator from the list of colleagues.
     ("accounts", "user"): ("view",),
+    # The caller log; `change` links a call from an unknown number to a customer.
+    ("telephony", "call"): ("view", "change"),
 }
 _SUPERVISOR_EXTRA: dict[tuple[str, str], tuple[str, ...]] = {
     ("customers", "customer"): ("merge_customer",),
@@ -85,6 +97,7 @@ ADMIN_APPS = (
     "surveys",
     "metrics",
     "webhooks",
+    "telephony",
     "auth",
     "authtoken",
 )
@@ -113,6 +126,7 @@ def role_permissions() -> dict[str, set[tuple[str, str]]]:
         PRIVACY_OFFICERS: _pairs(_PRIVACY_OFFICER_GRANTS),
         SURVEY_SENDERS: _pairs(_SURVEY_SENDER_GRANTS),
         CHANNELS: _pairs(_CHANNEL_GRANTS),
+        TELEPHONY: {("telephony", "add_callevent")},
     }
 
 

@@ -37,6 +37,9 @@ REPEATS = 30
 SEARCH_FRAGMENT = 4
 SEARCH_SAMPLES = 10
 SEARCH_REPEATS = 5
+# The telephony events endpoint: calls in progress at once (the 1,000), and quick.
+FULL_CONCURRENT_CALLS = 1_000
+QUICK_CONCURRENT_CALLS = 50
 
 
 def setup_django(scratch: Path) -> None:
@@ -181,6 +184,15 @@ def main() -> int:
             bench_name_search(name_fragments(SEARCH_SAMPLES), judged=not args.quick),
         ]
         from metrics_bench import bench_metrics  # bench/ is on the path as the script's folder
+        from telephony_bench import bench_call_events
+
+        figures.append(
+            bench_call_events(
+                calls=QUICK_CONCURRENT_CALLS if args.quick else FULL_CONCURRENT_CALLS,
+                numbers=phones,
+                judged=not args.quick,
+            )
+        )
 
         metrics_figures, metrics_machine = bench_metrics(scale=metrics_scale, judged=not args.quick)
         figures += metrics_figures

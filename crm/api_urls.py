@@ -12,6 +12,7 @@ from crm.api import card_views, customer_views
 from customers.api import views as customer_api
 from customers.api.merge import CustomerMergeView
 from surveys import api as survey_api
+from telephony import api as telephony_api
 from tickets import api as ticket_api
 
 READ_METHODS = ["get", "head"]
@@ -57,6 +58,11 @@ urlpatterns = [
         "v1/customers/<int:pk>/card/",
         card_views.CustomerCardView.as_view(),
         name="customer-card",
+    ),
+    path(
+        "v1/telephony/events/",
+        telephony_api.CallEventView.as_view(),
+        name="telephony-events",
     ),
     path("v1/", include(router.urls)),
     # Both only read: any other method is a 405 (Swagger UI's OPTIONS used to be a 500).

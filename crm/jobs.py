@@ -160,6 +160,14 @@ def webhooks(*, on: dt.date) -> Summary:
     return {"due": len(due), "enqueued": enqueued}
 
 
+@register("calls", "close the calls whose hangup never came (TELEPHONY_STALE_CALL_MINUTES)")
+def calls(*, on: dt.date) -> Summary:
+    """The sweep of open calls; `on` is accepted for symmetry, it works on the current time."""
+    from telephony.services import sweep_stale_calls
+
+    return {"day": on.isoformat(), "closed": sweep_stale_calls()}
+
+
 @register("idempotency_keys", "delete the API's Idempotency-Key records past their replay window")
 def idempotency_keys(*, on: dt.date) -> Summary:
     """Housekeeping of the API's replay records; works on the current time, like the sweep."""

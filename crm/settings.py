@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "surveys",
     "metrics",
     "webhooks",
+    "telephony",
     "crm.api",
     "crm",
 ]
@@ -263,6 +264,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "crm.run_job",
         "schedule": crontab(hour=1, minute=30),
         "kwargs": {"name": "snapshots"},
+    },
+    # Calls whose hangup never came are closed after TELEPHONY_STALE_CALL_MINUTES.
+    "calls-sweep": {
+        "task": "crm.run_job",
+        "schedule": crontab(minute="*/15"),
+        "kwargs": {"name": "calls"},
     },
     # Idempotency keys replay for 24 hours; their rows go within the hour after that.
     "idempotency-keys-hourly": {
@@ -491,6 +498,15 @@ for _network in WEBHOOK_ALLOWED_NETWORKS:
         raise ImproperlyConfigured(
             f"CRM_WEBHOOK_ALLOWED_NETWORKS: {_network!r} is not a network (CIDR)"
         ) from _exc
+
+# --- Telephony -------------------------------------------------------------------------------
+
+# A call whose hangup never arrived (a PBX restart, a lost request) is closed by the `calls`
+# sweep this many minutes after it rang; a late hangup still corrects it.
+TELEPHONY_STALE_CALL_MINUTES = env_int("TELEPHONY_STALE_CALL_MINUTES", 240)
+# The PBX's click-to-call webhook (POSTed {"from": extension, "to": number}); empty: tel: only.
+TELEPHONY_CLICK_TO_CALL_URL = os.environ.get("TELEPHONY_CLICK_TO_CALL_URL", "")
+TELEPHONY_CLICK_TO_CALL_TIMEOUT_SECONDS = env_int("TELEPHONY_CLICK_TO_CALL_TIMEOUT_SECONDS", 5)
 
 # --- Security (production) ----------------------------------------------------------------
 

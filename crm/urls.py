@@ -25,6 +25,8 @@ urlpatterns = [
     # The privacy role's card actions: export (download) and erasure.
     path("customers/", include("crm.privacy_card")),
     path("tickets/", include("tickets.urls")),
+    # The caller log: today's calls, missed and abandoned first (telephony events feed it).
+    path("calls/", include("telephony.urls")),
     # The public survey pages live at /s/<token>/ (short enough for an SMS).
     path("", include("surveys.urls")),
     # The unsubscribe link of every email: /u/<signed token>/, no login.

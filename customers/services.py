@@ -457,3 +457,40 @@ def save_contact_point(
         single_object=True,
     )
     return target
+
+
+@transaction.atomic
+def record_call_interaction(
+    *,
+    call_id: str,
+    customer: Customer | None,
+    direction: str,
+    started_at: dt.datetime,
+    answered_at: dt.datetime | None,
+    ended_at: dt.datetime | None,
+    operator: User | None,
+    contact_address: str,
+) -> Interaction:
+    """Create or bring up to date the timeline entry of a telephone call, by its call ID.
+
+    The PBX's call ID (`external_id` on the phone channel) marks the entry as measured by the
+    telephony: the waiting time and abandonment metrics read only such entries.
+    """
+    interaction, _created = Interaction.objects.select_for_update().get_or_create(
+        channel=Channel.PHONE,
+        external_id=call_id,
+        defaults={
+            "kind": Interaction.Kind.CONTACT,
+            "direction": direction,
+            "started_at": started_at,
+        },
+    )
+    interaction.customer = customer
+    interaction.direction = direction
+    interaction.started_at = started_at
+    interaction.answered_at = answered_at
+    interaction.ended_at = ended_at
+    interaction.operator = operator
+    interaction.contact_address = contact_address
+    interaction.save()
+    return interaction

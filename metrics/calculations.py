@@ -538,12 +538,17 @@ INTERACTION_DIMENSIONS = {
 HAS_OUTCOME = Q(answered_at__isnull=False) | Q(ended_at__isnull=False)
 # Interaction.is_abandoned in SQL: inbound, ended, never answered.
 ABANDONED = Q(answered_at__isnull=True, ended_at__isnull=False)
+# Measured by the channel's own system (the PBX's call ID, the chat's session ID): only these
+# know when the contact rang and was answered. A contact an operator logged by hand has no
+# such times (it would count as answered at once, at zero seconds), so it is left out.
+MEASURED = ~Q(external_id="")
 
 
 def _inbound(*, live_only: bool) -> Callable[[MetricFilters], QuerySet[Any]]:
     def source(filters: MetricFilters) -> QuerySet[Any]:
         queryset = Interaction.objects.filter(
             HAS_OUTCOME,
+            MEASURED,
             kind=Interaction.Kind.CONTACT,
             direction=Interaction.Direction.INBOUND,
         )
@@ -558,7 +563,9 @@ ABANDONMENT = FactMetric(
     source=_inbound(live_only=True),
     family="inbound",
     base=_inbound(live_only=False),
-    where=Q(channel__in=LIVE_CHANNELS),
+    # MEASURED again (the base has it): the rollups' fingerprint changes with it, so rollups
+    # stored before hand-logged contacts were left out are not read.
+    where=Q(channel__in=LIVE_CHANNELS) & MEASURED,
     time_field="started_at",
     aggregates=lambda: {"n": Count("pk"), "k": Count("pk", filter=ABANDONED)},
     finish=_share_of,
@@ -575,6 +582,7 @@ WAITING_TIME = FactMetric(
     source=_inbound(live_only=False),
     family="inbound",
     base=_inbound(live_only=False),
+    where=MEASURED,  # for the rollups' fingerprint, as ABANDONMENT's
     time_field="started_at",
     aggregates=_waiting_aggregates,
     finish=_mean_of(),

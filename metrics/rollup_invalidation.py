@@ -86,6 +86,7 @@ WATCHES: dict[type[Model], tuple[Watch, ...]] = {
                 "ended_at",
                 "operator_id",
                 "personalized",
+                "external_id",
             ),
             only={"kind": Interaction.Kind.CONTACT, "direction": Interaction.Direction.INBOUND},
         ),

@@ -152,6 +152,8 @@ class InteractionFactory(factory.django.DjangoModelFactory[Interaction]):
     customer = factory.SubFactory(CustomerFactory)
     channel = Channel.PHONE
     direction = Interaction.Direction.INBOUND
+    # A contact the channel's system measured (its call ID); blank it for a hand-logged one.
+    external_id = factory.Sequence(lambda n: f"call-{n}")
     started_at = factory.LazyFunction(lambda: timezone.now() - dt.timedelta(minutes=10))
     answered_at = factory.LazyAttribute(lambda i: i.started_at + dt.timedelta(seconds=40))
     ended_at = factory.LazyAttribute(lambda i: i.started_at + dt.timedelta(minutes=5))

@@ -56,6 +56,7 @@ from tickets.models import Priority, Status, Ticket, TicketContact, TicketEvent,
 from tickets.sla import at_risk_offset
 
 EXTERNAL_ID_PREFIX = "gen-"  # + the customer's primary key: unique across runs by design
+GENERATED_CONTACT_ID_PREFIX = f"{EXTERNAL_ID_PREFIX}contact-"  # + the interaction's key
 PHONES_PER_CUSTOMER = 2  # phone index space reserved per customer id
 
 DAY = 24 * 60 * 60
@@ -355,6 +356,9 @@ class BatchRows:
                 answered_at = started + wait
                 ended_at = answered_at + dt.timedelta(seconds=rng.uniform(*TALK_SECONDS))
         interaction_id = self.next_id(Interaction)
+        # Calls and chats carry the ID their system gave them: the waiting time and
+        # abandonment metrics read only such measured contacts.
+        measured = channel in {Channel.PHONE, Channel.CHAT}
         self.rows[INTERACTION].append(
             (
                 interaction_id,
@@ -363,7 +367,7 @@ class BatchRows:
                 channel,
                 Interaction.Direction.INBOUND if inbound else Interaction.Direction.OUTBOUND,
                 address,
-                "",
+                f"{GENERATED_CONTACT_ID_PREFIX}{interaction_id}" if measured else "",
                 started,
                 answered_at,
                 ended_at,

@@ -7,6 +7,7 @@ that lets unsaved objects point at each other (Django fills the ids in as it sav
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import random
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -15,7 +16,7 @@ from accounts.models import User
 from crm.demo import vocabulary as words
 from crm.demo.catalogue import CENTS, PRODUCTS, SPECS_BY_KEY, ProductSpec
 from crm.demo.clock import DemoClock
-from crm.demo.markers import UNKNOWN_CALL_ID_PREFIX
+from crm.demo.markers import CONTACT_ID_PREFIX, UNKNOWN_CALL_ID_PREFIX
 from crm.demo.people import Profile
 from crm.demo.phones import DEMO_MOBILE_CODES, russian_mobile, spell_russian
 from customers.dates import add_months
@@ -164,6 +165,9 @@ class CommercePlanner:
         self.on_sale = [spec for spec in PRODUCTS if spec.is_active]
         self.successor_keys = {spec.successor for spec in PRODUCTS if not spec.is_active}
         self.key_by_pk = {product.pk: key for key, product in products.items()}
+        # Demo calls and chats carry a call / session ID as the PBX or chat would give them:
+        # the waiting time and abandonment metrics read only such measured contacts.
+        self.contact_ids = itertools.count(1)
 
     def rng(self, *parts: object) -> random.Random:
         return random.Random("/".join(str(part) for part in (self.seed, "commerce", *parts)))
@@ -403,6 +407,7 @@ class CommercePlanner:
         talk = dt.timedelta(minutes=rng.uniform(*TALK_MINUTES))
         abandoned = abandon and inbound and rng.random() < ABANDONED_SHARE
         if channel in {Channel.PHONE, Channel.CHAT}:
+            interaction.external_id = f"{CONTACT_ID_PREFIX}{next(self.contact_ids):07d}"
             if abandoned:
                 interaction.operator = None
                 interaction.personalized = False

@@ -15,6 +15,7 @@ from accounts.roles import (
     ROLE_NAMES,
     SUPERVISORS,
     SURVEY_SENDERS,
+    TELEPHONY,
     role_permissions,
     sync_roles,
 )
@@ -39,11 +40,12 @@ def test_the_roles_exist_after_migrations() -> None:
         PRIVACY_OFFICERS,
         SURVEY_SENDERS,
         CHANNELS,
+        TELEPHONY,
     }
 
 
 @pytest.mark.parametrize(
-    "role", [OPERATORS, SUPERVISORS, PRIVACY_OFFICERS, SURVEY_SENDERS, CHANNELS]
+    "role", [OPERATORS, SUPERVISORS, PRIVACY_OFFICERS, SURVEY_SENDERS, CHANNELS, TELEPHONY]
 )
 def test_every_permission_a_role_is_granted_exists(role: str) -> None:
     # A misspelt model or action in accounts.roles would silently grant nothing.
