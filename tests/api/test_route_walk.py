@@ -35,11 +35,13 @@ from django.apps import apps
 from django.db import connection, transaction
 from django.db.models import Model
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from accounts.models import User
 from customers.models import Customer, DataExportRecord
+from telephony.models import Call, Direction
 from tests.factories import (
     CustomerFactory,
     EmailFactory,
@@ -151,6 +153,13 @@ def world(db: None) -> World:
         "survey": survey,
         "invitation": invitation,
         "response": response,
+        "call": Call.objects.create(
+            call_id="walk-call-1",
+            direction=Direction.INBOUND,
+            caller="+79123456789",
+            called="+74950000000",
+            rang_at=timezone.now(),
+        ),
     }
     markers = [
         Marker("Quxwalk", ("customers.view_customer", EXPORT)),
@@ -216,6 +225,8 @@ def _param_value(route: Route, param: str, world: World) -> Any:
     if param == "pk":
         if route.name.startswith("tickets:"):
             return objects["ticket"].pk
+        if route.name.startswith("telephony:"):
+            return objects["call"].pk
         basename = route.name.split(":")[-1].split("-")[0]
         if basename in objects:
             return objects[basename].pk

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.models import User
+from accounts.tokens import issue_token
 from telephony.models import Call, CallEvent, Direction
 from tests.factories import CustomerFactory, PhoneFactory, UserFactory
 from tests.telephony.conftest import EVENTS_URL, PostEvent
@@ -114,7 +114,7 @@ def test_the_pbx_token_can_do_nothing_else(pbx: APIClient, post_event: PostEvent
 
 def test_an_operator_cannot_post_call_events(operator: User) -> None:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=operator).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(user=operator)[1]}")
     response = client.post(
         EVENTS_URL, {"event": "newCall", "callId": "x", "direction": "in"}, format="json"
     )
