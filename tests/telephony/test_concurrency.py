@@ -10,7 +10,10 @@ from django.db import connection, connections, transaction
 from telephony.models import Call
 from telephony.services import record_call_event
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 
 def _blocked_backends() -> int:
