@@ -18,10 +18,10 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.models import User
+from accounts.tokens import issue_token
 from customers.models import Purchase
 from metrics import purchase_days
 from metrics.calculations import customer_figures
@@ -60,7 +60,7 @@ def test_purchases_pushed_through_the_api_bulk_endpoint_reach_the_dashboard(
 ) -> None:
     shop = grant(integration, "customers.add_purchase", group_name="Shop")
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=shop).key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(user=shop)[1]}")
     anna = CustomerFactory.create(external_id="A-1")
     boris = CustomerFactory.create(external_id="B-1")
     items = [
