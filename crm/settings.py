@@ -68,6 +68,9 @@ ALLOWED_HOSTS = env_list(
     "DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
 )
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+# A refused form: the customer-facing layout on the public survey page, templates/403_csrf.html
+# (the staff layout) everywhere else.
+CSRF_FAILURE_VIEW = "crm.views.csrf_failure"
 
 INSTALLED_APPS = [
     "django.contrib.admin",

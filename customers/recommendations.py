@@ -29,6 +29,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from customers.models import Customer, Interest, Offer, Product, Purchase
+from customers.selectors import expires_in_words
 
 # Scores order the offers on the card; they are relative weights, not probabilities.
 # An expiring term is the most timely offer: from EXPIRY_BASE up to EXPIRY_BASE + EXPIRY_URGENCY
@@ -251,12 +252,13 @@ _TERMS = (
 
 def _term_reason(rule: str, owned_name: str, days: int) -> Callable[[Product], str]:
     def reason(product: Product) -> str:
-        values = {"owned": owned_name, "days": days, "product": product.name}
+        values = {"owned": owned_name, "expires": expires_in_words(days), "product": product.name}
         if rule == Offer.Rule.WARRANTY_EXTENSION:
-            return _("Warranty on %(owned)s ends in %(days)s days: %(product)s.") % values
+            # Translators: %(expires)s is "expires today", "expires in 5 days" and so on.
+            return _("Warranty on %(owned)s %(expires)s: %(product)s.") % values
         if rule == Offer.Rule.SUPPORT_RENEWAL:
-            return _("Support for %(owned)s ends in %(days)s days: %(product)s.") % values
-        return _("Subscription %(owned)s ends in %(days)s days: renew with %(product)s.") % values
+            return _("Support for %(owned)s %(expires)s: %(product)s.") % values
+        return _("Subscription %(owned)s %(expires)s: renew with %(product)s.") % values
 
     return reason
 

@@ -25,7 +25,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce, Least
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from customers.contacts import normalise_email, normalise_phone
 from customers.models import ContactPoint, Customer, Interaction, Purchase, Reminder
@@ -91,6 +91,25 @@ class Term:
     days_left: int
     # "ended", "urgent" (within TERM_URGENT_DAYS), "soon" (within CRM_EXPIRY_WARNING_DAYS), "ok"
     level: str
+
+    @property
+    def expires_in_words(self) -> str:
+        return expires_in_words(self.days_left)
+
+
+def expires_in_words(days_left: int) -> str:
+    """When a term that has not ended yet ends: "expires today", "... tomorrow", "... in N days".
+
+    The one wording for the card's terms and the offers they prompt, with the plural forms of
+    the operator's language (Russian has three).
+    """
+    if days_left <= 0:
+        return gettext("expires today")
+    if days_left == 1:
+        return gettext("expires tomorrow")
+    return ngettext("expires in %(days)s day", "expires in %(days)s days", days_left) % {
+        "days": days_left
+    }
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,51 @@ FILTER_PARAMETERS = [
 ]
 
 
+# DRF reads ?format= itself (URL_FORMAT_OVERRIDE); every other parameter must be one we read.
+_FRAMEWORK_PARAMETERS = ("format",)
+
+
+def _read_filters(
+    request: Request, *, also: tuple[str, ...]
+) -> tuple[MetricFilterForm, dict[str, list[str]]]:
+    """The period and slices of a metrics request, and its errors keyed by parameter.
+
+    Stricter than the dashboard's form, whose GET sends empty values for "any": a BI tool that
+    sends `from=` or misspells a parameter meant something, and answering the default period
+    instead would hand it wrong figures. So an empty value and an unknown parameter are 400s.
+    """
+    params = request.query_params
+    form = MetricFilterForm(params)
+    errors: dict[str, list[str]] = {} if form.is_valid() else form.api_errors()
+    known = {"from" if name == "from_" else name for name in form.fields}
+    known |= {*also, *_FRAMEWORK_PARAMETERS}
+    for name in params:
+        if name not in known:
+            errors[name] = [
+                str(_("Unknown parameter; this endpoint reads: %s.") % ", ".join(sorted(known)))
+            ]
+        elif any(not value.strip() for value in params.getlist(name)):
+            errors[name] = [str(_("Give a value, or leave the parameter out."))]
+    return form, errors
+
+
+def _metric_names(values: list[str], errors: dict[str, list[str]]) -> list[str] | None:
+    """The metrics named by `?metrics=a,b` (or repeated); None, every metric, when absent."""
+    if not values or "metrics" in errors:
+        return None
+    names = [name.strip() for value in values for name in value.split(",")]
+    unknown = [name for name in names if name not in METRICS]
+    if unknown:
+        errors["metrics"] = [
+            str(
+                _("Unknown metric: %(unknown)s. Choose from: %(known)s.")
+                % {"unknown": ", ".join(unknown), "known": ", ".join(METRICS)}
+            )
+        ]
+        return None
+    return list(dict.fromkeys(names))
+
+
 def estimate_json(name: str, estimate: Estimate) -> dict[str, Any]:
     data = estimate.as_dict()
     data["unit"] = METRICS[name].unit
@@ -107,24 +152,37 @@ class MetricsView(APIView):
 
     @extend_schema(
         operation_id="metrics_list",
-        parameters=FILTER_PARAMETERS,
+        parameters=[
+            OpenApiParameter(
+                "metrics",
+                OpenApiTypes.STR,
+                description=(
+                    "Only these metrics, comma-separated (e.g. `csat,nps`); default every one. "
+                    "Names: " + ", ".join(METRICS) + "."
+                ),
+            ),
+            *FILTER_PARAMETERS,
+        ],
         responses={200: MetricsSerializer},
         description=(
             "One object per metric, keyed by its snake_case name: value, n, ci_low, ci_high "
-            "(95%), unit. Shares and NPS are in percent points. No data: value null, n 0."
+            "(95%), unit. Shares and NPS are in percent points. No data: value null, n 0. "
+            "An unknown or empty parameter is a 400 naming it (`invalid_parameter`)."
         ),
     )
     def get(self, request: Request) -> Response:
-        form = MetricFilterForm(request.query_params)
-        if not form.is_valid():
-            raise InvalidParameter(form.api_errors())
+        form, errors = _read_filters(request, also=("metrics",))
+        names = _metric_names(request.query_params.getlist("metrics"), errors)
+        if errors:
+            raise InvalidParameter(errors)
         filters = form.filters()
-        results = {name: estimate_json(name, e) for name, e in compute_all(filters).items()}
-        by_channel = split_metric("average_waiting_time", filters, "channel")
-        results["average_waiting_time"].setdefault("components", {})["by_channel"] = {
-            str(channel): estimate_json("average_waiting_time", estimate)
-            for channel, estimate in by_channel.items()
-        }
+        results = {name: estimate_json(name, e) for name, e in compute_all(filters, names).items()}
+        if "average_waiting_time" in results:
+            by_channel = split_metric("average_waiting_time", filters, "channel")
+            results["average_waiting_time"].setdefault("components", {})["by_channel"] = {
+                str(channel): estimate_json("average_waiting_time", estimate)
+                for channel, estimate in by_channel.items()
+            }
         return Response(results)
 
 
@@ -143,13 +201,12 @@ class TimeseriesView(APIView):
         responses={200: TimeseriesSerializer},
     )
     def get(self, request: Request) -> Response:
-        form = MetricFilterForm(request.query_params)
-        errors: dict[str, list[str]] = {} if form.is_valid() else form.api_errors()
+        form, errors = _read_filters(request, also=("metric", "interval"))
         metric = request.query_params.get("metric", "")
-        interval = request.query_params.get("interval") or "week"
-        if metric not in METRICS:
+        interval = request.query_params.get("interval", "week")
+        if metric not in METRICS and "metric" not in errors:
             errors["metric"] = [str(_("Choose one of: %s.") % ", ".join(METRICS))]
-        if interval not in INTERVALS:
+        if interval not in INTERVALS and "interval" not in errors:
             errors["interval"] = [str(_("Choose week or month."))]
         if errors:
             raise InvalidParameter(errors)

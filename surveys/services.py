@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max, QuerySet
 from django.utils import formats, timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from customers.models import Customer
 from customers.signals import instance_rows, send_rows_written
@@ -32,9 +32,12 @@ class SurveyTooSoon(ValidationError):
         self.next_from = next_from
         super().__init__(
             {
-                "customer": _(
+                "customer": ngettext(
+                    "This customer was sent a survey on %(last)s; one survey every %(days)s day "
+                    "at most, so the next may go out from %(next)s.",
                     "This customer was sent a survey on %(last)s; one survey every %(days)s days "
-                    "at most, so the next may go out from %(next)s."
+                    "at most, so the next may go out from %(next)s.",
+                    settings.SURVEY_MIN_DAYS_BETWEEN,
                 )
                 % {
                     "last": formats.date_format(

@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.cache import cache
@@ -19,6 +21,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone, translation
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
@@ -102,9 +105,11 @@ def _page(
     status: int = 200,
     invitation: SurveyInvitation | None = None,
     form: AnswerForm | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> HttpResponse:
     with translation.override(language):
         context = {
+            **(extra or {}),
             "language": language,
             "languages": settings.LANGUAGES,
             "form": form,
@@ -132,6 +137,34 @@ def _scale_hint(survey: Survey) -> tuple[str, str]:
     return _("Very dissatisfied"), _("Very satisfied")
 
 
+def _invitation(token: str) -> SurveyInvitation | None:
+    if not TOKEN_SHAPE.match(token):
+        return None
+    return (
+        SurveyInvitation.objects.select_related("survey", "customer", "response")
+        .filter(token=token)
+        .first()
+    )
+
+
+def csrf_failure(request: HttpRequest, token: str) -> HttpResponse:
+    """An answer refused for its CSRF token (a page open for long, cookies blocked): nothing
+    was recorded; say so in the page's layout and language, and offer the link again."""
+    invitation = _invitation(token)
+    language = _language(request, invitation)
+    retry = f"{request.path}?{urlencode({'lang': language})}"
+    response = _page(
+        request,
+        "surveys/form_expired.html",
+        language=language,
+        status=403,
+        invitation=invitation,
+        extra={"retry_url": retry},
+    )
+    add_never_cache_headers(response)
+    return response
+
+
 @never_cache
 @csrf_protect
 @require_http_methods(["GET", "POST"])
@@ -142,13 +175,7 @@ def answer(request: HttpRequest, token: str) -> HttpResponse:
         response.status_code = 429
         response["Retry-After"] = str(_limits().window_seconds)
         return response
-    invitation = None
-    if TOKEN_SHAPE.match(token):
-        invitation = (
-            SurveyInvitation.objects.select_related("survey", "customer", "response")
-            .filter(token=token)
-            .first()
-        )
+    invitation = _invitation(token)
     if invitation is None:
         return _page(
             request, "surveys/not_found.html", language=_language(request, None), status=404

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from webhooks.models import Event, Webhook, WebhookDelivery
+from webhooks.services import send_again
 
 
 class WebhookForm(forms.ModelForm):
@@ -71,12 +72,8 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Send again now"), permissions=["view"])
     def retry_now(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
-        from webhooks.tasks import deliver_webhook
-
         ids = list(queryset.values_list("pk", flat=True))
-        queryset.update(status=WebhookDelivery.Status.RETRYING, attempts=0)
-        for delivery_id in ids:
-            deliver_webhook.delay(delivery_id=delivery_id)
+        send_again(delivery_ids=ids)
         self.message_user(
             request,
             ngettext("%(count)d delivery queued.", "%(count)d deliveries queued.", len(ids))

@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -104,6 +104,23 @@ def emit_event(
         # and the change that emitted the event is not answered with an error.
         enqueue_on_commit(deliver_webhook, delivery_id=delivery.pk)
     return deliveries
+
+
+def send_again(*, delivery_ids: Sequence[int], now: dt.datetime | None = None) -> int:
+    """Send deliveries again at once (the admin's "Send again now"): attempts start over.
+
+    They are due now and enqueued after commit, fail-soft like every delivery: with the broker
+    down the action still answers, and the `webhooks` sweep sends them once it is back.
+    """
+    from webhooks.tasks import deliver_webhook
+
+    ids = list(delivery_ids)
+    count = WebhookDelivery.objects.filter(pk__in=ids).update(
+        status=WebhookDelivery.Status.RETRYING, attempts=0, next_attempt_at=now or timezone.now()
+    )
+    for delivery_id in ids:
+        enqueue_on_commit(deliver_webhook, delivery_id=delivery_id)
+    return count
 
 
 def delivery_body(*, delivery: WebhookDelivery, now: dt.datetime) -> bytes:

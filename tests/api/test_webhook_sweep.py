@@ -16,6 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
@@ -134,3 +136,44 @@ def test_a_dead_broker_neither_fails_the_request_nor_loses_the_delivery(
 def test_the_sweep_is_on_the_beat_schedule(settings: Any) -> None:
     names = [entry["kwargs"]["name"] for entry in settings.CELERY_BEAT_SCHEDULE.values()]
     assert "webhooks" in names
+
+
+def test_send_again_in_the_admin_with_a_dead_broker_answers_and_the_sweep_sends_it(
+    broker: dict[str, Any],
+    received: tuple[str, list[dict[str, Any]]],
+    admin_user: User,
+    settings: Any,
+) -> None:
+    url, bodies = received
+    hook = Webhook.objects.create(name="Shop", url=url, events=["customer.created"])
+    failed = WebhookDelivery.objects.create(
+        webhook=hook,
+        event="customer.created",
+        payload={"event": "customer.created", "data": {"id": 7}},
+        status=WebhookDelivery.Status.FAILED,
+        attempts=8,
+        created_at=timezone.now(),
+        next_attempt_at=None,
+    )
+    client = Client(raise_request_exception=False)
+    client.force_login(admin_user)
+    broker["down"]()
+
+    response = client.post(
+        reverse("admin:webhooks_webhookdelivery_changelist"),
+        {"action": "retry_now", "_selected_action": [failed.pk]},
+    )
+
+    assert response.status_code == 302
+    failed.refresh_from_db()
+    assert (failed.status, failed.attempts) == (WebhookDelivery.Status.RETRYING, 0)
+    assert failed.next_attempt_at is not None  # due, so the sweep sees it
+    assert bodies == []
+
+    overdue = timezone.now() - dt.timedelta(seconds=settings.WEBHOOK_SWEEP_AFTER_SECONDS + 1)
+    WebhookDelivery.objects.update(next_attempt_at=overdue)
+    broker["up"]()
+    assert run_job("webhooks") == {"due": 1, "enqueued": 1}
+    failed.refresh_from_db()
+    assert failed.status == WebhookDelivery.Status.DELIVERED
+    assert len(bodies) == 1 and bodies[0]["event"] == "customer.created"

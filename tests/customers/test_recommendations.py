@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.utils import translation
 
 from customers.dates import add_months
 from customers.models import Customer, Interest, Offer, Product, Purchase
@@ -167,6 +168,53 @@ def test_a_warranty_ending_soon_brings_an_extension_of_its_category(customer: Cu
     assert offer.kind == Offer.Rule.WARRANTY_EXTENSION
     assert offer.purchase_id == purchase.pk
     assert "10 days" in offer.reason and "Nova S2" in offer.reason
+
+
+@pytest.mark.parametrize(
+    ("days", "language", "expected"),
+    [
+        (0, "en", "Warranty on Nova S2 expires today: Care+."),
+        (1, "en", "Warranty on Nova S2 expires tomorrow: Care+."),
+        (21, "en", "Warranty on Nova S2 expires in 21 days: Care+."),
+        (0, "ru", "Гарантия на Nova S2 истекает сегодня: Care+."),
+        (1, "ru", "Гарантия на Nova S2 истекает завтра: Care+."),
+        (2, "ru", "Гарантия на Nova S2 истекает через 2 дня: Care+."),
+        (5, "ru", "Гарантия на Nova S2 истекает через 5 дней: Care+."),
+        (21, "ru", "Гарантия на Nova S2 истекает через 21 день: Care+."),
+    ],
+)
+def test_the_reason_for_an_extension_says_when_in_words_and_plurals(
+    customer: Customer, days: int, language: str, expected: str
+) -> None:
+    phones = ProductCategoryFactory.create(slug="phones")
+    _warranty_ending_in(customer, days, category=phones)
+    extension = ProductFactory.create(
+        name="Care+", kind=Product.Kind.WARRANTY_EXTENSION, category=phones
+    )
+
+    with translation.override(language):
+        reason = offered(customer)[extension.pk].reason
+
+    assert reason == expected
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("en", "Subscription Backup expires today: renew with Backup."),
+        ("ru", "Подписка Backup истекает сегодня: продлить — Backup."),
+    ],
+)
+def test_the_reason_for_a_renewal_due_today_says_today(
+    customer: Customer, language: str, expected: str
+) -> None:
+    backup = ProductFactory.create(
+        name="Backup", kind=Product.Kind.SUBSCRIPTION, subscription_months=1, warranty_months=0
+    )
+    bought(customer, backup, on=add_months(NOW.astimezone(SITE_ZONE).date(), -1))
+
+    with translation.override(language):
+        assert offered(customer)[backup.pk].reason == expected
 
 
 def test_a_related_extension_is_offered_even_from_another_category(customer: Customer) -> None:

@@ -120,6 +120,48 @@ def test_timeseries_bad_input(supervisor: User, query: dict[str, str], field: st
     assert response.status_code == 400 and field in response.json()
 
 
+@pytest.mark.parametrize(
+    ("url", "query", "field"),
+    [
+        (URL, "metrics=nope", "metrics"),
+        (URL, "metrics=csat,nope", "metrics"),
+        (URL, "metrics=", "metrics"),
+        (URL, "from=", "from"),
+        (URL, "to=", "to"),
+        (URL, "channel=", "channel"),
+        (URL, "form=2025-03-01", "form"),
+        (SERIES, "metric=csat&from=", "from"),
+        (SERIES, "metric=csat&interval=", "interval"),
+        (SERIES, "metric=", "metric"),
+        (SERIES, "metric=csat&metrics=nps", "metrics"),
+        (SERIES, "metric=csat&segment=", "segment"),
+    ],
+)
+def test_an_unknown_or_empty_parameter_is_a_400_in_the_api_error_shape(
+    supervisor: User, url: str, query: str, field: str
+) -> None:
+    response = _client(supervisor).get(f"{url}?{query}")
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    body = response.json()
+    assert body["code"] == "invalid_parameter"
+    assert isinstance(body[field], list) and body[field]
+
+
+def test_metrics_can_be_chosen_by_name(supervisor: User) -> None:
+    nps = survey(Survey.Kind.NPS)
+    answer(nps, 10)
+
+    response = _client(supervisor).get(
+        URL, {"metrics": "nps,csat", "from": "2025-03-01", "to": "2025-03-31"}
+    )
+
+    assert response.status_code == 200
+    assert set(response.json()) == {"nps", "csat"}
+    assert response.json()["nps"]["n"] == 1
+
+
 def test_schema_describes_the_metrics_endpoints(admin_user: User) -> None:
     from drf_spectacular.generators import SchemaGenerator
 

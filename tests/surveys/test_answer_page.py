@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import pytest
 from django.core.cache import cache
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
 from pytest_django.fixtures import Settings
@@ -184,6 +185,57 @@ def test_the_answer_needs_the_csrf_token() -> None:
     client = Client(enforce_csrf_checks=True)
     assert client.post(_url(invitation), {"score": "5"}).status_code == 403
     assert not SurveyResponse.objects.exists()
+
+
+@override_settings(DEBUG=False)
+@pytest.mark.parametrize(
+    ("language", "heading", "retry"),
+    [
+        ("en", "Your answer was not sent", "Open the survey again"),
+        ("ru", "Ваш ответ не отправлен", "Открыть опрос заново"),
+    ],
+)
+def test_a_refused_csrf_token_is_told_in_the_survey_layout_with_the_link_again(
+    language: str, heading: str, retry: str
+) -> None:
+    invitation = _invitation(language=language)
+    client = Client(enforce_csrf_checks=True, raise_request_exception=False)
+    page = client.get(_url(invitation)).text
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    assert token is not None
+    client.cookies.clear()  # the page was open too long, or the browser blocks cookies
+
+    response = client.post(
+        _url(invitation), {"csrfmiddlewaretoken": token.group(1), "score": "5", "lang": language}
+    )
+
+    assert response.status_code == 403
+    text = response.text
+    assert 'class="survey-page"' in text and f'<html lang="{language}">' in text
+    assert heading in text
+    assert "topbar" not in text and "/accounts/login/" not in text  # not the staff layout
+    retry_url = f"{_url(invitation)}?lang={language}"
+    assert f'<a class="retry" href="{retry_url}">{retry}</a>' in text
+    assert response["Referrer-Policy"] == "same-origin"
+    assert "no-store" in response["Cache-Control"]
+    assert not SurveyResponse.objects.exists()
+    # The link again: the question, with a fresh token that records the answer.
+    again = client.get(retry_url)
+    assert again.status_code == 200 and 'name="score" value="5"' in again.text
+    fresh = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', again.text)
+    assert fresh is not None
+    done = client.post(_url(invitation), {"csrfmiddlewaretoken": fresh.group(1), "score": "5"})
+    assert done.status_code == 200 and SurveyResponse.objects.get().score == 5
+
+
+@override_settings(DEBUG=False)
+def test_a_refused_csrf_token_elsewhere_keeps_the_staff_page() -> None:
+    client = Client(enforce_csrf_checks=True, raise_request_exception=False)
+
+    response = client.post("/accounts/login/", {"username": "a", "password": "b"})
+
+    assert response.status_code == 403
+    assert "survey-page" not in response.text and "topbar" in response.text
 
 
 def test_html_in_a_comment_is_escaped_where_operators_read_it(admin_user: User) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from rest_framework.test import APIClient
 
 from accounts.models import User
@@ -150,6 +150,31 @@ def test_the_spacing_is_a_setting(settings: Any, customer: Customer) -> None:
         create_invitation(
             survey=SurveyFactory.create(kind=Survey.Kind.CES), customer=customer, cause="again"
         )
+
+
+@pytest.mark.parametrize(
+    ("days", "language", "expected"),
+    [
+        (1, "en", "one survey every 1 day at most"),
+        (3, "en", "one survey every 3 days at most"),
+        (1, "ru", "не чаще одного опроса в 1 день,"),
+        (3, "ru", "не чаще одного опроса в 3 дня,"),
+        (14, "ru", "не чаще одного опроса в 14 дней,"),
+        (21, "ru", "не чаще одного опроса в 21 день,"),
+    ],
+)
+def test_the_refusal_says_the_spacing_with_its_plural(
+    settings: Any, customer: Customer, days: int, language: str, expected: str
+) -> None:
+    settings.SURVEY_MIN_DAYS_BETWEEN = days
+    _sent_days_ago(customer, 0)
+
+    with translation.override(language), pytest.raises(SurveyTooSoon) as refused:
+        create_invitation(
+            survey=SurveyFactory.create(kind=Survey.Kind.CES), customer=customer, cause="again"
+        )
+
+    assert expected in refused.value.message_dict["customer"][0]
 
 
 def test_an_invitation_that_never_went_out_does_not_count(customer: Customer) -> None:
