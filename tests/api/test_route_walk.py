@@ -79,12 +79,14 @@ SKIPPED_PREFIXES = ("admin/",)
 # Routes anyone may use by design; walked with a made-up token, so they too must change
 # and show nothing.
 PUBLIC_TOKEN_ROUTES = {"surveys:answer", "customers_public:unsubscribe"}
-# Tables that change on any signed-in request (sessions, token bookkeeping): not compared.
-UNCOMPARED_TABLES = {"django_session", "authtoken_token"}
+# Tables that change on any signed-in request (sessions, token bookkeeping, django-axes' log
+# of sign-ins and sign-outs): not compared.
+UNCOMPARED_TABLES = {"django_session", "authtoken_token", "axes_accesslog"}
 # Records that only say who did what, or figures derived from other rows: written as a side
 # effect of a permitted request.
 SIDE_EFFECT_MODELS = {
     "admin.logentry",
+    "auditlog.logentry",
     "tickets.ticketevent",
     "api.idempotencykey",
     "webhooks.webhookdelivery",
