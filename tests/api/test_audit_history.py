@@ -108,7 +108,7 @@ def test_operators_without_the_history_permission_do_not_see_it(
     assert 'id="section-history"' not in html
 
 
-def test_the_admin_shows_a_customers_audit_history(
+def test_the_admin_shows_a_customers_audit_history_with_the_path(
     client: Client, client_for: ClientFor, operator: User, admin_user: User, customer: Customer
 ) -> None:
     client_for(operator).patch(
@@ -123,3 +123,4 @@ def test_the_admin_shows_a_customers_audit_history(
     assert history.status_code == 200
     html = history.content.decode()
     assert "Romashka" in html and operator.get_full_name() in html
+    assert '<span class="entry-path">API token</span>' in html
