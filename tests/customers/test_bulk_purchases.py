@@ -18,7 +18,6 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.models import User
@@ -29,6 +28,7 @@ from metrics.filters import MetricFilters, Period
 from metrics.models import PurchaseDaysBuild
 from tests.api.conftest import grant
 from tests.factories import CustomerFactory
+from tests.personas import issue_api_token
 
 pytestmark = pytest.mark.django_db
 
@@ -60,7 +60,7 @@ def test_purchases_pushed_through_the_api_bulk_endpoint_reach_the_dashboard(
 ) -> None:
     shop = grant(integration, "customers.add_purchase", group_name="Shop")
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=shop).key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {issue_api_token(shop)}")
     anna = CustomerFactory.create(external_id="A-1")
     boris = CustomerFactory.create(external_id="B-1")
     items = [

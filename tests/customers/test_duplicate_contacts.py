@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.models import User
 from customers.models import ContactPoint, Customer
 from customers.services import DuplicateContact, create_customer, save_contact_point
 from tests.factories import CustomerFactory, EmailFactory, PhoneFactory
+from tests.personas import issue_api_token
 
 pytestmark = pytest.mark.django_db
 
@@ -34,9 +34,9 @@ def operator_client(operator: User) -> Client:
 
 
 def _api(user: User) -> APIClient:
-    token, _created = Token.objects.get_or_create(user=user)
+    key = issue_api_token(user)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
 

@@ -10,7 +10,6 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.models import User
@@ -20,6 +19,7 @@ from surveys.models import Survey, SurveyInvitation
 from surveys.services import SurveyTooSoon, create_invitation
 from surveys.triggers import create_due_invitations, invite_after_ticket_resolved
 from tests.factories import CustomerFactory, PurchaseFactory, SurveyFactory
+from tests.personas import issue_api_token
 from tickets.models import Status
 from tickets.services import change_ticket_status, open_ticket
 
@@ -181,9 +181,9 @@ def test_purchase_and_periodic_surveys_skip_a_customer_surveyed_lately(
 
 
 def _api(user: User) -> APIClient:
-    token, _created = Token.objects.get_or_create(user=user)
+    key = issue_api_token(user)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
 
