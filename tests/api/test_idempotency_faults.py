@@ -36,7 +36,7 @@ from tests.factories import CustomerFactory, ProductFactory, UserFactory
 pytestmark = [
     pytest.mark.faults,
     pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True),
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
 # Longer than a new gunicorn worker takes to boot on a busy machine, so that the first retry

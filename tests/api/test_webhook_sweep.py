@@ -25,7 +25,7 @@ from tests.api.conftest import ClientFor, grant
 from webhooks.models import Webhook, WebhookDelivery
 
 # Real commits: the request commits its change, then publishing fails, as in production.
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.faults]
+pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.faults]
 
 
 def _closed_port() -> int:
