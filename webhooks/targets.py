@@ -6,8 +6,9 @@ a check, `http://169.254.169.254/` reads the cloud's instance metadata and
 
 - only `http` and `https`;
 - the host is resolved and every address it resolves to must be public: loopback, private,
-  shared (CGNAT), link-local, multicast, reserved, unspecified and IPv4-mapped IPv6 addresses
-  are refused, unless they fall in a network of `settings.WEBHOOK_ALLOWED_NETWORKS`;
+  shared (CGNAT), link-local, IPv6 site-local, multicast, reserved, unspecified and
+  IPv4-mapped IPv6 addresses are refused, unless they fall in a network of
+  `settings.WEBHOOK_ALLOWED_NETWORKS`;
 - at registration (`Webhook.clean`) and again at every delivery, because a name may resolve
   elsewhere tomorrow;
 - the delivery connects to the address it checked (not to the name again, which a DNS
@@ -71,6 +72,9 @@ def check_address(address: IPAddress) -> None:
         or address.is_unspecified
         or address.is_loopback
         or address.is_link_local
+        # IPv6 site-local (fec0::/10): deprecated but still routed inside some networks, and
+        # not among the networks `is_private` (hence `is_global`) knows.
+        or (isinstance(address, ipaddress.IPv6Address) and address.is_site_local)
     ):
         raise UnsafeTarget(
             _("%(address)s is an internal or reserved address.") % {"address": address}

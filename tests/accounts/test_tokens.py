@@ -109,6 +109,8 @@ def test_the_admin_issues_a_token_showing_the_key_once_and_revokes_it(shop: User
     assert _get(key) == 401
 
 
+# serialized_rollback: the flush after it must not re-create the roles (post_migrate), or the
+# browser tests, which restore the serialized roles, would find them twice.
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_old_plain_tokens_are_hashed_by_the_migration_and_keep_working() -> None:
     from django.db.migrations.executor import MigrationExecutor

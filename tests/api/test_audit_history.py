@@ -106,3 +106,21 @@ def test_operators_without_the_history_permission_do_not_see_it(
     html = client.get(reverse("customers:card", args=[customer.pk])).content.decode()
 
     assert 'id="section-history"' not in html
+
+
+def test_the_admin_shows_a_customers_audit_history_with_the_path(
+    client: Client, client_for: ClientFor, operator: User, admin_user: User, customer: Customer
+) -> None:
+    client_for(operator).patch(
+        f"/api/v1/customers/{customer.pk}/", {"company": "Romashka"}, format="json"
+    )
+    client.force_login(admin_user)
+
+    listing = client.get(reverse("admin:customers_customer_changelist")).content.decode()
+    history = client.get(reverse("admin:customers_customer_auditlog", args=[customer.pk]))
+
+    assert reverse("admin:customers_customer_auditlog", args=[customer.pk]) in listing
+    assert history.status_code == 200
+    html = history.content.decode()
+    assert "Romashka" in html and operator.get_full_name() in html
+    assert '<span class="entry-path">API token</span>' in html

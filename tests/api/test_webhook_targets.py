@@ -39,6 +39,7 @@ FORBIDDEN = [
     "http://240.0.0.1/",  # IPv4 reserved
     "http://[fe80::1]/",  # IPv6 link-local
     "http://[fc00::1]/",  # IPv6 unique local (private)
+    "http://[fec0::1]/",  # IPv6 site-local (deprecated, private: not in is_private)
     "http://[::ffff:127.0.0.1]/",  # IPv4-mapped IPv6 of loopback
     "http://[::ffff:93.184.215.14]/",  # IPv4-mapped IPv6, even of a public address
     "http://[64:ff9b::7f00:1]/",  # NAT64 (reserved)

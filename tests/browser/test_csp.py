@@ -149,6 +149,25 @@ def test_swagger_ui_raises_no_violation(page: Any, live_server: Any, admin: User
     assert violations(page) == []
 
 
+def test_the_admin_audit_history_raises_no_violation(
+    page: Any, live_server: Any, admin: User, anna: Customer
+) -> None:
+    """django-auditlog's history page brings an inline <style>: the project's copy links it."""
+    anna.company = "Romashka"
+    anna.save()
+    log_in(page, live_server, admin)
+
+    visit(page, f"{live_server.url}/admin/customers/customer/{anna.pk}/auditlog/")
+    page.wait_for_selector(".auditlog-entry >> text=Romashka")
+
+    assert violations(page) == []
+    # The page's own styles are applied (entries laid out as a column, not unstyled).
+    direction = page.eval_on_selector(
+        ".auditlog-entries", "el => getComputedStyle(el).flexDirection"
+    )
+    assert direction == "column"
+
+
 def test_injected_inline_code_is_blocked_and_reported(
     page: Any, live_server: Any, admin: User, anna: Customer
 ) -> None:
