@@ -42,8 +42,10 @@ seed: migrate
 admin-user: migrate
 	$(PYTHON) manage.py ensure_admin
 
+# uvicorn, not runserver: the ASGI application serves the live event streams; --reload
+# restarts it when code changes, whitenoise serves static files straight from the apps (DEBUG).
 run: seed admin-user
-	$(PYTHON) manage.py runserver $(HOST):$(PORT)
+	$(PYTHON) -m uvicorn crm.asgi:application --reload --reload-dir . --host $(HOST) --port $(PORT)
 
 test: setup
 	$(PYTHON) -m pytest $(PYTEST_ARGS)

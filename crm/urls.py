@@ -23,6 +23,8 @@ urlpatterns = [
     path("customers/", include("tickets.card")),
     path("customers/", include("surveys.card")),
     path("tickets/", include("tickets.urls")),
+    # Server-sent events to the operators' open pages, and ticket presence heartbeats.
+    path("live/", include("live.urls")),
     # The public survey pages live at /s/<token>/ (short enough for an SMS).
     path("", include("surveys.urls")),
     # The unsubscribe link of every email: /u/<signed token>/, no login.
