@@ -7,6 +7,8 @@ import json
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.core import signals
+from django.db import close_old_connections
 from django.test import AsyncClient
 
 from live import bus, push
@@ -103,7 +105,14 @@ def test_a_page_that_goes_away_is_unsubscribed(client, operator, settings) -> No
 
         await asyncio.wait_for(application(scope, receive, send), 10)
 
-    async_to_sync(scenario)()
+    # As Django's test clients do: the request must not close the test's own connection.
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        async_to_sync(scenario)()
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
     assert sent[0]["status"] == 200
     assert subscribed_while_open == [1]
     assert bus.hub.subscription_count == 0
