@@ -16,10 +16,10 @@ from accounts.roles import OPERATORS
 from crm.jobs import run_job
 from live import bus
 from live.models import Notification
+from tests.factories import CustomerFactory, TeamFactory, TicketFactory, UserFactory
 from tickets.live import escalate_sla
 from tickets.models import Status, Ticket, TicketMessage
 from tickets.services import add_message, assign_ticket, change_ticket_status, open_ticket
-from tests.factories import CustomerFactory, TeamFactory, TicketFactory, UserFactory
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ def test_assignment_notifies_the_assignee_once_live_and_by_email(
     assert notification.kind == "assigned"
     assert f"#{ticket.pk}" in notification.text
     assert [m.to for m in mail.outbox] == [["olga@example.com"]]
-    assert [e for e in published if e[0] == "notification"][0][1]["text"] == notification.text
+    assert next(e for e in published if e[0] == "notification")[1]["text"] == notification.text
 
 
 @pytest.mark.django_db
