@@ -14,10 +14,15 @@ from django.http import (
     JsonResponse,
     StreamingHttpResponse,
 )
+from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import User
 from live import bus, presence
+from live.models import Notification
+
+NOTIFICATIONS_SHOWN = 50
 
 
 def _frame(message: bus.Message) -> str:
@@ -90,3 +95,26 @@ def heartbeat(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"state": [f"One of {', '.join(presence.STATES)}."]}, status=400)
     others = presence.beat(ticket_id=ticket_id, user=user, state=state)
     return JsonResponse({"others": others})
+
+
+@require_GET
+@login_required
+def notifications(request: HttpRequest) -> HttpResponse:
+    """My latest notifications; opening the list marks them read."""
+    user = request.user
+    assert isinstance(user, User)
+    latest = list(Notification.objects.filter(recipient=user)[:NOTIFICATIONS_SHOWN])
+    unread = [n.pk for n in latest if n.read_at is None]
+    if unread:
+        Notification.objects.filter(pk__in=unread).update(read_at=timezone.now())
+    return render(
+        request, "live/notifications.html", {"notifications": latest, "unread": set(unread)}
+    )
+
+
+@require_GET
+@login_required
+def unread_count(request: HttpRequest) -> HttpResponse:
+    """The badge in the top bar (htmx loads it once per page; live events add to it)."""
+    count = Notification.objects.filter(recipient_id=request.user.pk, read_at__isnull=True).count()
+    return HttpResponse(str(count) if count else "")

@@ -16,7 +16,7 @@
   var notices = document.getElementById("live-notices");
 
   function format(template, values) {
-    return template.replace(/%\((\w+)\)s/g, function (_, key) { return values[key] || ""; });
+    return template.replace(/\{(\w+)\}/g, function (_, key) { return values[key] || ""; });
   }
 
   function notice(text, link, linkText) {
