@@ -1,7 +1,7 @@
 /* The live workspace: one event stream per page (live/views.py), and what each event does.
  *
- * screen_pop      a call rings for me: open the caller's card, or a notice when a form on the
- *                 page holds unsaved input
+ * screen_pop      a call rings for me: open the caller's card (or the call page's candidates or
+ *                 "new customer"), or a notice when a form on the page holds unsaved input
  * ticket_changed  a ticket was opened or changed: the queue re-fetches its results
  * ticket_message  a message on a ticket: its open page re-fetches the conversation
  * notification    something for me (assigned, customer reply, SLA): a toast
@@ -60,8 +60,12 @@
     return false;
   }
 
+  // One known caller: straight to the card (the event already matched the number); several or
+  // none: the call page lists the candidates or offers a new customer with the number.
   function screenPop(data) {
-    var url = cfg.callUrl + "?phone=" + encodeURIComponent(data.phone);
+    var url = data.customer_ids.length === 1
+      ? cfg.cardUrl.replace("/0/", "/" + data.customer_ids[0] + "/")
+      : cfg.callUrl + "?phone=" + encodeURIComponent(data.phone);
     if (hasUnsavedInput()) {
       notice(format(cfg.tCall, { phone: data.phone }), url, cfg.tOpenCard).classList.add("screen-pop");
     } else {

@@ -90,13 +90,23 @@ def test_a_screen_pop_reaches_the_named_operators_browser_and_no_other(
 
     push.screen_pop(operator_ids=[olga.pk], phone="+79123456789", customer_ids=[anna.pk], call_id=1)
 
-    olga_page.wait_for_url(re.compile(r"/customers/\d+/|/call/"))
+    olga_page.wait_for_url(f"{asgi_server.url}/customers/{anna.pk}/")
     olga_page.get_by_text("Anna Ivanova").first.wait_for()
     # Ivan's stream delivers in order: once his echo arrives, a screen-pop for him would have.
     arm_echo(ivan_page)
     push.echo(user_id=ivan.pk, sent_at=0)
     ivan_page.evaluate("() => window.__echo")
     assert ivan_page.url == f"{asgi_server.url}/"
+
+
+def test_an_unknown_callers_screen_pop_opens_the_call_page_with_the_number(
+    asgi_server: Any, operator_page: Any, olga: User
+) -> None:
+    page = operator_page()
+    log_in(page, asgi_server, olga)
+    push.screen_pop(operator_ids=[olga.pk], phone="+79035550101", customer_ids=[], call_id=3)
+    page.wait_for_url(f"{asgi_server.url}/call/?phone=%2B79035550101")
+    assert page.locator("a[href*='/customers/new/']").count() >= 1
 
 
 def test_an_operator_with_unsaved_input_gets_a_notice_instead(
@@ -112,7 +122,7 @@ def test_an_operator_with_unsaved_input_gets_a_notice_instead(
     link = page.locator(".live-notice.screen-pop a")
     link.wait_for()
     assert "+79123456789" in page.locator(".live-notice.screen-pop").inner_text()
-    assert link.get_attribute("href") == "/call/?phone=%2B79123456789"
+    assert link.get_attribute("href") == f"/customers/{anna.pk}/"
     assert page.url.endswith(f"/tickets/{ticket.pk}/")
     assert page.input_value("form.reply-form textarea") == "Dear Anna, half a reply"
 
