@@ -19,7 +19,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -246,7 +246,7 @@ hub = Hub()
 
 async def messages(
     *, user_id: int, team_id: int | None, last_event_id: str = "", heartbeat: float
-) -> AsyncIterator[Message | None]:
+) -> AsyncGenerator[Message | None]:
     """The messages for one page as they come; None every `heartbeat` seconds of silence.
 
     The first item is None, once subscribed: from then on nothing published is missed. Ends

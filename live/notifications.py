@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from functools import partial
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -42,7 +43,7 @@ def notify(
         except IntegrityError:
             continue  # already notified of this occurrence
         created.append(notification)
-        transaction.on_commit(lambda n=notification, r=recipient: _deliver(n, r))
+        transaction.on_commit(partial(_deliver, notification, recipient))
     return created
 
 

@@ -14,6 +14,7 @@ from django.http import (
     JsonResponse,
     StreamingHttpResponse,
 )
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -54,7 +55,7 @@ async def _stream(*, user_id: int, team_id: int | None, last_event_id: str) -> A
 
 
 @require_GET
-async def events(request: HttpRequest) -> HttpResponse:
+async def events(request: HttpRequest) -> HttpResponseBase:
     """The event stream of the signed-in operator's pages (text/event-stream)."""
     user = await request.auser()
     if not user.is_authenticated:

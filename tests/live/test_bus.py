@@ -22,7 +22,7 @@ def _redis_or_skip() -> str:
     return REDIS_URL
 
 
-async def _collect(stream, count: int, timeout: float = 5) -> list[bus.Message]:  # type: ignore[no-untyped-def]
+async def _collect(stream, count: int, timeout: float = 5) -> list[bus.Message]:
     got: list[bus.Message] = []
 
     async def take() -> None:
@@ -37,7 +37,7 @@ async def _collect(stream, count: int, timeout: float = 5) -> list[bus.Message]:
 
 
 @pytest.mark.parametrize("backend", ["in_process", "redis"])
-def test_an_event_reaches_the_named_user_and_team_and_no_one_else(settings, backend) -> None:  # type: ignore[no-untyped-def]
+def test_an_event_reaches_the_named_user_and_team_and_no_one_else(settings, backend) -> None:
     settings.LIVE_REDIS_URL = _redis_or_skip() if backend == "redis" else ""
 
     async def scenario() -> None:
@@ -61,7 +61,7 @@ def test_an_event_reaches_the_named_user_and_team_and_no_one_else(settings, back
     assert bus.hub.subscription_count == 0  # closing a stream unsubscribes it
 
 
-def test_a_heartbeat_comes_after_silence(settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_heartbeat_comes_after_silence(settings) -> None:
     settings.LIVE_REDIS_URL = ""
 
     async def scenario() -> None:
@@ -73,7 +73,7 @@ def test_a_heartbeat_comes_after_silence(settings) -> None:  # type: ignore[no-u
     async_to_sync(scenario)()
 
 
-def test_a_reconnecting_page_gets_what_it_missed_once(settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_reconnecting_page_gets_what_it_missed_once(settings) -> None:
     settings.LIVE_REDIS_URL = ""
     first = bus.publish("a", {}, user_ids=[5])
     bus.publish("b", {}, user_ids=[5])
@@ -89,7 +89,7 @@ def test_a_reconnecting_page_gets_what_it_missed_once(settings) -> None:  # type
     async_to_sync(scenario)()
 
 
-def test_a_page_that_falls_behind_is_dropped_to_reconnect(settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_page_that_falls_behind_is_dropped_to_reconnect(settings, monkeypatch) -> None:
     settings.LIVE_REDIS_URL = ""
     monkeypatch.setattr(bus, "QUEUE_SIZE", 3)
 
@@ -106,7 +106,7 @@ def test_a_page_that_falls_behind_is_dropped_to_reconnect(settings, monkeypatch)
     assert bus.hub.subscription_count == 0
 
 
-def test_publishing_with_redis_down_does_not_fail_the_caller(settings) -> None:  # type: ignore[no-untyped-def]
+def test_publishing_with_redis_down_does_not_fail_the_caller(settings) -> None:
     settings.LIVE_REDIS_URL = "redis://127.0.0.1:1/10"
     message = bus.publish("x", {}, user_ids=[1])
     assert message.event == "x"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -16,7 +18,7 @@ from live import bus, push
 pytestmark = pytest.mark.django_db
 
 
-def test_anonymous_gets_401_and_non_staff_403(integration) -> None:  # type: ignore[no-untyped-def]
+def test_anonymous_gets_401_and_non_staff_403(integration) -> None:
     async def scenario() -> None:
         client = AsyncClient()
         assert (await client.get("/live/events/")).status_code == 401
@@ -28,7 +30,7 @@ def test_anonymous_gets_401_and_non_staff_403(integration) -> None:  # type: ign
 
 def test_the_stream_carries_the_operators_screen_pop_and_unsubscribes_on_close(
     operator, other_team_operator, settings
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     settings.LIVE_REDIS_URL = ""
 
     async def scenario() -> None:
@@ -38,7 +40,7 @@ def test_the_stream_carries_the_operators_screen_pop_and_unsubscribes_on_close(
         assert response.status_code == 200
         assert response["Content-Type"] == "text/event-stream"
         assert response["Cache-Control"] == "no-cache"
-        chunks = aiter(response.streaming_content)
+        chunks = aiter(response.streaming_content)  # type: ignore[attr-defined]
         ready = (await anext(chunks)).decode()
         assert "event: ready" in ready and "retry: 2000" in ready
         push.screen_pop(
@@ -56,12 +58,12 @@ def test_the_stream_carries_the_operators_screen_pop_and_unsubscribes_on_close(
             "call_id": 2,
         }
         assert int(lines["id"]) > 0
-        await chunks.aclose()  # type: ignore[attr-defined]
+        await chunks.aclose()
 
     async_to_sync(scenario)()
 
 
-def test_a_page_that_goes_away_is_unsubscribed(client, operator, settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_page_that_goes_away_is_unsubscribed(client, operator, settings) -> None:
     """Through the ASGI application as a server drives it: the browser disconnects."""
     from crm.asgi import application
 
@@ -82,14 +84,14 @@ def test_a_page_that_goes_away_is_unsubscribed(client, operator, settings) -> No
         "client": ("127.0.0.1", 5000),
         "server": ("testserver", 80),
     }
-    sent: list[dict] = []  # type: ignore[type-arg]
+    sent: list[Mapping[str, Any]] = []
     subscribed_while_open: list[int] = []
 
     async def scenario() -> None:
         gone = asyncio.Event()
         requested = False
 
-        async def receive() -> dict:  # type: ignore[type-arg]
+        async def receive() -> dict:
             nonlocal requested
             if not requested:
                 requested = True
@@ -97,7 +99,7 @@ def test_a_page_that_goes_away_is_unsubscribed(client, operator, settings) -> No
             await gone.wait()
             return {"type": "http.disconnect"}
 
-        async def send(message: dict) -> None:  # type: ignore[type-arg]
+        async def send(message: Mapping[str, Any]) -> None:
             sent.append(message)
             if b"event: ready" in message.get("body", b""):
                 subscribed_while_open.append(bus.hub.subscription_count)
@@ -118,7 +120,7 @@ def test_a_page_that_goes_away_is_unsubscribed(client, operator, settings) -> No
     assert bus.hub.subscription_count == 0
 
 
-def test_heartbeat_comments_keep_an_idle_stream_open(operator, settings) -> None:  # type: ignore[no-untyped-def]
+def test_heartbeat_comments_keep_an_idle_stream_open(operator, settings) -> None:
     settings.LIVE_REDIS_URL = ""
     settings.LIVE_HEARTBEAT_SECONDS = 0.05
 
@@ -126,15 +128,15 @@ def test_heartbeat_comments_keep_an_idle_stream_open(operator, settings) -> None
         client = AsyncClient()
         await client.aforce_login(operator)
         response = await client.get("/live/events/")
-        chunks = aiter(response.streaming_content)
+        chunks = aiter(response.streaming_content)  # type: ignore[attr-defined]
         await anext(chunks)
         assert (await asyncio.wait_for(anext(chunks), 2)).decode() == ": heartbeat\n\n"
-        await chunks.aclose()  # type: ignore[attr-defined]
+        await chunks.aclose()
 
     async_to_sync(scenario)()
 
 
-def test_presence_lists_the_colleagues_on_the_same_ticket(client, operator, supervisor) -> None:  # type: ignore[no-untyped-def]
+def test_presence_lists_the_colleagues_on_the_same_ticket(client, operator, supervisor) -> None:
     client.force_login(operator)
     assert client.post("/live/presence/", {"ticket": 5}).json() == {"others": []}
     client.force_login(supervisor)
@@ -148,7 +150,7 @@ def test_presence_lists_the_colleagues_on_the_same_ticket(client, operator, supe
     assert client.post("/live/presence/", {"ticket": 6}).json() == {"others": []}
 
 
-def test_presence_rejects_bad_input_with_400(client, operator) -> None:  # type: ignore[no-untyped-def]
+def test_presence_rejects_bad_input_with_400(client, operator) -> None:
     client.force_login(operator)
     assert client.post("/live/presence/", {"ticket": "x"}).status_code == 400
     assert client.post("/live/presence/", {"ticket": 1, "state": "dancing"}).status_code == 400

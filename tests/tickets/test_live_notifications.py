@@ -23,11 +23,11 @@ from tickets.services import add_message, assign_ticket, change_ticket_status, o
 
 
 @pytest.fixture
-def published(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict, str | None]]:  # type: ignore[type-arg]
-    events: list[tuple[str, dict, str | None]] = []  # type: ignore[type-arg]
+def published(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict, str | None]]:
+    events: list[tuple[str, dict, str | None]] = []
     real = bus.publish
 
-    def record(event, data, **kwargs):  # type: ignore[no-untyped-def]
+    def record(event, data, **kwargs):
         events.append((event, data, kwargs.get("topic")))
         return real(event, data, **kwargs)
 
@@ -38,7 +38,7 @@ def published(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict, str | No
 @pytest.mark.django_db
 def test_queue_changes_are_published_after_commit_only(
     operator, django_capture_on_commit_callbacks, published
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     customer = CustomerFactory.create()
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         ticket = open_ticket(customer=customer, subject="Broken", channel="phone", body="Help")
@@ -58,7 +58,7 @@ def test_queue_changes_are_published_after_commit_only(
 @pytest.mark.django_db
 def test_assignment_notifies_the_assignee_once_live_and_by_email(
     operator, supervisor, django_capture_on_commit_callbacks, published
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     operator.email = "olga@example.com"
     operator.save()
     ticket = TicketFactory.create(subject="Kettle")
@@ -75,7 +75,7 @@ def test_assignment_notifies_the_assignee_once_live_and_by_email(
 @pytest.mark.django_db
 def test_assigning_to_yourself_notifies_no_one(
     operator, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     ticket = TicketFactory.create()
     with django_capture_on_commit_callbacks(execute=True):
         assign_ticket(ticket=ticket, assignee=operator, actor=operator)
@@ -85,7 +85,7 @@ def test_assigning_to_yourself_notifies_no_one(
 @pytest.mark.django_db
 def test_a_customer_reply_notifies_the_assignee_and_an_operator_reply_does_not(
     operator, supervisor, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     ticket = TicketFactory.create(assignee=operator)
     with django_capture_on_commit_callbacks(execute=True):
         add_message(ticket=ticket, body="Any news?", author_kind=TicketMessage.Author.CUSTOMER)
@@ -114,7 +114,7 @@ def _breaching_ticket(*, assignee: User, now: dt.datetime) -> Ticket:
 @pytest.mark.django_db
 def test_escalation_notifies_assignee_and_team_lead_once_per_crossing(
     operator, supervisor, other_team_operator, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     now = timezone.now()
     ticket = _breaching_ticket(assignee=operator, now=now)
     with django_capture_on_commit_callbacks(execute=True):
