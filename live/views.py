@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.handlers.asgi import ASGIRequest
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -57,6 +58,10 @@ async def _stream(*, user_id: int, team_id: int | None, last_event_id: str) -> A
 @require_GET
 async def events(request: HttpRequest) -> HttpResponseBase:
     """The event stream of the signed-in operator's pages (text/event-stream)."""
+    if not isinstance(request, ASGIRequest):
+        # A WSGI server (runserver, pytest's live server) would hold a thread per page for
+        # ever; 204 tells the browser's EventSource not to reconnect. Production is ASGI.
+        return HttpResponse(status=204)
     user = await request.auser()
     if not user.is_authenticated:
         return HttpResponse(status=401)

@@ -154,3 +154,9 @@ def test_presence_rejects_bad_input_with_400(client, operator) -> None:
     client.force_login(operator)
     assert client.post("/live/presence/", {"ticket": "x"}).status_code == 400
     assert client.post("/live/presence/", {"ticket": 1, "state": "dancing"}).status_code == 400
+
+
+def test_a_wsgi_server_answers_no_content_so_the_browser_stops_asking(client, operator) -> None:
+    """runserver and pytest's live server are WSGI: a stream would hold a thread for ever."""
+    client.force_login(operator)
+    assert client.get("/live/events/").status_code == 204

@@ -7,12 +7,13 @@ import threading
 from collections.abc import Callable
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core import mail
 from django.db import connection
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.roles import OPERATORS
+from accounts.roles import OPERATORS, SUPERVISORS
 from crm.jobs import run_job
 from live import bus
 from live.models import Notification
@@ -141,8 +142,11 @@ def test_escalation_notifies_assignee_and_team_lead_once_per_crossing(
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_escalation_jobs_at_the_same_time_notify_each_crossing_once() -> None:
+    # A transactional test before this one may have flushed the migrations' role groups.
+    for role in (OPERATORS, SUPERVISORS):
+        Group.objects.get_or_create(name=role)
     team = TeamFactory.create(name="First line")
-    lead = UserFactory.create(username="lead", groups=["Supervisors"], team=team, email="l@x.ru")
+    lead = UserFactory.create(username="lead", groups=[SUPERVISORS], team=team, email="l@x.ru")
     now = timezone.now()
     for n in range(5):
         operator = UserFactory.create(
