@@ -140,7 +140,7 @@ def test_escalation_notifies_assignee_and_team_lead_once_per_crossing(
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_escalation_jobs_at_the_same_time_notify_each_crossing_once() -> None:
     # A transactional test before this one may have flushed the migrations' role groups.
     for role in (OPERATORS, SUPERVISORS):
