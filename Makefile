@@ -8,7 +8,7 @@ HOST      ?= 127.0.0.1
 PORT      ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help setup run migrate seed admin-user test lint format bench bench-quick web worker beat clean
+.PHONY: help setup run migrate seed admin-user test lint format bench bench-quick bench-live web worker beat clean
 
 help:
 	@echo "make run          set up, migrate, load demo data once, serve on http://$(HOST):$(PORT)"
@@ -16,6 +16,7 @@ help:
 	@echo "make lint         ruff, mypy and the migrations check"
 	@echo "make web|worker|beat   the production processes without Docker (gunicorn, Celery)"
 	@echo "make bench        benchmarks; make bench-quick for a short run"
+	@echo "make bench-live   screen-pop latency in Chromium against the ASGI server"
 
 # Idempotent: re-installs only when pyproject.toml changed since the last install.
 setup: $(STAMP)
@@ -42,8 +43,10 @@ seed: migrate
 admin-user: migrate
 	$(PYTHON) manage.py ensure_admin
 
+# uvicorn, not runserver: the ASGI application serves the live event streams; --reload
+# restarts it when code changes, whitenoise serves static files straight from the apps (DEBUG).
 run: seed admin-user
-	$(PYTHON) manage.py runserver $(HOST):$(PORT)
+	$(PYTHON) -m uvicorn crm.asgi:application --reload --reload-dir . --host $(HOST) --port $(PORT)
 
 test: setup
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
@@ -63,6 +66,10 @@ bench: setup
 
 bench-quick: setup
 	$(PYTHON) bench/run.py --quick
+
+# Screen-pop latency in Chromium against the ASGI server (needs Redis and /usr/bin/chromium).
+bench-live: setup
+	$(PYTHON) bench/live_bench.py
 
 # The production shape without Docker: collectstatic as the image's build does, then the
 # command docker-compose.yml runs (scripts/serve: migrations, then gunicorn).

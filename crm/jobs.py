@@ -55,6 +55,14 @@ def run_job(name: str, *, on: dt.date | None = None) -> Summary:
         return job.function(on=on or timezone.localdate())
 
 
+@register("escalations", "notify assignees and team leads of SLA clocks that became at risk or due")
+def escalations(*, on: dt.date) -> Summary:
+    """Each SLA crossing since the last run, once per person (`on` is not used: it is now)."""
+    from tickets.live import escalate_sla
+
+    return {"notified": escalate_sla()}
+
+
 @register("reminders", "create the day's warranty, support and renewal reminders and send them")
 def reminders(*, on: dt.date) -> Summary:
     """Create the reminders due on `on` and hand each pending one to the delivery queue."""

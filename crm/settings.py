@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "metrics",
     "webhooks",
     "telephony",
+    "live",
     "crm.api",
     "crm",
 ]
@@ -204,6 +205,12 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Live updates (live.bus): Redis pub/sub fans events out to every web process; without it they
+# reach the pages served by the publishing process only (the quick start's single process).
+LIVE_REDIS_URL = os.environ.get("LIVE_REDIS_URL", REDIS_URL)
+# Seconds of silence after which an event stream sends a comment, so proxies keep it open.
+LIVE_HEARTBEAT_SECONDS = float(os.environ.get("LIVE_HEARTBEAT_SECONDS", "15"))
+
 # With no broker the quick start still works: tasks run inline, in the caller's process.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL) or "memory://"
 CELERY_RESULT_BACKEND = None
@@ -230,6 +237,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = os.environ.get("DJANGO_TIME_ZONE", "Europe/Moscow")
 # Every job also runs by hand: python manage.py run_job <name> [--date YYYY-MM-DD].
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # SLA at-risk and breach notifications, within a minute of the crossing.
+    "escalations-every-minute": {
+        "task": "crm.run_job",
+        "schedule": crontab(minute="*"),
+        "kwargs": {"name": "escalations"},
+    },
     "reminders-daily": {
         "task": "crm.run_job",
         "schedule": crontab(hour=7, minute=0),

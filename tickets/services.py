@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from customers.models import Customer, Interaction
+from tickets import live
 from tickets.models import (
     TRANSITIONS,
     Priority,
@@ -92,6 +93,7 @@ def open_ticket(
         )
     if interaction is not None:
         TicketContact.objects.create(ticket=ticket, interaction=interaction)
+    live.ticket_changed(ticket=ticket, change="opened")
     return ticket
 
 
@@ -132,6 +134,7 @@ def change_ticket_status(
         to_value=to_status,
         created_at=now,
     )
+    live.ticket_changed(ticket=ticket, change="status")
     ticket_id, actor_id = ticket.pk, actor.pk if actor else None
     transaction.on_commit(
         lambda: ticket_status_changed.send(
@@ -209,6 +212,7 @@ def add_message(
         Status.RESOLVED,
     ):
         change_ticket_status(ticket=ticket, to_status=Status.OPEN, at=now)
+    live.message_added(message=message)
     return message
 
 
@@ -264,7 +268,7 @@ def assign_ticket(
     previous = ticket.assignee
     ticket.assignee = assignee
     ticket.save(update_fields=["assignee", "updated_at"])
-    TicketEvent.objects.create(
+    event = TicketEvent.objects.create(
         ticket=ticket,
         kind=TicketEvent.Kind.ASSIGNED,
         actor=actor,
@@ -272,6 +276,7 @@ def assign_ticket(
         to_value=assignee.get_username() if assignee else "",
         created_at=at or timezone.now(),
     )
+    live.ticket_assigned(ticket=ticket, assignee=assignee, actor=actor, event_id=event.pk)
     return ticket
 
 
@@ -301,4 +306,5 @@ def change_ticket_priority(
         to_value=priority,
         created_at=at or timezone.now(),
     )
+    live.ticket_changed(ticket=ticket, change="priority")
     return ticket

@@ -67,7 +67,9 @@ class ProductionServer:
 
     _live_server_modified_settings = _NoSettingsChange()
 
-    def __init__(self, *, var_dir: Path, log_path: Path) -> None:
+    def __init__(
+        self, *, var_dir: Path, log_path: Path, extra_env: dict[str, str] | None = None
+    ) -> None:
         port = _free_port()
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = log_path
@@ -93,6 +95,7 @@ class ProductionServer:
             CRM_WEB_WORKERS="2",
             PYTHON=sys.executable,
         )
+        self.env.update(extra_env or {})
         collected = subprocess.run(
             [sys.executable, "manage.py", "collectstatic", "--noinput"],
             cwd=PROJECT_ROOT,
@@ -225,3 +228,66 @@ def phone_page(chromium: Any) -> Any:
     page = context.new_page()
     page.set_default_timeout(10_000)
     return page
+
+
+# The live workspace's tests: Redis database 10 only (the tests' own).
+LIVE_REDIS_URL = os.environ.get("CRM_TEST_LIVE_REDIS_URL", "redis://127.0.0.1:6379/10")
+
+
+@pytest.fixture(scope="session")
+def asgi_server(
+    django_db_setup: None, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ProductionServer]:
+    """scripts/serve (gunicorn with uvicorn workers, the ASGI app) for the server-sent events.
+
+    pytest-django's live server is WSGI and cannot stream; this is the production command, two
+    worker processes fanned out through Redis (database 10), on the test database, so
+    PostgreSQL only (SQLite's test database lives in this process's memory). The test process
+    publishes to the same Redis (the `live_redis` fixture).
+    """
+    import redis
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the ASGI server runs in another process: needs PostgreSQL (DATABASE_URL)")
+    try:
+        redis.Redis.from_url(LIVE_REDIS_URL).ping()
+    except redis.RedisError:
+        pytest.skip(f"the live tests fan out through Redis: none at {LIVE_REDIS_URL}")
+    var_dir = tmp_path_factory.mktemp("asgi")
+    with django_db_blocker.unblock():
+        server = ProductionServer(
+            var_dir=var_dir,
+            log_path=var_dir / "server.log",
+            extra_env={
+                "REDIS_URL": LIVE_REDIS_URL,
+                "CELERY_TASK_ALWAYS_EAGER": "1",
+                "LIVE_HEARTBEAT_SECONDS": "5",
+            },
+        )
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def live_redis(settings: Any) -> str:
+    """This test process publishes live events through the ASGI server's Redis."""
+    settings.LIVE_REDIS_URL = LIVE_REDIS_URL
+    return LIVE_REDIS_URL
+
+
+@pytest.fixture
+def operator_page(chromium: Any) -> Any:
+    """Another operator's browser: each call a fresh context (own cookies), as the proxy sends."""
+
+    def open_page() -> Any:
+        context = chromium.new_context(
+            viewport={"width": VIEWPORT_WIDTH, "height": VIEWPORT_HEIGHT},
+            extra_http_headers={"X-Forwarded-Proto": "https"},
+        )
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        return page
+
+    return open_page

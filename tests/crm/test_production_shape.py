@@ -14,7 +14,8 @@ ROOT = Path(settings.BASE_DIR)
 def test_the_image_compose_make_and_ci_start_the_web_process_the_same_way() -> None:
     serve = ROOT / "scripts" / "serve"
     assert os.access(serve, os.X_OK)
-    assert "gunicorn crm.wsgi:application" in serve.read_text()
+    assert "gunicorn crm.asgi:application" in serve.read_text()
+    assert "uvicorn_worker.UvicornWorker" in serve.read_text()
     assert 'CMD ["scripts/serve"]' in (ROOT / "Dockerfile").read_text()
     compose = (ROOT / "docker-compose.yml").read_text()
     web = compose.split("\n  web:\n", 1)[1].split("\n  worker:\n", 1)[0]
@@ -24,4 +25,4 @@ def test_the_image_compose_make_and_ci_start_the_web_process_the_same_way() -> N
     assert "scripts/serve" in (ROOT / ".ci" / "run").read_text()
     # Nothing else starts gunicorn on its own.
     for path in ("Dockerfile", "docker-compose.yml", "Makefile", ".ci/run"):
-        assert "gunicorn crm.wsgi" not in (ROOT / path).read_text(), path
+        assert "gunicorn crm." not in (ROOT / path).read_text(), path

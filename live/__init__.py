@@ -1,0 +1,1 @@
+"""Live updates: a message bus and server-sent events to the operators' open pages."""
