@@ -7,3 +7,8 @@ class TelephonyConfig(AppConfig):
 
     name = "telephony"
     verbose_name = _("Telephony")
+
+    def ready(self) -> None:
+        from telephony import live
+
+        live.connect()

@@ -6,12 +6,16 @@ test process publishes through the same Redis, as the telephony and ticket servi
 
 from __future__ import annotations
 
+import io
+import json
 import re
+import urllib.request
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 from django.conf import global_settings
+from django.core.management import call_command
 
 from accounts.models import User
 from accounts.roles import OPERATORS
@@ -93,6 +97,51 @@ def test_a_screen_pop_reaches_the_named_operators_browser_and_no_other(
     olga_page.wait_for_url(f"{asgi_server.url}/customers/{anna.pk}/")
     olga_page.get_by_text("Anna Ivanova").first.wait_for()
     # Ivan's stream delivers in order: once his echo arrives, a screen-pop for him would have.
+    arm_echo(ivan_page)
+    push.echo(user_id=ivan.pk, sent_at=0)
+    ivan_page.evaluate("() => window.__echo")
+    assert ivan_page.url == f"{asgi_server.url}/"
+
+
+def test_a_pbx_new_call_pops_the_card_in_the_named_operators_browser_only(
+    asgi_server: Any, operator_page: Any, olga: User, ivan: User, anna: Customer
+) -> None:
+    # The whole path: the PBX posts newCall to the running server with its own token; the
+    # server's call service, after commit, pushes the screen-pop through Redis to Olga's page.
+    out = io.StringIO()
+    call_command(
+        "create_api_token", "pbx-main", "--create-user", "--group", "Telephony", stdout=out
+    )
+    token = out.getvalue().split()[-1]
+    olga_page, ivan_page = operator_page(), operator_page()
+    log_in(olga_page, asgi_server, olga)
+    log_in(ivan_page, asgi_server, ivan)
+
+    body = json.dumps(
+        {
+            "event": "newCall",
+            "callId": "e2e-1",
+            "direction": "in",
+            "from": "89123456789",
+            "to": "100",
+            "user": ["olga"],
+        }
+    ).encode()
+    request = urllib.request.Request(
+        f"{asgi_server.url}/api/v1/telephony/events/",
+        data=body,
+        method="POST",
+        headers={
+            "Authorization": f"Token {token}",
+            "Content-Type": "application/json",
+            "X-Forwarded-Proto": "https",
+        },
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.status == 200
+
+    olga_page.wait_for_url(f"{asgi_server.url}/customers/{anna.pk}/")
+    olga_page.get_by_text("Anna Ivanova").first.wait_for()
     arm_echo(ivan_page)
     push.echo(user_id=ivan.pk, sent_at=0)
     ivan_page.evaluate("() => window.__echo")
