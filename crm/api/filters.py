@@ -8,6 +8,7 @@ The filter sets stay lenient for the operator UI, whose forms send empty values 
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import django_filters
@@ -48,6 +49,16 @@ def parameter_errors(filterset: django_filters.FilterSet, params: Any) -> dict[s
     return errors
 
 
+def _in_utc(value: Any) -> Any:
+    """An aware time as UTC; ranges (slices) part by part. Python takes offsets up to 24 h,
+    PostgreSQL none beyond 15:59, so a time is sent to the database in UTC."""
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(dt.UTC)
+    if isinstance(value, slice):
+        return slice(_in_utc(value.start), _in_utc(value.stop), value.step)
+    return value
+
+
 class StrictFilterBackend(DjangoFilterBackend):
     """DjangoFilterBackend that refuses every parameter it cannot honour (400)."""
 
@@ -59,4 +70,7 @@ class StrictFilterBackend(DjangoFilterBackend):
         errors = parameter_errors(filterset, request.query_params)
         if errors:
             raise InvalidParameter(errors)
+        cleaned = filterset.form.cleaned_data
+        for name, value in cleaned.items():
+            cleaned[name] = _in_utc(value)
         return filterset.qs
