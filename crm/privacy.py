@@ -45,6 +45,7 @@ from customers.models import (
     Tag,
 )
 from surveys.models import SurveyInvitation, SurveyResponse
+from telephony.models import Call, CallEvent
 from tickets.models import Ticket, TicketMessage
 from webhooks.models import WebhookDelivery
 
@@ -130,6 +131,7 @@ def erase_customer(*, customer: Customer, actor: User, at: Any = None) -> Custom
     _erase_audit_history(entries=audit_entries, owned=owned, scrub=scrub, customer=customer)
     _erase_admin_log(owned=owned, scrub=scrub, customer=customer)
     _erase_webhook_deliveries(customer=customer, owned=owned, scrub=scrub)
+    _erase_call_events(owned=owned)
     _erase_idempotent_answers(customer=customer, scrub=scrub)
     AuditLogEntry.objects.create(
         content_type=ContentType.objects.get_for_model(Customer),
@@ -156,6 +158,9 @@ WHOLE_FIELDS: dict[tuple[type[Model], str], str] = {
     (Interaction, "contact_address"): "",
     (Reminder, "contact_address"): "",
     (CustomerAlias, "full_name"): ERASED_TEXT,
+    # Both ends of the customer's calls: one is their number (the other the company's line).
+    (Call, "caller"): "",
+    (Call, "called"): "",
 }
 # The shortest name part or identifier searched for in other texts: shorter ones ("Al") would
 # erase ordinary words.
@@ -298,6 +303,11 @@ def _erased_value(
         return value
     if model is Customer:
         return ERASED_NAME.format(id=row.pk) if field.name == "full_name" else ""
+    if model is Interaction and field.name == "external_id":
+        # The call's or chat's id in its system marks a contact measured by the PBX or the chat,
+        # which waiting time and abandonment read: it stays set (an id of its own, unique per
+        # channel) so that the aggregates stay as they were.
+        return f"erased-{row.pk}"
     if field.name == "external_id":
         return ""
     if (model, field.name) in WHOLE_FIELDS:
@@ -435,6 +445,19 @@ WEBHOOK_PERSONAL_KEYS: dict[str, Callable[[Customer], str]] = {
     "external_id": lambda customer: "",
     "subject": lambda customer: ERASED_TEXT,
 }
+
+
+def _erase_call_events(*, owned: dict[type[Model], list[Model]]) -> None:
+    """The PBX's raw events of the customer's calls quote both numbers as the PBX spelt them;
+    they hang on the call by its PBX id, not by a foreign key, so the registry walk misses them."""
+    call_ids = [call.call_id for call in owned.get(Call, []) if isinstance(call, Call)]
+    for event in CallEvent.objects.filter(call_id__in=call_ids):
+        payload = dict(event.payload)
+        for key in ("from", "to"):
+            if payload.get(key):
+                payload[key] = ERASED_TEXT
+        if payload != event.payload:
+            CallEvent.objects.filter(pk=event.pk).update(payload=payload)
 
 
 def _erase_idempotent_answers(*, customer: Customer, scrub: Callable[[Any], Any]) -> None:

@@ -7,6 +7,7 @@ data is filled with the marker (and must be erased) without this test naming it.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import subprocess
 from decimal import Decimal
@@ -22,6 +23,8 @@ from django.test import RequestFactory
 from accounts.models import User
 from customers.merge import merge_customers
 from customers.models import Customer, Tag
+from telephony.models import Call, CallEvent
+from telephony.services import record_call_event
 from tests.api.conftest import ClientFor
 from tests.factories import (
     CustomerFactory,
@@ -72,12 +75,21 @@ def text_fields(model: type[Model]) -> list[Any]:
     ]
 
 
+# Columns other rows are found by, by value rather than by a foreign key: the PBX's call id
+# links a call to its raw events. Overwriting it would cut the link the erasure follows.
+LINKS_BY_VALUE = {(Call, "call_id")}
+
+
 def fill_with_marker(customer: Customer) -> list[str]:
     """Put the marker into every free text of every row of the customer; return what was filled."""
     filled: list[str] = []
     for model, path in paths_to_customer().items():
         rows = model._base_manager.filter(**{path: customer.pk})
-        fields = [f for f in text_fields(model) if not f.choices and not f.primary_key]
+        fields = [
+            f
+            for f in text_fields(model)
+            if not f.choices and not f.primary_key and (model, f.name) not in LINKS_BY_VALUE
+        ]
         if not fields:
             continue
         assert rows.exists(), f"the history below has no {model._meta.label}: add one"
@@ -147,6 +159,14 @@ def marked(
             purchased_at=dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC),
         )
         ReminderFactory.create(purchase=purchase)
+        # A call from the customer's number, as the PBX reports it (in its own spelling).
+        record_call_event(
+            event="newCall",
+            call_id="pbx-1",
+            direction="in",
+            from_number="89123450001",
+            to_number="100",
+        )
         InterestFactory.create(customer=customer)
         interaction = InteractionFactory.create(customer=customer)
         OfferFactory.create(customer=customer)
@@ -187,6 +207,21 @@ def test_erased_customer_leaves_the_marker_in_no_column(
 
     assert response.status_code == 200
     assert marker_everywhere() == []
+
+
+@pytest.mark.django_db
+def test_the_pbx_events_of_the_customers_calls_keep_no_number(
+    marked: Customer, client_for: ClientFor, admin_user: User
+) -> None:
+    # The raw events hang on the call by the PBX's id, not a foreign key: the registry walk
+    # alone would miss them.
+    assert CallEvent.objects.filter(payload__from="89123450001").exists()
+
+    client_for(admin_user).post(f"/api/v1/customers/{marked.pk}/erase/")
+
+    texts = [json.dumps(event.payload) for event in CallEvent.objects.all()]
+    assert texts and not any("9123450001" in text for text in texts)
+    assert list(Call.objects.values_list("caller", "called")) == [("", "")]
 
 
 @pytest.mark.django_db

@@ -11,6 +11,7 @@ from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.db import DatabaseError, connection
 from django.db.models import Model
+from django.utils import timezone
 
 from accounts.models import User
 from customers.duplicates import duplicates_of, likely_duplicates
@@ -19,6 +20,7 @@ from customers.models import ContactPoint, Customer, CustomerAlias, DataExportRe
 from customers.search import search_customers
 from metrics.models import PurchaseDay
 from surveys.models import SurveyInvitation
+from telephony.models import Call, Direction
 from tests.api.conftest import ClientFor
 from tests.factories import (
     CustomerFactory,
@@ -68,6 +70,14 @@ def history(customer: Customer, *, phone: str) -> None:
     customer.tags.add(TagFactory.create())
     customer.full_name += " "  # an audit entry of a change
     customer.save()
+    Call.objects.create(
+        call_id=f"merge-{customer.pk}",
+        direction=Direction.INBOUND,
+        caller=phone,
+        called="100",
+        rang_at=timezone.now(),
+        customer=customer,
+    )
     DataExportRecord.objects.create(
         customer=customer,
         customer_number=customer.pk,
