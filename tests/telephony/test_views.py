@@ -18,6 +18,7 @@ from django.utils import timezone
 from accounts.models import Team, User
 from telephony.models import Call
 from telephony.services import record_call_event
+from tests.delivery_fixtures import eager_celery
 from tests.factories import CustomerFactory, PhoneFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -140,11 +141,15 @@ def fake_pbx() -> Iterator[str]:
     server.server_close()
 
 
+@pytest.mark.usefixtures(eager_celery.__name__)
 def test_call_back_asks_the_configured_pbx_only(
-    client: Client, operator: User, first_line: Team, fake_pbx: str, settings: Any
+    client: Client,
+    operator: User,
+    first_line: Team,
+    fake_pbx: str,
+    settings: Any,
 ) -> None:
     settings.TELEPHONY_CLICK_TO_CALL_URL = fake_pbx
-    settings.CELERY_TASK_ALWAYS_EAGER = True
     operator.phone_extension = "201"
     operator.save()
     call = _inbound("cb", number="+79001112233", team=first_line, answered=False, minute=1)
