@@ -94,6 +94,10 @@ class ProductionServer:
             CRM_BIND=f"127.0.0.1:{port}",
             CRM_WEB_WORKERS="2",
             PYTHON=sys.executable,
+            # pytest-django migrated the test database; a migrate here would also run
+            # post_migrate and re-create the roles a transactional test's flush removed, under
+            # new ids, which the next test's restored roles would then collide with.
+            CRM_SERVE_MIGRATE="0",
         )
         self.env.update(extra_env or {})
         collected = subprocess.run(
