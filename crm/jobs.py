@@ -156,6 +156,15 @@ def purchase_days(*, on: dt.date) -> Summary:
     return {"rebuilt": 1}
 
 
+@register("co_purchases", "recount the co-purchase pairs when a purchase write marked them stale")
+def co_purchases(*, on: dt.date) -> Summary:
+    """customers.co_purchases: new purchases keep the counts; changes, deletions, merges and
+    bulk copies mark them stale and this job recounts them. `on` is accepted for symmetry."""
+    from customers import co_purchases as counts
+
+    return {"rebuilt": int(counts.rebuild_if_stale())}
+
+
 @register("webhooks", "enqueue webhook deliveries whose task never ran (a broker that was down)")
 def webhooks(*, on: dt.date) -> Summary:
     """The webhooks' sweep: deliveries pending or due for a retry for a while are enqueued

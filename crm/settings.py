@@ -258,6 +258,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": crontab(minute="*/10"),
         "kwargs": {"name": "deliveries"},
     },
+    # The card's co-purchase counts, recounted only when a write marked them stale.
+    "co-purchases-sweep": {
+        "task": "crm.run_job",
+        "schedule": crontab(minute="*/10"),
+        "kwargs": {"name": "co_purchases"},
+    },
     "webhooks-sweep": {
         "task": "crm.run_job",
         "schedule": crontab(minute="*/5"),

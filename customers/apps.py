@@ -7,3 +7,8 @@ class CustomersConfig(AppConfig):
 
     name = "customers"
     verbose_name = _("Customers")
+
+    def ready(self) -> None:
+        from customers import co_purchases
+
+        co_purchases.connect()
