@@ -205,6 +205,12 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# API tokens (accounts.token_cache): a valid token, its user and permissions are kept in the
+# shared cache this long, and in each process this long (the most a revocation can take to
+# reach another process; the revoking process and the shared cache forget at once).
+API_TOKEN_CACHE_SECONDS = int(os.environ.get("API_TOKEN_CACHE_SECONDS", "300"))
+API_TOKEN_LOCAL_CACHE_SECONDS = float(os.environ.get("API_TOKEN_LOCAL_CACHE_SECONDS", "5"))
+
 # Live updates (live.bus): Redis pub/sub fans events out to every web process; without it they
 # reach the pages served by the publishing process only (the quick start's single process).
 LIVE_REDIS_URL = os.environ.get("LIVE_REDIS_URL", REDIS_URL)
