@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from accounts import token_cache
+from accounts import auth_cache
 from accounts.models import ApiToken, User
 
 # Recognisable in logs and by secret scanners; never part of what is checked.
@@ -63,9 +63,9 @@ def revoke_tokens(*, user: User, at: datetime.datetime | None = None) -> int:
 
 def revoke_queryset(tokens: QuerySet[ApiToken], *, at: datetime.datetime | None = None) -> int:
     """Revoke the tokens of this queryset that still work, and forget them in the caches of
-    token_cache (an update sends no signal); the number revoked."""
+    auth_cache (an update sends no signal); the number revoked."""
     working = tokens.filter(revoked_at__isnull=True)
-    token_cache.forget_digests(working.values_list("digest", flat=True))
+    auth_cache.forget_digests(working.values_list("digest", flat=True))
     return working.update(revoked_at=at or timezone.now())
 
 
@@ -77,14 +77,14 @@ def revoke_token(*, token: ApiToken, at: datetime.datetime | None = None) -> Non
 
 def authenticate_key(key: str, *, now: datetime.datetime | None = None) -> ApiToken | None:
     """The valid token with this key (its user loaded), or None: one lookup by the digest,
-    nothing written; on a warm process no lookup at all (accounts.token_cache)."""
+    nothing written; on a warm process no lookup at all (accounts.auth_cache)."""
     now = now or timezone.now()
     digest = hash_key(key)
-    cached = token_cache.cached_token(digest, now=now)
+    cached = auth_cache.cached_token(digest, now=now)
     if cached is not None:
         return cached
     token = ApiToken.objects.select_related("user").filter(digest=digest).first()
     if token is None or not token.is_valid(now=now) or not token.user.is_active:
         return None
-    token_cache.keep_token(token)
+    auth_cache.keep_token(token)
     return token

@@ -205,9 +205,10 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# API tokens (accounts.token_cache): a valid token, its user and permissions are kept in the
-# shared cache this long, and in each process this long (the most a revocation can take to
-# reach another process; the revoking process and the shared cache forget at once).
+# API tokens and session users (accounts.auth_cache): a valid token or signed-in user and their
+# permissions are kept in the shared cache this long, and in each process this long (the most a
+# revocation can take to reach another process; the revoking process and the cache forget at
+# once).
 API_TOKEN_CACHE_SECONDS = int(os.environ.get("API_TOKEN_CACHE_SECONDS", "300"))
 API_TOKEN_LOCAL_CACHE_SECONDS = float(os.environ.get("API_TOKEN_LOCAL_CACHE_SECONDS", "5"))
 
@@ -539,6 +540,9 @@ TELEPHONY_CLICK_TO_CALL_TIMEOUT_SECONDS = env_int("TELEPHONY_CLICK_TO_CALL_TIMEO
 # --- Security (production) ----------------------------------------------------------------
 
 SESSION_COOKIE_HTTPONLY = True
+# Sessions are read from the cache (the database keeps them and answers when the cache fails):
+# a signed-in page costs no session statement unless the session changes.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -616,7 +620,8 @@ PERMISSIONS_POLICY: dict[str, list[str]] = {
 AUTHENTICATION_BACKENDS = [
     # First, so a locked-out username or address never reaches the password check.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # ModelBackend with the session's user and permissions kept by accounts.auth_cache.
+    "accounts.backends.CachedModelBackend",
 ]
 
 # --- Email ---------------------------------------------------------------------------------------

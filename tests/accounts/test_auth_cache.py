@@ -13,7 +13,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from accounts import token_cache
+from accounts import auth_cache
 from accounts.models import ApiToken, User
 from accounts.roles import OPERATORS
 from accounts.tokens import issue_token, revoke_tokens
@@ -27,10 +27,10 @@ LOOKUP = "/api/v1/customers/lookup/"
 @pytest.fixture(autouse=True)
 def _empty_caches() -> Iterator[None]:
     cache.clear()
-    token_cache.clear_local()
+    auth_cache.clear_local()
     yield
     cache.clear()
-    token_cache.clear_local()
+    auth_cache.clear_local()
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def test_a_warm_lookup_runs_its_one_statement_and_nothing_else(shop: User) -> No
 def test_another_process_finds_the_token_in_the_shared_cache(shop: User) -> None:
     _token, key = issue_token(user=shop)
     assert _lookup(key) == 200
-    token_cache.clear_local()  # a second gunicorn worker: its own memory is empty
+    auth_cache.clear_local()  # a second gunicorn worker: its own memory is empty
 
     with CaptureQueriesContext(connection) as queries:
         assert _lookup(key) == 200
@@ -79,7 +79,7 @@ def test_a_revoked_token_is_refused_at_once(shop: User) -> None:
     revoke_tokens(user=shop)
 
     assert _lookup(key) == 401
-    token_cache.clear_local()
+    auth_cache.clear_local()
     assert _lookup(key) == 401
 
 
@@ -152,8 +152,8 @@ def test_a_failing_cache_falls_back_to_the_database(
 
             return refuse
 
-    monkeypatch.setattr(token_cache, "cache", DownCache())
-    token_cache.clear_local()
+    monkeypatch.setattr(auth_cache, "cache", DownCache())
+    auth_cache.clear_local()
 
     with CaptureQueriesContext(connection) as queries:
         assert _lookup(key) == 200
@@ -161,3 +161,48 @@ def test_a_failing_cache_falls_back_to_the_database(
 
     revoke_tokens(user=shop)  # forgets this process's copy even with the cache down
     assert _lookup(key) == 401
+
+
+# --- signed-in sessions ------------------------------------------------------------------------
+
+
+def _card(client: Client, customer_id: int) -> int:
+    return client.get(f"/customers/{customer_id}/").status_code
+
+
+def test_a_warm_card_page_reads_no_session_user_or_permission_row(operator: User) -> None:
+    customer = CustomerFactory.create()
+    client = Client()
+    client.force_login(operator)
+    assert _card(client, customer.pk) == 200
+
+    with CaptureQueriesContext(connection) as queries:
+        assert _card(client, customer.pk) == 200
+
+    read = " ".join(q["sql"] for q in queries.captured_queries)
+    assert "django_session" not in read
+    assert 'FROM "accounts_user"' not in read  # sections join users (operators) by name only
+    assert "auth_permission" not in read
+
+
+def test_a_signed_in_user_deactivated_is_signed_out_at_once(operator: User) -> None:
+    customer = CustomerFactory.create()
+    client = Client()
+    client.force_login(operator)
+    assert _card(client, customer.pk) == 200
+
+    operator.is_active = False
+    operator.save()
+
+    assert _card(client, customer.pk) == 302  # to the login page
+
+
+def test_a_signed_in_user_taken_out_of_their_role_is_refused_at_once(operator: User) -> None:
+    customer = CustomerFactory.create()
+    client = Client()
+    client.force_login(operator)
+    assert _card(client, customer.pk) == 200
+
+    operator.groups.clear()
+
+    assert _card(client, customer.pk) == 403
