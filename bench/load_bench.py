@@ -95,6 +95,7 @@ def server_env(port: int) -> dict[str, str]:
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,testserver",
             "DJANGO_SECURE_SSL_REDIRECT": "0",
             "CRM_SERVE_MIGRATE": "0",
+            "CRM_VAR_DIR": os.environ.get("CRM_VAR_DIR", "/tmp/crm-bench-load"),
             "CRM_BIND": f"127.0.0.1:{port}",
             "PYTHON": sys.executable,
             "PYTHONPATH": str(ROOT),
@@ -116,6 +117,11 @@ def prepare(env: dict[str, str]) -> dict[str, Any]:
 
     django.setup()
     from django.conf import settings
+    from django.core.management import call_command
+
+    Path(os.environ["CRM_VAR_DIR"]).mkdir(parents=True, exist_ok=True)
+    # Production settings serve hashed static names: the manifest must exist.
+    call_command("collectstatic", interactive=False, verbosity=0)
     from django.test import Client
 
     from bench.floor_bench import bench_user

@@ -8,10 +8,12 @@ purchases, average order, last purchase) computed by one aggregate query in cust
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models import DateTimeField, ExpressionWrapper, F
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from django.utils import timezone
@@ -52,8 +54,17 @@ def satisfaction_section(context: CardContext) -> dict[str, Any]:
     waiting = SurveyInvitation.objects.filter(
         customer=context.customer, response__isnull=True, expires_at__gt=context.now
     )
+    # Ordered by an expression, not the column: with the column, PostgreSQL walks every answer
+    # backwards along the answered_at index looking for this customer's (0.4 s at 200,000
+    # customers for one who has none); the expression makes it read the customer's invitations
+    # first and sort their few answers (issue 18).
     newest = list(
-        answers.select_related("invitation__survey").order_by("-answered_at", "-id")[:ANSWERS_SHOWN]
+        answers.select_related("invitation__survey").order_by(
+            ExpressionWrapper(
+                F("answered_at") + dt.timedelta(0), output_field=DateTimeField()
+            ).desc(),
+            "-id",
+        )[:ANSWERS_SHOWN]
     )
     for answer in newest:
         answer.badge = answer_badge(answer)  # type: ignore[attr-defined]
