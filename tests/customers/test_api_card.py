@@ -25,8 +25,8 @@ from accounts.tokens import issue_token
 from customers.card import _SECTIONS, CardSection, register_section
 from customers.models import Customer, Interest, Purchase, Reminder
 from surveys.models import SurveyResponse
-from tests.api.conftest import ClientFor, grant
 from tests.api.test_schema import _load_schema, keep_test_connection  # noqa: F401 - a fixture
+from tests.api_fixtures import ClientFor, grant
 from tests.factories import (
     CustomerFactory,
     InteractionFactory,
@@ -46,7 +46,7 @@ from tests.factories import (
 from tickets.models import Status, Ticket
 from tickets.services import open_ticket
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_cache")]
 
 # A Tuesday morning, UTC; the site's zone (Europe/Moscow) is three hours ahead.
 NOW = dt.datetime(2026, 3, 10, 9, 0, tzinfo=dt.UTC)
