@@ -70,7 +70,9 @@ class CardSection:
     title: str | Promise
     position: int
     template: str
-    load: Callable[[CardContext], Mapping[str, Any]]
+    # Returns the section's data: a dataclass (or a mapping) whose rows are dataclasses too,
+    # never model instances with attributes attached.
+    load: Callable[[CardContext], Any]
     # The JSON form of what `load` returned (the API's card); also its OpenAPI schema.
     serializer: type[serializers.BaseSerializer]
     width: str = "half"
@@ -89,7 +91,7 @@ class CardSection:
                 "the JSON form of the section's data"
             )
 
-    def serialize(self, data: Mapping[str, Any], *, context: Mapping[str, Any]) -> Any:
+    def serialize(self, data: Any, *, context: Mapping[str, Any]) -> Any:
         """The JSON-ready form of this section's loaded data."""
         return self.serializer(data, context=dict(context)).data
 
@@ -112,7 +114,7 @@ class RenderedSection:
     """A section with the data it loaded for one customer."""
 
     section: CardSection
-    data: Mapping[str, Any]
+    data: Any
 
     @property
     def key(self) -> str:
