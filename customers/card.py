@@ -32,8 +32,7 @@ from rest_framework import serializers
 
 from crm.api.serializers import UTCDateTimeField
 from customers import selectors
-from customers.contacts import format_phone_for_display
-from customers.models import ContactPoint, Customer, Interest, Offer, Purchase
+from customers.models import Customer, Interest, Offer, Purchase
 from customers.recommendations import recommend
 
 # How many items each customers-side section shows before its "all N" link.
@@ -224,14 +223,10 @@ def _identity(context: CardContext) -> Mapping[str, Any]:
 
 def _contacts(context: CardContext) -> Mapping[str, Any]:
     contacts = list(context.customer.contact_points.all()[: CONTACTS_SHOWN + 1])
-    for contact in contacts:
-        phone_like = contact.kind == ContactPoint.Kind.PHONE or contact.normalised_value.startswith(
-            "+"
-        )
-        contact.display = (  # type: ignore[attr-defined]
-            format_phone_for_display(contact.normalised_value) if phone_like else contact.value
-        )
-    return {"contacts": contacts[:CONTACTS_SHOWN], "more": len(contacts) > CONTACTS_SHOWN}
+    return {
+        "contacts": selectors.contact_rows(contacts[:CONTACTS_SHOWN]),
+        "more": len(contacts) > CONTACTS_SHOWN,
+    }
 
 
 def _purchases(context: CardContext) -> Mapping[str, Any]:
@@ -328,15 +323,17 @@ class CardIdentitySerializer(serializers.Serializer):
 
 
 class CardContactSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    kind = serializers.CharField()
-    value = serializers.CharField()
-    normalised_value = serializers.CharField()
+    """A contact row (`customers.selectors.ContactRow`): the contact point and its display."""
+
+    id = serializers.IntegerField(source="contact.id")
+    kind = serializers.CharField(source="contact.kind")
+    value = serializers.CharField(source="contact.value")
+    normalised_value = serializers.CharField(source="contact.normalised_value")
     display = serializers.CharField(help_text="As the card shows it (phones formatted).")
-    messenger = serializers.CharField(allow_blank=True)
-    label = serializers.CharField(allow_blank=True)  # type: ignore[assignment]
-    is_primary = serializers.BooleanField()
-    opted_out_at = UTCDateTimeField(allow_null=True)
+    messenger = serializers.CharField(source="contact.messenger", allow_blank=True)
+    label = serializers.CharField(source="contact.label", allow_blank=True)  # type: ignore[assignment]
+    is_primary = serializers.BooleanField(source="contact.is_primary")
+    opted_out_at = UTCDateTimeField(source="contact.opted_out_at", allow_null=True)
 
 
 class CardContactsSerializer(serializers.Serializer):

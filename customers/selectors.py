@@ -28,11 +28,33 @@ from django.db.models.functions import Coalesce, Least, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy, ngettext
 
-from customers.contacts import normalise_email, normalise_phone
+from customers.contacts import format_phone_for_display, normalise_email, normalise_phone
 from customers.models import ContactPoint, Customer, Interaction, Purchase, Reminder
 
 # The kinds a phone number is stored under: a phone, or a messenger handle that is a number.
 PHONE_KINDS = (ContactPoint.Kind.PHONE, ContactPoint.Kind.MESSENGER)
+
+
+@dataclass(frozen=True)
+class ContactRow:
+    """A contact point as the card lists it, with the value as shown (phones formatted)."""
+
+    contact: ContactPoint
+    display: str
+
+
+def contact_rows(contacts: Sequence[ContactPoint]) -> list[ContactRow]:
+    """The card's rows of these contacts: a phone, or a handle that is a number, formatted."""
+    rows = []
+    for contact in contacts:
+        phone_like = contact.kind == ContactPoint.Kind.PHONE or contact.normalised_value.startswith(
+            "+"
+        )
+        display = (
+            format_phone_for_display(contact.normalised_value) if phone_like else contact.value
+        )
+        rows.append(ContactRow(contact=contact, display=display))
+    return rows
 
 
 def caller_contacts(*, phone: str = "", email: str = "") -> QuerySet[ContactPoint]:
