@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from celery import shared_task
 from django.utils import timezone
 
-from crm.audit import PATH_JOB, audit_path
-from crm.queue import enqueue
+from core.audit import PATH_JOB, audit_path
+from core.queue import enqueue
 
 Summary = dict[str, int | str]
 JobFunction = Callable[..., Summary]
@@ -179,7 +179,7 @@ def calls(*, on: dt.date) -> Summary:
 @register("idempotency_keys", "delete the API's Idempotency-Key records past their replay window")
 def idempotency_keys(*, on: dt.date) -> Summary:
     """Housekeeping of the API's replay records; works on the current time, like the sweep."""
-    from crm.api.idempotency import prune_expired_keys
+    from core.api.idempotency import prune_expired_keys
 
     return {"deleted": prune_expired_keys(now=timezone.now())}
 

@@ -30,7 +30,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
 
-from crm.client_address import client_address
+from core.client_address import client_address
+from core.dates import site_today
 from customers.models import Customer
 from customers.views import card_action, operator_required
 from surveys.forms import AnswerForm, SendSurveyForm
@@ -242,7 +243,7 @@ def send_survey(request: HttpRequest, customer_id: int) -> HttpResponse:
 
     def perform(request: HttpRequest, customer: Customer, form: forms.Form) -> object:
         data = form.cleaned_data
-        today = timezone.localdate()
+        today = site_today()
         invitation, created = create_invitation(
             survey=data["survey"],
             customer=customer,
