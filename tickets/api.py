@@ -23,7 +23,7 @@ from accounts.models import User
 from accounts.users import acting_user
 from core.api.serializers import SecondsField, UTCDateTimeField, raise_as_drf
 from core.api.viewsets import CreateReadUpdateViewSet
-from customers.card import api_list_url
+from customers.api.card import api_list_url
 from customers.models import Channel, Customer
 from tickets import services
 from tickets.filters import TicketFilter
