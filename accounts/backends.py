@@ -21,4 +21,4 @@ class CachedModelBackend(ModelBackend):
         found = super().get_user(user_id)
         if found is not None:
             auth_cache.keep_user(found)
-        return found  # type: ignore[return-value]
+        return found

@@ -273,7 +273,7 @@ def main() -> int:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
-        "database": f"{connection.vendor} {connection.pg_version}",
+        "database": f"{connection.vendor} {getattr(connection, 'pg_version', '')}",
         "customers": Customer.objects.count(),
         "load_average_at_floor_bench": os.getloadavg(),
     }
