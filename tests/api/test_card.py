@@ -109,7 +109,7 @@ def full_customer(frozen: None) -> Customer:
         purchase=purchase,
         kind=Reminder.Kind.WARRANTY,
         due_on=today - dt.timedelta(days=2),
-        status=Reminder.Status.SENT,
+        status=Reminder.DeliveryStatus.SENT,
         sent_at=NOW - dt.timedelta(days=2),
     )
     InterestFactory.create(

@@ -112,7 +112,7 @@ def test_a_dead_broker_neither_fails_the_request_nor_loses_the_delivery(
 
     assert response.status_code == 201, response.content
     delivery = WebhookDelivery.objects.get()
-    assert delivery.status == WebhookDelivery.Status.PENDING
+    assert delivery.status == WebhookDelivery.DeliveryStatus.PENDING
     assert bodies == []
 
     # Not yet overdue: a task queued a moment ago may still run; the sweep leaves it.
@@ -122,13 +122,13 @@ def test_a_dead_broker_neither_fails_the_request_nor_loses_the_delivery(
 
     # Still down: the sweep fails soft and the delivery waits.
     assert run_job("webhooks") == {"due": 1, "enqueued": 0}
-    assert WebhookDelivery.objects.get().status == WebhookDelivery.Status.PENDING
+    assert WebhookDelivery.objects.get().status == WebhookDelivery.DeliveryStatus.PENDING
 
     broker["up"]()
     assert run_job("webhooks") == {"due": 1, "enqueued": 1}
 
     delivery.refresh_from_db()
-    assert delivery.status == WebhookDelivery.Status.DELIVERED
+    assert delivery.status == WebhookDelivery.DeliveryStatus.SENT
     assert [body["data"]["id"] for body in bodies] == [response.data["id"]]
     assert run_job("webhooks") == {"due": 0, "enqueued": 0}
 
@@ -150,7 +150,7 @@ def test_send_again_in_the_admin_with_a_dead_broker_answers_and_the_sweep_sends_
         webhook=hook,
         event="customer.created",
         payload={"event": "customer.created", "data": {"id": 7}},
-        status=WebhookDelivery.Status.FAILED,
+        status=WebhookDelivery.DeliveryStatus.FAILED,
         attempts=8,
         created_at=timezone.now(),
         next_attempt_at=None,
@@ -166,7 +166,7 @@ def test_send_again_in_the_admin_with_a_dead_broker_answers_and_the_sweep_sends_
 
     assert response.status_code == 302
     failed.refresh_from_db()
-    assert (failed.status, failed.attempts) == (WebhookDelivery.Status.RETRYING, 0)
+    assert (failed.status, failed.attempts) == (WebhookDelivery.DeliveryStatus.PENDING, 0)
     assert failed.next_attempt_at is not None  # due, so the sweep sees it
     assert bodies == []
 
@@ -175,5 +175,5 @@ def test_send_again_in_the_admin_with_a_dead_broker_answers_and_the_sweep_sends_
     broker["up"]()
     assert run_job("webhooks") == {"due": 1, "enqueued": 1}
     failed.refresh_from_db()
-    assert failed.status == WebhookDelivery.Status.DELIVERED
+    assert failed.status == WebhookDelivery.DeliveryStatus.SENT
     assert len(bodies) == 1 and bodies[0]["event"] == "customer.created"

@@ -81,7 +81,7 @@ def test_run_job_reminders_creates_sends_and_prints_its_summary(capsys) -> None:
     assert capsys.readouterr().out.strip() == (
         "reminders: day=2026-03-02 due=1 created=1 enqueued=1"
     )
-    assert Reminder.objects.get().status == Reminder.Status.SENT
+    assert Reminder.objects.get().status == Reminder.DeliveryStatus.SENT
     assert len(mail.outbox) == 1
 
 
@@ -120,7 +120,7 @@ def test_the_deliveries_sweep_recovers_stuck_rows_and_sends_what_is_due(settings
     )
     summary = run_job("deliveries", on=DAY)
     assert summary == {"recovered": 1, "due": 1, "enqueued": 1}
-    assert Reminder.objects.get().status == Reminder.Status.SENT
+    assert Reminder.objects.get().status == Reminder.DeliveryStatus.SENT
     assert len(mail.outbox) == 1
 
 
@@ -156,7 +156,7 @@ def test_the_surveys_job_invites_once_and_the_sweep_sends_the_invitation() -> No
     assert (invitation.survey, invitation.purchase) == (survey, purchase)
     assert sweep["enqueued"] == 1
     invitation.refresh_from_db()
-    assert invitation.delivery_status == SurveyInvitation.Delivery.SENT
+    assert invitation.delivery_status == SurveyInvitation.DeliveryStatus.SENT
     assert len(mail.outbox) == 1
     assert f"/s/{invitation.token}/" in mail.outbox[0].body
 
@@ -210,4 +210,4 @@ def test_the_reminders_job_leaves_rows_pending_when_the_broker_is_down(settings)
         patch.setattr(deliver_reminder_task, "apply_async", broker_down)
         summary = run_job("reminders", on=DAY)
     assert (summary["created"], summary["enqueued"]) == (1, 0)
-    assert Reminder.objects.get().status == Reminder.Status.PENDING
+    assert Reminder.objects.get().status == Reminder.DeliveryStatus.PENDING

@@ -120,7 +120,7 @@ def test_a_real_worker_runs_the_reminders_job_end_to_end(tmp_path: Path) -> None
         _wait_for(lambda: "ready." in log.read_text(), WORKER_START_TIMEOUT, worker, log)
         client.send_task("crm.run_job", kwargs={"name": "reminders", "on": today.isoformat()})
         _wait_for(
-            lambda: Reminder.objects.filter(status=Reminder.Status.SENT).exists(),
+            lambda: Reminder.objects.filter(status=Reminder.DeliveryStatus.SENT).exists(),
             JOB_TIMEOUT,
             worker,
             log,

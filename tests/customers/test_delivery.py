@@ -116,7 +116,7 @@ def test_no_usable_contact_skips_with_the_reason() -> None:
     EmailFactory.create(customer=reminder.customer, opted_out_at=timezone.now())
     outcome = deliver_reminder(reminder_id=reminder.pk, now=NOON)
     reminder.refresh_from_db()
-    assert outcome.status == reminder.status == Reminder.Status.SKIPPED
+    assert outcome.status == reminder.status == Reminder.DeliveryStatus.SKIPPED
     assert "opted out" in reminder.last_error
     assert mail.outbox == []
 
@@ -126,7 +126,7 @@ def test_no_consent_means_no_reminder() -> None:
     EmailFactory.create(customer=reminder.customer)
     deliver_reminder(reminder_id=reminder.pk, now=NOON)
     reminder.refresh_from_db()
-    assert reminder.status == Reminder.Status.SKIPPED
+    assert reminder.status == Reminder.DeliveryStatus.SKIPPED
     assert reminder.last_error == "The customer does not consent to reminders."
     assert mail.outbox == []
 

@@ -71,7 +71,7 @@ def test_resolving_a_ticket_invites_its_customer_through_the_task(
         assert invitation.personalized is True
         assert invitation.delivery_channel == Channel.SMS
         # Delivery ran on commit too (eager): with no phone on file there is nothing to send to.
-        assert invitation.delivery_status == SurveyInvitation.Delivery.SKIPPED
+        assert invitation.delivery_status == SurveyInvitation.DeliveryStatus.SKIPPED
 
 
 def test_nothing_is_invited_before_the_resolution_commits(
@@ -226,7 +226,7 @@ def test_a_manual_survey_to_a_customer_without_consent_is_recorded_as_skipped() 
     survey = SurveyFactory.create(trigger=Survey.Trigger.MANUAL)
     customer = CustomerFactory.create(consent_reminders=False)
     invitation, _created = invite_manually(survey=survey, customer=customer, on=DAY)
-    assert invitation.delivery_status == SurveyInvitation.Delivery.SKIPPED
+    assert invitation.delivery_status == SurveyInvitation.DeliveryStatus.SKIPPED
 
 
 def test_a_broker_that_is_down_does_not_fail_the_resolution(
