@@ -73,7 +73,7 @@ def reminders(*, on: dt.date) -> Summary:
         "day": on.isoformat(),
         "due": result.due,
         "created": result.created,
-        "batches": kick("reminder"),
+        "enqueued": kick("reminder"),
     }
 
 
