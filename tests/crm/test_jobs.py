@@ -15,11 +15,11 @@ from django.core import mail
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from core.outbox.tasks import deliver_due_task, deliver_task
 from crm.celery import app as celery_app
 from crm.jobs import JOBS, run_job, run_job_task
 from crm.queue import enqueue
 from customers.models import Purchase, Reminder
-from core.outbox.tasks import deliver_due_task, deliver_task
 from metrics.models import MetricSnapshot
 from surveys.models import Survey, SurveyInvitation
 from tests.delivery_fixtures import (  # noqa: F401

@@ -9,10 +9,10 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from core.outbox.errors import PermanentDeliveryError, TemporaryDeliveryError
 from core.outbox.engine import Outcome, deliver, due_rows, recover_expired_claims
-from customers.models import Channel, ContactPoint, Interaction, Reminder
+from core.outbox.errors import PermanentDeliveryError, TemporaryDeliveryError
 from core.outbox.tasks import deliver_task
+from customers.models import Channel, ContactPoint, Interaction, Reminder
 from tests.delivery_fixtures import (  # noqa: F401
     RecordingBackend,
     eager_celery,
