@@ -167,7 +167,7 @@ def attempt(
     """One attempt at a row this worker claimed under `token`."""
     started = now or timezone.now()
     held = kind.rows().filter(pk=pk, claim_token=token, delivery_status=SENDING)
-    row = held.select_related(*kind.select_related).first()
+    row = (held.select_related(*kind.select_related) if kind.select_related else held).first()
     if row is None:
         return Outcome(Outcome.NOT_CLAIMED)
     decision = kind.prepare(row, started)
