@@ -18,8 +18,8 @@ from core.outbox import engine
 
 # Per-message task: longer than a provider's timeout, shorter than the claim lease, so that a
 # hung send is killed before the sweep could hand its message to another worker.
-MESSAGE_SOFT_LIMIT = settings.OUTBOX_CLAIM_LEASE_SECONDS - 10
-MESSAGE_HARD_LIMIT = settings.OUTBOX_CLAIM_LEASE_SECONDS - 5
+MESSAGE_SOFT_LIMIT = max(settings.OUTBOX_CLAIM_LEASE_SECONDS - 10, 3)
+MESSAGE_HARD_LIMIT = max(settings.OUTBOX_CLAIM_LEASE_SECONDS - 5, MESSAGE_SOFT_LIMIT + 1)
 
 
 @shared_task(
