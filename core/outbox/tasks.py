@@ -15,6 +15,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from core.outbox import engine
+from crm.queue import enqueue  # the fail-soft enqueue helper; core/ once the move lands
 
 # Per-message task: longer than a provider's timeout, shorter than the claim lease, so that a
 # hung send is killed before the sweep could hand its message to another worker.
@@ -54,16 +55,12 @@ def deliver_due_task(kind: str) -> dict[str, int]:
 
 def kick(kind: str, *, now: dt.datetime | None = None) -> int:
     """Enqueue as many batch tasks as the due rows of `kind` need; return how many went."""
-    from crm.queue import enqueue
-
     batches = engine.batches_due(kind, now=now or timezone.now())
     return sum(enqueue(deliver_due_task, kind=kind) for _ in range(batches))
 
 
 def sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
     """Every kind: recover a dead worker's claims, create lost rows, enqueue what is due."""
-    from crm.queue import enqueue
-
     moment = now or timezone.now()
     totals = {"recovered": 0, "created": 0, "batches": 0, "enqueued": 0}
     for kind in engine.kinds():
