@@ -189,7 +189,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_each_key_reaches_the_gatewa
             warranty_ends_on=today + dt.timedelta(days=7)
         )
     gateway = Gateway(delay=0.05)
-    client = Celery("test-client")
+    client = Celery("test-client", set_as_current=False)
     client.config_from_object("django.conf:settings", namespace="CELERY")
     client.conf.update(broker_url=redis_url, task_always_eager=False)
     first, first_log = _start_worker(tmp_path, "first", redis_url, gateway)

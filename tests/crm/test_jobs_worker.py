@@ -76,7 +76,7 @@ def test_a_real_worker_runs_the_reminders_job_end_to_end(tmp_path: Path) -> None
     EmailFactory.create(customer=purchase.customer, value="worker-test@example.com")
     Purchase.objects.filter(pk=purchase.pk).update(warranty_ends_on=today + dt.timedelta(days=7))
 
-    client = Celery("test-client")
+    client = Celery("test-client", set_as_current=False)
     client.config_from_object("django.conf:settings", namespace="CELERY")
     client.conf.update(broker_url=broker, task_always_eager=False)
     client.control.purge()  # messages another test left for ids that no longer exist
