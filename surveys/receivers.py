@@ -23,7 +23,7 @@ def on_ticket_status_changed(
     """
     if to_status != Status.RESOLVED:
         return
-    from crm.queue import enqueue
+    from core.queue import enqueue
     from surveys.tasks import invite_after_ticket_resolved
 
     enqueue(invite_after_ticket_resolved, ticket_id=ticket_id)

@@ -12,6 +12,8 @@ from django.db.models import Max, QuerySet
 from django.utils import formats, timezone
 from django.utils.translation import ngettext
 
+from core.outbox.tasks import deliver_task
+from core.queue import enqueue_on_commit
 from customers.models import Customer
 from customers.signals import instance_rows, send_rows_written
 from surveys.models import Survey, SurveyInvitation, SurveyResponse
@@ -152,9 +154,6 @@ def create_invitation(
         # Another worker invited the same customer for the same cause a moment ago.
         return SurveyInvitation.objects.get(survey=survey, customer=customer, cause=cause), False
     # Sent once the row is committed; with the broker down it stays pending for the sweep.
-    from core.outbox.tasks import deliver_task
-    from crm.queue import enqueue_on_commit
-
     enqueue_on_commit(deliver_task, kind="survey_invitation", pk=invitation.pk)
     return invitation, True
 

@@ -24,7 +24,7 @@ from django.utils import timezone
 from core.outbox.errors import TemporaryDeliveryError
 from core.outbox.registry import OutboxKind
 from core.outbox.tasks import deliver_task
-from crm.queue import enqueue_on_commit
+from core.queue import enqueue_on_commit
 from webhooks import targets
 from webhooks.models import Webhook, WebhookDelivery
 

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from core.outbox import engine
-from crm.queue import enqueue  # the fail-soft enqueue helper; core/ once the move lands
+from core.queue import enqueue
 
 # Per-message task: longer than a provider's timeout, shorter than the claim lease, so that a
 # hung send is killed before the sweep could hand its message to another worker.
