@@ -514,9 +514,9 @@ SPECTACULAR_SETTINGS = {
         "PurchaseStatusEnum": "customers.models.Purchase.Status",
         "InterestStatusEnum": "customers.models.Interest.Status",
         "OfferStatusEnum": "customers.models.Offer.Status",
-        "ReminderStatusEnum": "customers.models.Reminder.Status",
         "TicketStatusEnum": "tickets.models.Status",
-        "DeliveryStatusEnum": "surveys.models.SurveyInvitation.Delivery",
+        # One enum for every outbound message (reminders, invitations): core/outbox.
+        "DeliveryStatusEnum": "core.outbox.models.DeliveryStatus",
     },
 }
 
