@@ -20,7 +20,7 @@ from accounts.models import User
 from core.outbox.engine import Outcome, deliver
 from core.outbox.policy import retry_delay
 from crm.celery import app as celery_app
-from tests.api.conftest import ClientFor
+from tests.api_fixtures import ClientFor
 from tests.factories import CustomerFactory, SurveyInvitationFactory, TicketFactory
 from tickets.services import change_ticket_status
 from webhooks.models import Webhook, WebhookDelivery
