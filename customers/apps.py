@@ -9,6 +9,9 @@ class CustomersConfig(AppConfig):
     verbose_name = _("Customers")
 
     def ready(self) -> None:
+        from core.outbox.registry import register
         from customers import co_purchases
+        from customers.delivery.service import REMINDERS
 
+        register(REMINDERS)
         co_purchases.connect()
