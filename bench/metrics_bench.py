@@ -361,10 +361,10 @@ def _analyze() -> None:
 def build_summaries() -> float:
     """Build the purchase summary as a live system keeps it (the INSERT ... SELECT above
     passes by the signals that maintain it). Returns the seconds it took."""
-    from metrics import purchase_days
+    from metrics import purchase_days_upkeep
 
     started = time.perf_counter()
-    purchase_days.rebuild()
+    purchase_days_upkeep.rebuild()
     _analyze()
     return time.perf_counter() - started
 
@@ -373,7 +373,7 @@ def roll_up() -> float:
     """Run the nightly `rollups` job over the whole history, as the first night after an
     upgrade does (every later night rolls one day). Returns the seconds it took."""
     from metrics import rollups
-    from metrics.filters import site_today
+    from metrics.periods import site_today
 
     started = time.perf_counter()
     rollups.roll_up_due(on=site_today())
@@ -392,12 +392,13 @@ def per_metric_figures(filters: Any) -> None:
     """The same figures the way the dashboard read them before it read each fact table once:
     every metric by itself for the period and again for the previous one, every split by
     itself (the baseline of `metrics_dashboard_one_pass_vs_per_metric`)."""
-    from metrics.calculations import METRICS, split_metric
+    from metrics.engine import compute_metric, split_metric
+    from metrics.registry import METRICS
     from metrics.selectors import CHANNEL_METRICS, OPERATOR_METRICS
 
     for period in (filters.period, filters.period.previous()):
-        for definition in METRICS.values():
-            definition.compute(filters.with_period(period))
+        for name in METRICS:
+            compute_metric(name, filters.with_period(period))
     for name, definition in METRICS.items():
         if "personalized" in definition.dimensions:
             split_metric(name, filters.with_personalized(None), "personalized")
@@ -410,15 +411,12 @@ def per_metric_figures(filters: Any) -> None:
 def bench_metrics(*, scale: float, judged: bool) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The dashboard for a year vs (a) a month of it and (b) a Python loop over the rows."""
     from metrics import customer_rollup
-    from metrics.calculations import (
-        churn_inactivity_days,
-        compute_all,
-        customer_figures,
-        customer_totals,
-    )
+    from metrics.customer_figures import customer_figures
     from metrics.customer_rollup import summary_totals
-    from metrics.filters import MetricFilters, Period
+    from metrics.definitions.customer_base import churn_inactivity_days, customer_totals
+    from metrics.engine import compute_all
     from metrics.models import PurchaseDay
+    from metrics.periods import MetricFilters, Period
     from surveys.models import SurveyResponse
 
     started = time.perf_counter()

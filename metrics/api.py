@@ -19,8 +19,9 @@ from rest_framework.views import APIView
 
 from crm.api.exceptions import InvalidParameter
 from customers.models import Channel, Customer
-from metrics.calculations import METRICS, compute_all, split_metric
-from metrics.filters import MetricFilterForm
+from metrics.engine import compute_all, split_metric
+from metrics.forms import MetricFilterForm
+from metrics.registry import METRICS
 from metrics.selectors import timeseries
 from metrics.stats import Estimate
 

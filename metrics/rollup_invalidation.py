@@ -1,5 +1,6 @@
-"""Which writes uncover which rolled-up days (metrics.rollups), connected from
-MetricsConfig.ready() so that customers, tickets and surveys import nothing from metrics.
+"""Which writes uncover which rolled-up days of the fact families (`metrics.rollups`, markers
+in `metrics.rollup_days`), connected from MetricsConfig.ready() so that customers, tickets and
+surveys import nothing from metrics.
 
 Each model whose rows feed a family is *watched*: the instant that places a row on a day
 and the fields whose change can move that day's aggregates (its own facts and the dimensions
@@ -31,7 +32,7 @@ from django.db.models.signals import post_delete, post_init, post_save, pre_dele
 from customers.models import Interaction, Interest, Offer
 from customers.signals import rows_written
 from metrics.models import FactRollup, FactRollupDay
-from metrics.rollups import invalidate, local_day
+from metrics.rollup_days import invalidate, local_day
 from surveys.models import Survey, SurveyInvitation, SurveyResponse
 from tickets.models import Ticket
 

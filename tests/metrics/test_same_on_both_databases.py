@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from customers.models import Channel, Customer, Interest, Offer
-from metrics.calculations import METRICS, compute_all, split_metric
-from metrics.filters import MetricFilters, Period, day_start
+from metrics.engine import compute_all, split_metric
+from metrics.periods import MetricFilters, Period, day_start
+from metrics.registry import METRICS
 from surveys.models import Survey
 from tests.factories import (
     CustomerFactory,

@@ -9,9 +9,9 @@ from django.utils import timezone
 
 from customers.models import Channel
 from metrics import selectors
-from metrics.calculations import compute_metric
-from metrics.filters import MetricFilters, Period, day_start
+from metrics.engine import compute_metric
 from metrics.models import MetricSnapshot
+from metrics.periods import MetricFilters, Period, day_start
 from metrics.snapshots import store_daily_snapshots
 from surveys.models import Survey
 from tests.factories import TicketFactory
