@@ -74,18 +74,24 @@ def _families(names: list[str]) -> tuple[dict[str, list[tuple[str, FactMetric]]]
 
 
 def compute_periods(
-    filters: MetricFilters, periods: list[Period], names: list[str] | None = None
+    filters: MetricFilters,
+    periods: list[Period],
+    names: list[str] | None = None,
+    *,
+    facts: GroupedFacts | None = None,
 ) -> list[dict[str, Estimate]]:
     """Every metric (or those named) over the filters, for each of `periods`.
 
     The facts of all periods are read together: one grouped read per family of fact metrics
     (`GroupedFacts`, all periods at once), the customer-base metrics from
     `customer_figures`, and the medians (`median_periods`). The dashboard asks for a period
-    and the one before it (trend arrows) and pays for one pass over each fact table.
+    and the one before it (trend arrows) and pays for one pass over each fact table. Only the
+    families of the metrics named are read. Given `facts` (over the same filters and periods),
+    its groups are read and kept there, for splits of the same metrics.
     """
     names = names or list(METRICS)
     results: list[dict[str, Estimate]] = [{} for _period in periods]
-    facts = GroupedFacts(filters, periods)
+    facts = facts or GroupedFacts(filters, periods)
     for name in names:
         if METRICS[name].fact is not None:
             for j in range(len(periods)):
@@ -109,10 +115,12 @@ def compute_periods(
     return [{name: figures[name] for name in names} for figures in results]
 
 
-def compute_all(filters: MetricFilters, names: list[str] | None = None) -> dict[str, Estimate]:
+def compute_all(
+    filters: MetricFilters, names: list[str] | None = None, *, facts: GroupedFacts | None = None
+) -> dict[str, Estimate]:
     """Every metric (or those named) over the filters: one query per family of fact
     metrics, one for the customer-base metrics, one for the median."""
-    return compute_periods(filters, [filters.period], names)[0]
+    return compute_periods(filters, [filters.period], names, facts=facts)[0]
 
 
 def split_all(

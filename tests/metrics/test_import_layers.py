@@ -17,6 +17,7 @@ READY_HOOKS = {"metrics.apps"}
 NOT_FOR_DEFINITIONS = {
     "metrics.engine",
     "metrics.registry",
+    "metrics.answer_cache",
     "metrics.customer_figures",
     "metrics.rollups",
     "metrics.rollup_days",
