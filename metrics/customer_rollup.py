@@ -50,9 +50,10 @@ from django.db import transaction
 from django.db.models import Count, F, FloatField, Min, Q, QuerySet, Sum
 from django.db.models.functions import Cast
 
+from core.dates import site_today
 from metrics import purchase_days
 from metrics.models import PurchaseDay, PurchaseDayRollup
-from metrics.periods import Period, site_today
+from metrics.periods import Period
 from metrics.rollup_days import (
     BATCH_DAYS,
     covered_days,

@@ -1,12 +1,12 @@
 """The period and the slices every metric can be asked for (`MetricFilters`), in the site's
-local days. `metrics.forms.MetricFilterForm` parses them from a query string."""
+local days (`core.dates`). `metrics.forms.MetricFilterForm` parses them from a query string."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, replace
 
-from django.utils import timezone
+from core.dates import site_day_start, site_today
 
 # With no dates given, the last 30 days up to today (what a supervisor looks at first).
 DEFAULT_PERIOD_DAYS = 30
@@ -29,12 +29,12 @@ class Period:
 
     @property
     def start_at(self) -> dt.datetime:
-        return day_start(self.start)
+        return site_day_start(self.start)
 
     @property
     def end_before(self) -> dt.datetime:
         """The first instant after the period (half-open ranges: start_at <= t < end_before)."""
-        return day_start(self.end + dt.timedelta(days=1))
+        return site_day_start(self.end + dt.timedelta(days=1))
 
     def previous(self) -> Period:
         """The period of equal length just before this one (for trend arrows)."""
@@ -44,14 +44,8 @@ class Period:
         )
 
 
-def day_start(day: dt.date) -> dt.datetime:
-    """Midnight at the start of `day` in the site's time zone, as an aware datetime."""
-    zone = timezone.get_default_timezone()
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min), zone)
-
-
 def default_period(*, today: dt.date | None = None) -> Period:
-    today = today or timezone.localdate(timezone.now(), timezone.get_default_timezone())
+    today = today or site_today()
     return Period(start=today - dt.timedelta(days=DEFAULT_PERIOD_DAYS - 1), end=today)
 
 
@@ -91,7 +85,3 @@ class MetricFilters:
         if self.personalized is not None:
             query["personalized"] = "true" if self.personalized else "false"
         return query
-
-
-def site_today() -> dt.date:
-    return timezone.localdate(timezone.now(), timezone.get_default_timezone())

@@ -32,8 +32,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from core.dates import site_day, site_today
 from metrics.models import FactRollupDay
-from metrics.periods import site_today
 
 # Today is still changing, and yesterday may still receive writes that decided "today" before
 # midnight and bumped nothing (module docstring): neither is rolled up, both come from facts.
@@ -134,10 +134,7 @@ def local_day(value: Any) -> dt.date | None:
         value = parse_datetime(value)
     if not isinstance(value, dt.datetime):
         return None
-    zone = timezone.get_default_timezone()
-    if timezone.is_naive(value):
-        value = timezone.make_aware(value, zone)
-    return timezone.localtime(value, zone).date()
+    return site_day(value)
 
 
 def invalidate(pairs: Iterable[tuple[str, dt.date | None]], *, using: str = "default") -> int:

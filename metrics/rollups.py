@@ -30,12 +30,13 @@ from django.db.models import Count, FloatField, Min, Q, QuerySet, Sum
 from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone
 
+from core.dates import site_day_start
 from metrics import customer_rollup
 from metrics.aggregate_filter import condition_of, restricted
 from metrics.definitions.base import MEAN_KEYS, WEIGHT, as_day, span_of
 from metrics.definitions.customer_base import churn_inactivity_days
 from metrics.models import ROLLUP_AGGREGATES, FactRollup
-from metrics.periods import MetricFilters, Period, day_start
+from metrics.periods import MetricFilters, Period
 from metrics.registry import Members, families, family_key, family_rows
 from metrics.rollup_days import (
     BATCH_DAYS,
@@ -220,8 +221,8 @@ def facts_outside(time_field: str, covered: set[dt.date], span: Period) -> Q | N
     for first, last in runs(day for day in days_from(span.start, span.end) if day not in inside):
         condition |= Q(
             **{
-                f"{time_field}__gte": day_start(first),
-                f"{time_field}__lt": day_start(last + dt.timedelta(days=1)),
+                f"{time_field}__gte": site_day_start(first),
+                f"{time_field}__lt": site_day_start(last + dt.timedelta(days=1)),
             }
         )
     return condition

@@ -12,13 +12,14 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 
+from core.dates import site_today
 from customers.models import Channel
 from metrics import stats
 from metrics.definitions.base import MEAN, NPS, SHARE, MetricDefinition
 from metrics.definitions.tickets import MEDIAN_METRIC, median_periods
 from metrics.engine import GroupedFacts, compute_metric, compute_periods, split_metric
 from metrics.models import MetricSnapshot
-from metrics.periods import MetricFilters, Period, site_today
+from metrics.periods import MetricFilters, Period
 from metrics.registry import METRICS
 from metrics.stats import Difference, Estimate
 

@@ -19,6 +19,7 @@ from django.db.models.functions import Cast, TruncMonth, TruncWeek
 from django.utils import timezone
 from django.utils.functional import Promise
 
+from core.dates import site_day
 from metrics import stats
 from metrics.periods import MetricFilters, Period
 from metrics.stats import Estimate
@@ -171,7 +172,7 @@ class FactMetric:
 def as_day(value: Any) -> dt.date:
     """A date, or the site-local day of a datetime, or of an ISO string (SQLite's TruncDate)."""
     if isinstance(value, dt.datetime):
-        return timezone.localtime(value, timezone.get_default_timezone()).date()
+        return site_day(value)
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
 
 

@@ -15,11 +15,11 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from core.dates import site_day_start
 from customers.models import Customer
 from metrics import clv
 from metrics.engine import compute_metric
 from metrics.models import CLVModelFit
-from metrics.periods import day_start
 from tests.factories import CustomerFactory, ProductFactory, PurchaseFactory
 from tests.metrics.helpers import MARCH, march
 from tests.metrics.simulate import simulate_bgnbd, simulate_gamma_gamma
@@ -79,7 +79,7 @@ def test_no_repeat_purchases_cannot_be_fitted() -> None:
 
 
 def _at(day: dt.date, hour: int = 12) -> dt.datetime:
-    return day_start(day) + dt.timedelta(hours=hour)
+    return site_day_start(day) + dt.timedelta(hours=hour)
 
 
 @pytest.mark.django_db

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
+from core.dates import site_day_start
 from customers.models import Channel, Customer, Interest, Offer
 from metrics.engine import compute_all, split_metric
-from metrics.periods import MetricFilters, Period, day_start
+from metrics.periods import MetricFilters, Period
 from metrics.registry import METRICS
 from surveys.models import Survey
 from tests.factories import (
@@ -36,7 +37,7 @@ SEED = 20250301
 
 
 def _moment(rng: random.Random, start: dt.date, days: int) -> dt.datetime:
-    return day_start(start) + dt.timedelta(seconds=rng.randrange(days * 86400))
+    return site_day_start(start) + dt.timedelta(seconds=rng.randrange(days * 86400))
 
 
 def _build() -> None:

@@ -7,11 +7,12 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from core.dates import site_day_start
 from customers.models import Channel
 from metrics import selectors
 from metrics.engine import compute_metric
 from metrics.models import MetricSnapshot
-from metrics.periods import MetricFilters, Period, day_start
+from metrics.periods import MetricFilters, Period
 from metrics.snapshots import store_daily_snapshots
 from surveys.models import Survey
 from tests.factories import TicketFactory
@@ -23,7 +24,7 @@ WEEK = Period(MONDAY, MONDAY + dt.timedelta(days=6))
 
 
 def _noon(day: dt.date) -> dt.datetime:
-    return day_start(day) + dt.timedelta(hours=12)
+    return site_day_start(day) + dt.timedelta(hours=12)
 
 
 @pytest.fixture
