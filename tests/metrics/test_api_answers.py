@@ -23,6 +23,11 @@ pytestmark = pytest.mark.django_db
 URL = "/api/v1/metrics/"
 
 
+@pytest.fixture(autouse=True)
+def _answers_cached(settings: Settings) -> None:
+    settings.METRICS_ANSWER_CACHE_SECONDS = 300  # tests/conftest.py turns it off elsewhere
+
+
 @pytest.fixture
 def client(supervisor: User) -> APIClient:
     client = APIClient()
