@@ -26,10 +26,8 @@ from metrics.definitions.base import (
 )
 from metrics.periods import MetricFilters
 from metrics.stats import Estimate
-from surveys.models import NPS_PROMOTER_MIN, Survey, SurveyResponse
+from surveys.models import NPS_DETRACTOR_MAX, NPS_PROMOTER_MIN, Survey, SurveyResponse
 
-# NPS (Reichheld): 0-6 detractors, 7-8 passives, 9-10 promoters.
-NPS_DETRACTOR_MAX = 6
 # Means of scores are reported on the kind's default scale, so that a 1-10 CSAT survey and a
 # 1-5 one can be averaged together (linear rescaling; identity for surveys on the default).
 CSAT_MEAN_SCALE = (1, 5)

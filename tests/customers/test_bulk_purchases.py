@@ -27,7 +27,7 @@ from metrics import purchase_days, purchase_days_upkeep
 from metrics.customer_figures import customer_figures
 from metrics.models import PurchaseDaysBuild
 from metrics.periods import MetricFilters, Period
-from tests.api.conftest import grant
+from tests.api_fixtures import grant
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
