@@ -7,3 +7,11 @@ class CustomersConfig(AppConfig):
 
     name = "customers"
     verbose_name = _("Customers")
+
+    def ready(self) -> None:
+        from core.outbox.registry import register
+        from customers import co_purchases
+        from customers.delivery.service import REMINDERS
+
+        register(REMINDERS)
+        co_purchases.connect()
