@@ -122,11 +122,11 @@ def purchase_days(*, on: dt.date) -> Summary:
     """Rebuild metrics.PurchaseDay whole when it is not current (never built on a database
     that had purchases, or built in another time zone); purchase writes keep it current
     otherwise. `on` is accepted for symmetry."""
-    from metrics import purchase_days as summary
+    from metrics import purchase_days, purchase_days_upkeep
 
-    if summary.is_current():
+    if purchase_days.is_current():
         return {"rebuilt": 0}
-    summary.rebuild()
+    purchase_days_upkeep.rebuild()
     return {"rebuilt": 1}
 
 

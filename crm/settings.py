@@ -475,8 +475,8 @@ API_THROTTLE_RATE = os.environ.get("CRM_API_THROTTLE_RATE", "20000/hour")
 # How long an Idempotency-Key replays its first answer (24 hours, as Stripe's do).
 API_IDEMPOTENCY_TTL_SECONDS = env_int("CRM_API_IDEMPOTENCY_TTL_SECONDS", 24 * 60 * 60)
 # How long a request holds its Idempotency-Key while it runs: a retry after that takes the key
-# over (the first request's worker died). Keep it above the server's request timeout
-# (gunicorn's --timeout, 30 s by default), so that a slow request is not run twice.
+# over (the first request's worker died). Keep it above the server's worker timeout
+# (CRM_WEB_TIMEOUT in scripts/serve, 60 s), so that a slow request is not run twice.
 API_IDEMPOTENCY_LEASE_SECONDS = env_int("CRM_API_IDEMPOTENCY_LEASE_SECONDS", 120)
 # Lists and objects in a JSON body nest at most this deep; deeper is a 400 before any parsing
 # code recurses into it. The API's own bodies nest four levels at most.
@@ -685,6 +685,10 @@ LOGGING = {
 
 # A customer who bought nothing for this many days is lost (churn rate, retention rate).
 METRICS_CHURN_INACTIVITY_DAYS = env_int("METRICS_CHURN_INACTIVITY_DAYS", 365)
+# The metrics API keeps each answer in the cache until the data it reads changes
+# (metrics/answer_cache.py), and at most this long: the backstop for slices changed on other
+# rows (a customer's segment). 0 turns the cache off.
+METRICS_ANSWER_CACHE_SECONDS = env_int("METRICS_ANSWER_CACHE_SECONDS", 300)
 # Predictive CLV (BG/NBD + Gamma-Gamma): the time unit the models count in ("week" or "day"),
 # the horizon the value is predicted over, and the yearly discount rate applied to it.
 CLV_TIME_UNIT = os.environ.get("CLV_TIME_UNIT", "week")
