@@ -90,6 +90,8 @@ def deliveries(*, on: dt.date) -> Summary:
     """
     from customers.delivery.service import due_reminder_ids, recover_stuck_reminders
     from customers.tasks import deliver_reminder_task
+    from live.email import unsent_notification_ids
+    from live.tasks import email_notification_task
     from surveys.delivery import (
         deliver_invitation_task,
         due_invitation_ids,
@@ -102,9 +104,12 @@ def deliveries(*, on: dt.date) -> Summary:
     invitation_ids = due_invitation_ids(now=now)
     enqueued = sum(enqueue(deliver_reminder_task, reminder_id=pk) for pk in reminder_ids)
     enqueued += sum(enqueue(deliver_invitation_task, invitation_id=pk) for pk in invitation_ids)
+    # Notification emails the broker never took: the claim makes a second send impossible.
+    email_ids = unsent_notification_ids(now=now)
+    enqueued += sum(enqueue(email_notification_task, notification_id=pk) for pk in email_ids)
     return {
         "recovered": recovered,
-        "due": len(reminder_ids) + len(invitation_ids),
+        "due": len(reminder_ids) + len(invitation_ids) + len(email_ids),
         "enqueued": enqueued,
     }
 
