@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from accounts.models import User
@@ -173,3 +174,16 @@ def test_an_event_costs_a_bounded_number_of_statements(
     call = Call.objects.get(call_id="measured")
     assert call.customer == customer and call.team == team
     assert call.interaction is not None and call.interaction.customer == customer
+
+
+def test_the_pbx_has_a_rate_limit_of_its_own(
+    post_event: PostEvent, settings: Any
+) -> None:
+    settings.API_THROTTLE_RATE = "2/hour"  # the API's hourly rate does not hold a PBX back
+    settings.TELEPHONY_THROTTLE_RATE = "3/minute"  # a window no slow run crosses
+    cache.clear()  # the rate's history of earlier tests' PBX users
+    statuses = [
+        post_event(event="hangup", callId=f"t{n}", cause="normalClearing").status_code
+        for n in range(4)
+    ]
+    assert statuses == [200, 200, 200, 429]
