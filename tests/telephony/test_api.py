@@ -148,7 +148,7 @@ def test_an_event_costs_a_bounded_number_of_statements(
     UserFactory.create(username="olga", phone_extension="201", team=team)
     customer = CustomerFactory.create()
     PhoneFactory.create(customer=customer, value="+7 912 345-67-89")
-    events = {
+    events: dict[str, dict[str, Any]] = {
         "newCall": {
             "event": "newCall",
             "direction": "in",
