@@ -140,7 +140,7 @@ def post_new_call(server: Any, token: str, *, call_id: str, operator: str) -> No
 def record_panels(page: Any) -> list[str]:
     """The text of each screen-pop panel the page shows, kept across its navigations."""
     shown: list[str] = []
-    page.expose_function("__panelShown", shown.append)
+    page.expose_function("__panelShown", lambda text: shown.append(text))
     page.add_init_script(
         "new MutationObserver(() => {"
         " const panel = document.querySelector('#screen-pop .screen-pop-panel');"
