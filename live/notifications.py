@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import translation
 
 from accounts.models import User
-from crm.queue import enqueue
+from core.queue import enqueue
 from live import bus
 from live.models import Notification
 from live.tasks import email_notification_task

@@ -18,9 +18,9 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
-from django.utils import timezone
 
 from accounts.models import User
+from core.dates import site_day_start
 from customers.models import Channel, Customer, Interaction
 from telephony.models import Call, Direction
 from tickets.models import ACTIVE_STATUSES, Ticket
@@ -36,9 +36,7 @@ NEEDS_CALL_BACK = Q(
 
 def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     """The start and the end of a day in the site's time zone."""
-    zone = timezone.get_default_timezone()
-    start = dt.datetime.combine(day, dt.time.min, tzinfo=zone)
-    return start, dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
+    return site_day_start(day), site_day_start(day + dt.timedelta(days=1))
 
 
 def calls_visible_to(user: User) -> QuerySet[Call]:

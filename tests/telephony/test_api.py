@@ -176,9 +176,7 @@ def test_an_event_costs_a_bounded_number_of_statements(
     assert call.interaction is not None and call.interaction.customer == customer
 
 
-def test_the_pbx_has_a_rate_limit_of_its_own(
-    post_event: PostEvent, settings: Any
-) -> None:
+def test_the_pbx_has_a_rate_limit_of_its_own(post_event: PostEvent, settings: Any) -> None:
     settings.API_THROTTLE_RATE = "2/hour"  # the API's hourly rate does not hold a PBX back
     settings.TELEPHONY_THROTTLE_RATE = "3/minute"  # a window no slow run crosses
     cache.clear()  # the rate's history of earlier tests' PBX users
