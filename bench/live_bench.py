@@ -220,6 +220,7 @@ def main() -> int:
     figure["ok"] = figure["screen_pop_p95_ms"] < GOAL_P95_MS and figure["ratio"] < GOAL_RATIO
     out = ROOT / "bench" / "results.json"
     results: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {"figures": []}
+    results.setdefault("machine", {"platform": platform.platform(), "cpus": os.cpu_count()})
     results["figures"] = [f for f in results.get("figures", []) if f["name"] != figure["name"]]
     results["figures"].append(figure)
     out.write_text(json.dumps(results, indent=2) + "\n")

@@ -188,6 +188,7 @@ def main() -> int:
         figure["machine"] = f"{platform.platform()}, {os.cpu_count()} cpus"
     out = root / "bench" / "results.json"
     results: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {"figures": []}
+    results.setdefault("machine", {"platform": platform.platform(), "cpus": os.cpu_count()})
     results["figures"] = [f for f in results.get("figures", []) if f["name"] != figure["name"]]
     results["figures"].append(figure)
     out.write_text(json.dumps(results, indent=2) + "\n")
