@@ -128,17 +128,17 @@ def test_an_operator_cannot_post_call_events(operator: User) -> None:
 @pytest.mark.parametrize(
     ("event", "most"),
     [
-        # Each counts the token, two permission reads and the service's transaction (here a
+        # Each counts the token, its permissions (one read) and the service's transaction (here a
         # savepoint and its release inside the test's). newCall: the locked call (created:
         # savepoint, insert, release), its events, the event, the operators, the queue's team,
         # the customers with the number, the timeline entry (get_or_create: select, savepoint,
         # insert, release), the call, the operators rung. Before: 32.
-        ("newCall", 20),
+        ("newCall", 19),
         # The locked call, its events, the event, the answering operator, the timeline entry
         # and the call updated in place. Before: 23.
-        ("answer", 11),
+        ("answer", 10),
         # As the answer, without the operator: nothing a hangup says changes who answered.
-        ("hangup", 10),
+        ("hangup", 9),
     ],
 )
 def test_an_event_costs_a_bounded_number_of_statements(
