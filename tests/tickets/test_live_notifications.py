@@ -181,9 +181,7 @@ def test_an_assignment_in_the_page_does_not_wait_for_the_mail_server(
 
 
 @pytest.mark.django_db
-def test_the_deliveries_sweep_sends_an_email_the_broker_never_took(
-    operator, supervisor, enqueued
-) -> None:
+def test_the_sweep_sends_an_email_the_broker_never_took(operator, supervisor, enqueued) -> None:
     operator.email = "olga@example.com"
     operator.save()
     supervisor.email = ""
@@ -198,7 +196,7 @@ def test_the_deliveries_sweep_sends_an_email_the_broker_never_took(
     Notification.objects.filter(recipient=supervisor).update(
         created_at=timezone.now() - dt.timedelta(minutes=10)
     )
-    run_job("deliveries")
+    assert run_job("notification_emails") == {"due": 1, "enqueued": 1}
     assert enqueued == [{"notification_id": with_address.pk}]
 
 
