@@ -89,6 +89,20 @@ def outbox(*, on: dt.date) -> Summary:
     return dict(sweep())
 
 
+@register("notification_emails", "enqueue the notification emails no task has claimed")
+def notification_emails(*, on: dt.date) -> Summary:
+    """Emails of notifications the broker never took (it was down); the claim on each makes a
+    second send impossible. `on` is accepted for symmetry; the sweep works on the current time.
+    """
+    from core.queue import enqueue
+    from live.email import unsent_notification_ids
+    from live.tasks import email_notification_task
+
+    email_ids = unsent_notification_ids(now=timezone.now())
+    enqueued = sum(enqueue(email_notification_task, notification_id=pk) for pk in email_ids)
+    return {"due": len(email_ids), "enqueued": enqueued}
+
+
 @register("surveys", "create the survey invitations whose triggers fired")
 def surveys(*, on: dt.date) -> Summary:
     """Invitations for resolved tickets, purchases and periodic surveys (surveys.triggers)."""

@@ -287,6 +287,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": crontab(minute="*/10"),
         "kwargs": {"name": "co_purchases"},
     },
+    # Notification emails whose task never reached the broker (live/email.py).
+    "notification-emails-sweep": {
+        "task": "crm.run_job",
+        "schedule": crontab(minute="*/10"),
+        "kwargs": {"name": "notification_emails"},
+    },
     # Only works when the purchase summary is stale (after a migration or a time zone change).
     "purchase-days-daily": {
         "task": "crm.run_job",
@@ -556,6 +562,10 @@ for _network in WEBHOOK_ALLOWED_NETWORKS:
 TELEPHONY_STALE_CALL_MINUTES = env_int("TELEPHONY_STALE_CALL_MINUTES", 240)
 # The PBX's click-to-call webhook (POSTed {"from": extension, "to": number}); empty: tel: only.
 TELEPHONY_CLICK_TO_CALL_URL = os.environ.get("TELEPHONY_CLICK_TO_CALL_URL", "")
+# The PBX's own rate limit, per second: 1,000 calls in progress send ~15 events a second on
+# average (54,000 an hour, past the API's hourly rate); a one-second window keeps the
+# throttle's history short, so it costs the same at the thousandth event as at the first.
+TELEPHONY_THROTTLE_RATE = os.environ.get("TELEPHONY_THROTTLE_RATE", "200/second")
 TELEPHONY_CLICK_TO_CALL_TIMEOUT_SECONDS = env_int("TELEPHONY_CLICK_TO_CALL_TIMEOUT_SECONDS", 5)
 
 # --- Security (production) ----------------------------------------------------------------

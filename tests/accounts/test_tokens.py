@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -13,7 +14,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import ApiToken, User
-from accounts.roles import OPERATORS
+from accounts.roles import OPERATORS, TELEPHONY
 from accounts.tokens import authenticate_key, issue_token, revoke_token
 from tests.factories import UserFactory
 
@@ -155,3 +156,24 @@ def test_old_plain_tokens_are_hashed_by_the_migration_and_keep_working() -> None
 
     found = authenticate_key(old_key)
     assert found is not None and found.pk == token.pk
+
+
+@pytest.mark.django_db
+def test_a_tokens_permissions_are_read_in_one_query_and_are_the_backends(
+    django_assert_num_queries: Any,
+) -> None:
+    from django.contrib.auth.backends import ModelBackend
+    from django.contrib.auth.models import Group, Permission
+
+    from accounts.auth_cache import load_permissions
+
+    user = UserFactory.create(groups=[TELEPHONY])
+    user.user_permissions.add(Permission.objects.get(codename="view_customer"))
+    group_permissions = Group.objects.get(name=TELEPHONY).permissions.all()
+    with django_assert_num_queries(1):
+        load_permissions(user)
+    loaded: set[str] = getattr(user, "_perm_cache")  # noqa: B009 - ModelBackend's own name
+    fresh = type(user).objects.get(pk=user.pk)
+    assert loaded == ModelBackend().get_all_permissions(fresh)
+    assert "customers.view_customer" in loaded
+    assert {f"{p.content_type.app_label}.{p.codename}" for p in group_permissions} <= loaded
