@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "metrics",
     "webhooks",
     "telephony",
+    "email_channel",
     "live",
     "crm.api",
     "crm",
@@ -414,6 +415,10 @@ STATIC_ROOT = VAR_DIR / "static"
 # whitenoise serves from here; it must exist even before the first collectstatic.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Uploaded and mailed-in files (ticket attachments); an S3-compatible bucket through
+# django-storages is a STORAGES["default"] change (docs/email.md#attachments).
+MEDIA_ROOT = Path(os.environ.get("CRM_MEDIA_ROOT", str(VAR_DIR / "media")))
+MEDIA_URL = "media/"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -631,6 +636,19 @@ MAILERS = {
     }
 }
 DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "support@example.com")
+
+# --- Email channel (docs/email.md) ---------------------------------------------------------------
+# The domain of the Message-IDs the product puts on the mail it sends; inbound mail carrying
+# one is our own loop and never opens a ticket.
+EMAIL_MESSAGE_ID_DOMAIN = os.environ.get(
+    "EMAIL_MESSAGE_ID_DOMAIN", DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1] or "crm.localhost"
+)
+# Attachments larger than this are not kept (the message says so); 25 MB is Gmail's limit.
+EMAIL_ATTACHMENT_MAX_BYTES = env_int("EMAIL_ATTACHMENT_MAX_BYTES", 25 * 1024 * 1024)
+# How many messages the IMAP poller fetches per round trip (bounds its memory).
+EMAIL_IMAP_BATCH = env_int("EMAIL_IMAP_BATCH", 50)
+# Seconds an IMAP connection may wait on the server.
+EMAIL_IMAP_TIMEOUT_SECONDS = env_int("EMAIL_IMAP_TIMEOUT_SECONDS", 30)
 
 # --- Logging --------------------------------------------------------------------------------
 
