@@ -335,6 +335,9 @@ class CardContactSerializer(serializers.Serializer):
     label = serializers.CharField(allow_blank=True)  # type: ignore[assignment]
     is_primary = serializers.BooleanField()
     opted_out_at = UTCDateTimeField(allow_null=True)
+    bouncing_since = UTCDateTimeField(
+        allow_null=True, help_text="Mail to this address came back undelivered since then."
+    )
 
 
 class CardContactsSerializer(serializers.Serializer):

@@ -10,5 +10,9 @@ class EmailChannelConfig(AppConfig):
 
     def ready(self) -> None:
         from email_channel import receivers
+        from tickets.extensions import register_message_extension
 
         receivers.connect()
+        # The ticket page loads each message's email record and shows its delivery state,
+        # Cc and the quoted history folded.
+        register_message_extension(related="email", partial="email_channel/_message_email.html")

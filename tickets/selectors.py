@@ -10,6 +10,7 @@ from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from tickets import extensions
 from tickets.models import Priority, Status, Ticket, TicketContact, TicketEvent, TicketMessage
 
 
@@ -114,7 +115,12 @@ def ticket_page(*, ticket_id: int) -> TicketPage:
         Ticket.objects.select_related(
             "customer", "assignee", "team", "sla_policy", "purchase__product"
         ).prefetch_related(
-            Prefetch("messages", queryset=TicketMessage.objects.select_related("author_user")),
+            Prefetch(
+                "messages",
+                queryset=TicketMessage.objects.select_related(
+                    "author_user", *extensions.MESSAGE_RELATED
+                ).prefetch_related("attachments"),
+            ),
             Prefetch("events", queryset=TicketEvent.objects.select_related("actor")),
             Prefetch("contacts", queryset=TicketContact.objects.select_related("interaction")),
         ),
