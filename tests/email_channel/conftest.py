@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
+import socket
+from collections.abc import Iterator
+from email.message import EmailMessage as MimeMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pytest_django.fixtures import Settings
 
 from customers.models import Channel
 from email_channel.models import EmailMessage, Mailbox
+from email_channel.services import IngestResult
 from tests.factories import CustomerFactory, EmailFactory
 from tickets.models import Ticket
 from tickets.services import add_message, open_ticket
@@ -16,6 +23,12 @@ from tickets.services import add_message, open_ticket
 CORPUS = Path(__file__).parent / "corpus"
 # The Message-ID of the reply the corpus' answers point at (In-Reply-To / References).
 OUR_REPLY_ID = "ticket-reply-1@example.com"
+
+
+def ticket_of(result: IngestResult) -> Ticket:
+    """The ticket an ingest landed on (failing the test when there is none)."""
+    assert result.ticket_id is not None, result
+    return Ticket.objects.get(pk=result.ticket_id)
 
 
 def corpus(name: str, ticket: Ticket | None = None) -> bytes:
@@ -53,3 +66,58 @@ def answered_ticket(mailbox: Mailbox, *, address: str, subject: str = "Printer")
         subject=subject,
     )
     return ticket
+
+
+class SmtpSink:
+    """aiosmtpd handler that keeps every message the product hands to the SMTP server."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], bytes]] = []
+        self.refuse_with: str = ""  # e.g. "451 4.3.0 try later" or "550 5.1.1 no such user"
+
+    async def handle_RCPT(
+        self, server: object, session: object, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if self.refuse_with:
+            return self.refuse_with
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(
+        self, server: object, session: object, envelope: Any
+    ) -> str:
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        return "250 Message accepted for delivery"
+
+    def parsed(self, index: int = -1) -> MimeMessage:
+        raw = self.messages[index][2]
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        assert isinstance(message, MimeMessage)
+        return message
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def smtp_sink(settings: Settings) -> Iterator[SmtpSink]:
+    """A real SMTP server on a loopback port, and the product's mailer pointed at it."""
+    from aiosmtpd.controller import Controller
+
+    sink = SmtpSink()
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "127.0.0.1", "port": port, "timeout": 10},
+        }
+    }
+    try:
+        yield sink
+    finally:
+        controller.stop()

@@ -10,16 +10,11 @@ from pytest_django.fixtures import Settings
 
 from customers.models import AcquisitionChannel, ContactPoint, Customer
 from email_channel.models import EmailMessage, Mailbox, QuarantinedEmail
-from email_channel.services import IngestResult, ingest_email
-from tests.email_channel.conftest import OUR_REPLY_ID, answered_ticket, corpus
+from email_channel.services import ingest_email
+from tests.email_channel.conftest import OUR_REPLY_ID, answered_ticket, corpus, ticket_of
 from tickets.models import Status, Ticket, TicketAttachment
 
 pytestmark = pytest.mark.django_db
-
-
-def ticket_of(result: IngestResult) -> Ticket:
-    assert result.ticket_id is not None, result
-    return Ticket.objects.get(pk=result.ticket_id)
 
 
 def test_outlook_russian_reply_lands_on_the_ticket_by_in_reply_to(mailbox: Mailbox) -> None:

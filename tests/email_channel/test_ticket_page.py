@@ -11,7 +11,7 @@ from django.urls import reverse
 from accounts.models import User
 from email_channel.models import Mailbox
 from email_channel.services import ingest_email
-from tests.email_channel.conftest import answered_ticket, corpus
+from tests.email_channel.conftest import answered_ticket, corpus, ticket_of
 from tickets.models import Ticket, TicketAttachment
 
 pytestmark = pytest.mark.django_db
@@ -26,8 +26,7 @@ def _client(user: User | None) -> Client:
 
 @pytest.fixture
 def ticket_with_files(mailbox: Mailbox) -> Ticket:
-    result = ingest_email(corpus("related_inline_image.eml"), mailbox=mailbox)
-    return Ticket.objects.get(pk=result.ticket_id)
+    return ticket_of(ingest_email(corpus("related_inline_image.eml"), mailbox=mailbox))
 
 
 def test_ticket_page_shows_folded_quote_cc_and_attachments(
@@ -60,9 +59,7 @@ def test_ticket_page_lists_attachments_with_inline_images(
 
 
 def test_ticket_page_queries_do_not_grow_with_attachments(mailbox: Mailbox, operator: User) -> None:
-    first = Ticket.objects.get(
-        pk=ingest_email(corpus("related_inline_image.eml"), mailbox=mailbox).ticket_id
-    )
+    first = ticket_of(ingest_email(corpus("related_inline_image.eml"), mailbox=mailbox))
     client = _client(operator)
     url = reverse("tickets:detail", args=[first.pk])
     client.get(url)
