@@ -288,6 +288,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": crontab(minute="*/15"),
         "kwargs": {"name": "calls"},
     },
+    # The email channel: new mail from the IMAP mailboxes, replies whose task never ran.
+    "mail-every-minute": {
+        "task": "crm.run_job",
+        "schedule": crontab(minute="*"),
+        "kwargs": {"name": "mail"},
+    },
     # Idempotency keys replay for 24 hours; their rows go within the hour after that.
     "idempotency-keys-hourly": {
         "task": "crm.run_job",

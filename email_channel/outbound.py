@@ -153,7 +153,7 @@ def send_ticket_reply(email_id: int) -> SendOutcome:
     """
     with transaction.atomic():
         email = (
-            EmailMessage.objects.select_for_update()
+            EmailMessage.objects.select_for_update(of=("self",))
             .select_related("mailbox", "ticket_message")
             .filter(pk=email_id, direction=EmailMessage.Direction.OUTBOUND)
             .first()

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
-
+from crm.queue import enqueue_on_commit
 from email_channel.outbound import queue_ticket_reply
 from email_channel.tasks import send_ticket_reply_task
 from tickets.models import TicketMessage
@@ -16,8 +15,8 @@ def reply_by_email(sender: Any, *, message: TicketMessage, **kwargs: Any) -> Non
     """An operator's public reply on an email ticket is mailed to the customer after commit."""
     email = queue_ticket_reply(message=message)
     if email is not None and email.status == email.Status.QUEUED:
-        email_id = email.pk
-        transaction.on_commit(lambda: send_ticket_reply_task.delay(email_id=email_id))
+        # A broker that is down leaves it queued; the "mail" job enqueues it again.
+        enqueue_on_commit(send_ticket_reply_task, email_id=email.pk)
 
 
 def connect() -> None:

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import email
 import email.policy
+import os
+import shutil
 import socket
+import subprocess
+import tempfile
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from email.message import EmailMessage as MimeMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
+from imapclient import IMAPClient
 from pytest_django.fixtures import Settings
 
 from customers.models import Channel
@@ -83,9 +90,7 @@ class SmtpSink:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(
-        self, server: object, session: object, envelope: Any
-    ) -> str:
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
         self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
         return "250 Message accepted for delivery"
 
@@ -121,3 +126,67 @@ def smtp_sink(settings: Settings) -> Iterator[SmtpSink]:
         yield sink
     finally:
         controller.stop()
+
+
+@dataclass(frozen=True)
+class Dovecot:
+    host: str
+    port: int
+
+    def client(self, user: str) -> IMAPClient:
+        client = IMAPClient(self.host, port=self.port, ssl=False, timeout=10)
+        client.login(user, DOVECOT_PASSWORD)
+        return client
+
+    def append(self, user: str, *messages: bytes, folder: str = "INBOX") -> None:
+        client = self.client(user)
+        try:
+            for raw in messages:
+                client.append(folder, raw)
+        finally:
+            client.logout()
+
+
+DOVECOT_PASSWORD = "secret"  # scripts/dovecot-test: any user, this password
+DOVECOT_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "dovecot-test"
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[Dovecot]:
+    """A real Dovecot: the one .ci/run or `make dovecot` started (DOVECOT_TEST_ADDRESS=host:port),
+    or a private instance for this test session."""
+    address = os.environ.get("DOVECOT_TEST_ADDRESS", "")
+    if address:
+        host, given_port = address.rsplit(":", 1)
+        yield Dovecot(host, int(given_port))
+        return
+    # Straight under /tmp: Dovecot's mail user must be able to reach it (pytest's are 0700).
+    directory = tempfile.mkdtemp(prefix="crm-dovecot-")
+    port = free_port()
+    started = subprocess.run(
+        [str(DOVECOT_SCRIPT), "start", str(directory), str(port)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert started.returncode == 0, f"Dovecot did not start: {started.stderr}"
+    try:
+        yield Dovecot("127.0.0.1", port)
+    finally:
+        subprocess.run([str(DOVECOT_SCRIPT), "stop", directory], check=False)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def imap_mailbox(dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch, db: None) -> Mailbox:
+    """The support mailbox polling its own, empty, Dovecot account."""
+    monkeypatch.setenv("CRM_TEST_IMAP_PASSWORD", DOVECOT_PASSWORD)
+    return Mailbox.objects.create(
+        name="support",
+        address="support@example.com",
+        imap_host=dovecot.host,
+        imap_port=dovecot.port,
+        imap_tls=False,
+        imap_user=f"support-{uuid.uuid4().hex[:12]}",
+        imap_secret_env="CRM_TEST_IMAP_PASSWORD",
+    )
