@@ -90,7 +90,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    # Audit history of the models in AUDITLOG_INCLUDE_TRACKING_MODELS (crm/audit.py).
+    # Audit history of the models in AUDITLOG_INCLUDE_TRACKING_MODELS (core/audit.py).
     "auditlog",
     "axes",
     "accounts",
@@ -102,7 +102,7 @@ INSTALLED_APPS = [
     "telephony",
     "email_channel",
     "live",
-    "crm.api",
+    "core.api",
     "crm",
 ]
 
@@ -110,23 +110,23 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Content-Security-Policy (settings.SECURE_CSP) and Permissions-Policy on every response.
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
-    "crm.security_headers.PermissionsPolicyMiddleware",
+    "core.security_headers.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "crm.audit.AuditPathMiddleware",
+    "core.audit.AuditPathMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "crm.middleware.OperatorPreferencesMiddleware",
+    "core.middleware.OperatorPreferencesMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a lockout into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
 
 # Audit history (docs/architecture.md#audit-history): who changed these records, when, through
-# which path (crm/audit.py), old and new values. Erasure anonymises it (crm/privacy.py).
+# which path (core/audit.py), old and new values. Erasure anonymises it (crm/privacy.py).
 AUDITLOG_INCLUDE_TRACKING_MODELS = (
     {"model": "customers.Customer", "m2m_fields": {"tags"}},
     "customers.ContactPoint",
@@ -226,7 +226,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 # Enqueueing must fail fast when Redis is down: the web request goes on and the deliveries
-# sweep sends what was left pending (crm/queue.py).
+# sweep sends what was left pending (core/queue.py).
 CELERY_BROKER_CONNECTION_TIMEOUT = env_int("CELERY_BROKER_CONNECTION_TIMEOUT", 2)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
@@ -459,18 +459,18 @@ REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header makes an anonymous request a 401, not a 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Hashed, named, expiring tokens (accounts.ApiToken), DRF's `Token <key>` header.
-        "crm.api.authentication.ApiTokenAuthentication",
+        "accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["crm.api.permissions.ModelPermissions"],
-    "DEFAULT_FILTER_BACKENDS": ["crm.api.filters.StrictFilterBackend"],
+    "DEFAULT_PERMISSION_CLASSES": ["core.api.permissions.ModelPermissions"],
+    "DEFAULT_FILTER_BACKENDS": ["core.api.filters.StrictFilterBackend"],
     # JSON only (415 for anything else); a view that must read a form sets its own parsers.
-    "DEFAULT_PARSER_CLASSES": ["crm.api.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.api.parsers.JSONParser"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
-    "DEFAULT_PAGINATION_CLASS": "crm.api.pagination.StableCursorPagination",
-    "DEFAULT_THROTTLE_CLASSES": ["crm.api.throttling.TokenRateThrottle"],
-    "EXCEPTION_HANDLER": "crm.api.exceptions.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "crm.api.schema.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.StableCursorPagination",
+    "DEFAULT_THROTTLE_CLASSES": ["core.api.throttling.TokenRateThrottle"],
+    "EXCEPTION_HANDLER": "core.api.exceptions.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.AutoSchema",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "CRM API",
@@ -496,7 +496,7 @@ SPECTACULAR_SETTINGS = {
         "SurveyKindEnum": "surveys.models.Survey.Kind",
         "ChannelEnum": "customers.models.Channel",
         "SalesChannelEnum": "customers.models.SalesChannel",
-        "DeliveryChannelEnum": "crm.api.schema.delivery_channel_choices",
+        "DeliveryChannelEnum": "customers.api.schema.delivery_channel_choices",
         "PurchaseStatusEnum": "customers.models.Purchase.Status",
         "InterestStatusEnum": "customers.models.Interest.Status",
         "OfferStatusEnum": "customers.models.Offer.Status",
@@ -556,7 +556,7 @@ if not DEBUG:
 # (issue 15: brute force, proxies, Content Security Policy, hashed tokens, opaque links)
 
 # Reverse proxies in front of the app that append to X-Forwarded-For (nginx, a load balancer);
-# the client is the N-th address from the right (crm/client_address.py). 0: no proxy, the
+# the client is the N-th address from the right (core/client_address.py). 0: no proxy, the
 # socket address. Defaults to 1 in production behind the documented TLS proxy.
 CRM_TRUSTED_PROXY_COUNT = env_int(
     "CRM_TRUSTED_PROXY_COUNT",
@@ -571,8 +571,8 @@ AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = datetime.timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 30))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
-AXES_CLIENT_IP_CALLABLE = "crm.client_address.client_address"
-AXES_LOCKOUT_CALLABLE = "crm.lockout.locked_out"
+AXES_CLIENT_IP_CALLABLE = "core.client_address.client_address"
+AXES_LOCKOUT_CALLABLE = "core.lockout.locked_out"
 AXES_USERNAME_FORM_FIELD = "username"
 # Successful logins are in the admin's history already; the attempts table is what matters.
 AXES_DISABLE_ACCESS_LOG = env_bool("AXES_DISABLE_ACCESS_LOG", False)
@@ -595,7 +595,7 @@ SECURE_CSP = {
     "form-action": [CSP.SELF],
     "frame-ancestors": [CSP.NONE],
 }
-# Browser features no page of the CRM uses, switched off for all (crm/security_headers.py).
+# Browser features no page of the CRM uses, switched off for all (core/security_headers.py).
 PERMISSIONS_POLICY: dict[str, list[str]] = {
     feature: []
     for feature in (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crm.queue import enqueue_on_commit
+from core.queue import enqueue_on_commit
 from email_channel.outbound import queue_ticket_reply
 from email_channel.tasks import send_ticket_reply_task
 from tickets.models import TicketMessage

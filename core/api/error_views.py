@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from django.views import defaults
 
-from crm.api.exceptions import error_body
+from core.api.exceptions import error_body
 
 API_PREFIX = "/api/"
 

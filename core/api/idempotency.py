@@ -19,6 +19,7 @@ import hashlib
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -27,9 +28,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from crm.api.exceptions import Conflict, UnprocessableEntity
-from crm.api.models import IdempotencyKey
-from crm.api.users import acting_user
+from core.api.exceptions import Conflict, UnprocessableEntity
+from core.api.models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
@@ -67,7 +67,10 @@ def claim_key(*, request: Request, key: str, now: dt.datetime) -> IdempotencyKey
             {HEADER: [_("Send a key of 1 to %(max)d characters.") % {"max": MAX_KEY_LENGTH}]}
         )
     print_ = fingerprint(request)
-    user = acting_user(request)
+    user = request.user
+    if not user.is_authenticated:
+        # Permissions let only authenticated users through; this is the type's guard.
+        raise PermissionDenied
     ttl = dt.timedelta(seconds=settings.API_IDEMPOTENCY_TTL_SECONDS)
     lease = dt.timedelta(seconds=settings.API_IDEMPOTENCY_LEASE_SECONDS)
     for _attempt in range(2):
