@@ -101,6 +101,8 @@ INSTALLED_APPS = [
     "webhooks",
     "telephony",
     "email_channel",
+    # Only its inbound webhook views and signal (email_channel/urls.py, email_channel/inbound.py).
+    "anymail",
     "live",
     "core.api",
     "crm",
@@ -651,6 +653,9 @@ EMAIL_MESSAGE_ID_DOMAIN = os.environ.get(
 )
 # Attachments larger than this are not kept (the message says so); 25 MB is Gmail's limit.
 EMAIL_ATTACHMENT_MAX_BYTES = env_int("EMAIL_ATTACHMENT_MAX_BYTES", 25 * 1024 * 1024)
+# Providers' inbound webhooks (django-anymail) authenticate with HTTP basic auth "user:password";
+# without it they answer 404. Each provider's own signing key is set as anymail documents.
+ANYMAIL = {"WEBHOOK_SECRET": os.environ.get("ANYMAIL_WEBHOOK_SECRET", "")}
 # How many messages the IMAP poller fetches per round trip (bounds its memory).
 EMAIL_IMAP_BATCH = env_int("EMAIL_IMAP_BATCH", 50)
 # Seconds an IMAP connection may wait on the server.

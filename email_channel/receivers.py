@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from anymail.signals import inbound
+
 from core.queue import enqueue_on_commit
+from email_channel.inbound import ingest_inbound_event
 from email_channel.outbound import queue_ticket_reply
 from email_channel.tasks import send_ticket_reply_task
 from tickets.models import TicketMessage
@@ -21,3 +24,4 @@ def reply_by_email(sender: Any, *, message: TicketMessage, **kwargs: Any) -> Non
 
 def connect() -> None:
     ticket_message_added.connect(reply_by_email, dispatch_uid="email_channel.reply_by_email")
+    inbound.connect(ingest_inbound_event, dispatch_uid="email_channel.ingest_inbound_event")
