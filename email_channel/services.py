@@ -27,6 +27,7 @@ from customers.services import create_customer
 from email_channel.models import EmailMessage, Mailbox, QuarantinedEmail
 from email_channel.parsing import ParsedAttachment, ParsedEmail, UnparseableEmail, parse_email
 from email_channel.replies import split_reply
+from surveys.sentiment import classify as classify_sentiment
 from tickets.models import Ticket, TicketAttachment, TicketContact, TicketMessage
 from tickets.services import add_message, open_ticket, record_customer_contact
 
@@ -210,6 +211,10 @@ def _store(parsed: ParsedEmail, *, mailbox: Mailbox, imap_uid: int | None) -> In
             ticket = message.ticket
             TicketContact.objects.create(ticket=ticket, interaction=interaction)
     _store_attachments(message, kept)
+    if new_text:
+        # The customer's own words only: quoted history and refusal notes are not their mood.
+        message.sentiment = classify_sentiment(new_text)
+        message.save(update_fields=["sentiment"])
     record.ticket = ticket
     record.ticket_message = message
     record.quoted_text = quoted

@@ -312,6 +312,12 @@ class Ticket(models.Model):
             raise ValidationError({"purchase": _("The purchase belongs to another customer.")})
 
 
+class Sentiment(models.TextChoices):
+    POSITIVE = "positive", _("Positive")
+    NEUTRAL = "neutral", _("Neutral")
+    NEGATIVE = "negative", _("Negative")
+
+
 class TicketMessage(models.Model):
     """One message in a ticket's conversation: the customer's, an operator's reply or a note."""
 
@@ -337,6 +343,11 @@ class TicketMessage(models.Model):
         _("internal note"), default=False, help_text=_("Seen by staff only.")
     )
     channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices, blank=True)
+    # Of a customer's message, by the survey comments' classifier (surveys.sentiment); empty
+    # when not classified. A negative one marks the ticket in the queue.
+    sentiment = models.CharField(
+        _("sentiment"), max_length=10, choices=Sentiment.choices, blank=True
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:

@@ -6,17 +6,33 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from tickets import extensions
-from tickets.models import Priority, Status, Ticket, TicketContact, TicketEvent, TicketMessage
+from tickets.models import (
+    Priority,
+    Sentiment,
+    Status,
+    Ticket,
+    TicketContact,
+    TicketEvent,
+    TicketMessage,
+)
 
 
 def queue_tickets() -> QuerySet[Ticket]:
-    """Tickets with what a queue row shows: customer, assignee, team and SLA policy."""
-    return Ticket.objects.select_related("customer", "assignee", "team", "sla_policy")
+    """Tickets with what a queue row shows: customer, assignee, team, SLA policy, and whether
+    the customer wrote a message that reads negative."""
+    negative = TicketMessage.objects.filter(
+        ticket=OuterRef("pk"),
+        author_kind=TicketMessage.Author.CUSTOMER,
+        sentiment=Sentiment.NEGATIVE,
+    )
+    return Ticket.objects.select_related("customer", "assignee", "team", "sla_policy").annotate(
+        has_negative_message=Exists(negative)
+    )
 
 
 @dataclass(frozen=True)

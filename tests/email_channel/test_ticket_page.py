@@ -138,3 +138,32 @@ def test_card_shows_a_bouncing_address(mailbox: Mailbox, operator: User) -> None
     page = _client(operator).get(reverse("customers:card", args=[ticket.customer_id]))
 
     assert 'class="badge bad bouncing"' in page.content.decode()
+
+
+def test_negative_mail_is_marked_on_the_ticket_and_in_the_queue(
+    mailbox: Mailbox, operator: User
+) -> None:
+    angry = (
+        b"From: angry@example.org\nSubject: Order\nMessage-ID: <angry-1@example.org>\n"
+        b"Content-Type: text/plain; charset=utf-8\n\n"
+        b"This is terrible, the worst service ever. I am very disappointed and angry.\n"
+    )
+    calm = (
+        b"From: calm@example.org\nSubject: Thanks\nMessage-ID: <calm-1@example.org>\n"
+        b"Content-Type: text/plain; charset=utf-8\n\nThank you, great help, everything works!\n"
+    )
+    bad = ticket_of(ingest_email(angry, mailbox=mailbox))
+    good = ticket_of(ingest_email(calm, mailbox=mailbox))
+    client = _client(operator)
+
+    assert bad.messages.get().sentiment == "negative"
+    assert good.messages.get().sentiment == "positive"
+    queue = client.get(reverse("tickets:queue")).content.decode()
+    rows = {
+        ticket.pk: next(row for row in queue.split("<tr") if f"/tickets/{ticket.pk}/" in row)
+        for ticket in (bad, good)
+    }
+    assert "sentiment-negative" in rows[bad.pk]
+    assert "sentiment-negative" not in rows[good.pk]
+    page = client.get(reverse("tickets:detail", args=[bad.pk])).content.decode()
+    assert 'class="badge bad sentiment-negative"' in page
