@@ -79,3 +79,17 @@ def test_command_refuses_an_unknown_mailbox(db: None) -> None:
 
     with pytest.raises(CommandError, match="No mailbox named 'nope'"):
         call_command("ingest_email", "--mailbox", "nope", "--file", "/dev/null")
+
+
+def test_seed_demo_has_the_support_mailbox_the_pipe_needs(
+    db: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    call_command("seed_demo", "--customers", "5", "--seed", "3", stdout=StringIO())
+    stdin = io.TextIOWrapper(io.BytesIO(corpus("windows1251_new.eml")))
+    monkeypatch.setattr(sys, "stdin", stdin)
+
+    call_command("ingest_email", "--mailbox", "support", stdout=StringIO())
+
+    mailbox = Mailbox.objects.get(name="support")
+    assert mailbox.address == "support@example.com"
+    assert Ticket.objects.get(subject="Возврат заказа").team == mailbox.team
