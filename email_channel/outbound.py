@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from customers.delivery.policy import error_text
+from core.outbox.policy import error_text
 from customers.models import ContactPoint
 from email_channel.models import EmailMessage, Mailbox
 from email_channel.services import TICKET_TOKEN_RE

@@ -6,7 +6,7 @@ from typing import Any
 
 from celery import shared_task
 
-from customers.delivery.policy import retry_delay
+from core.outbox.policy import retry_delay
 from email_channel.models import EmailMessage
 from email_channel.outbound import send_ticket_reply
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import math
 import secrets
 from typing import Any
@@ -14,6 +15,7 @@ from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
+from core.outbox.models import OutboxMessage, outbox_constraints, outbox_indexes
 from customers.dates import validate_past_moment
 from customers.models import DELIVERY_CHANNELS, Channel, Customer, Purchase
 from tickets.models import Ticket
@@ -22,10 +24,29 @@ from tickets.models import Ticket
 DEFAULT_SCALES: dict[str, tuple[int, int]] = {"CSAT": (1, 5), "NPS": (0, 10), "CES": (1, 7)}
 # CSAT counts the top quarter of the scale as satisfied: 4-5 on 1-5, 8-10 on 1-10.
 SATISFIED_SHARE_OF_SCALE = 0.75
-# NPS: promoters answer 9 or 10 (Reichheld's definition); they are the "satisfied" ones.
+# NPS bands on its 0-10 scale (Reichheld's definition): promoters answer 9-10, passives 7-8,
+# detractors 0-6. Promoters are the NPS survey's "satisfied" ones. The card's badges, the
+# metrics and the demo data all read the bands from here (`nps_band`).
 NPS_PROMOTER_MIN = 9
+NPS_PASSIVE_MIN = 7
+NPS_DETRACTOR_MAX = NPS_PASSIVE_MIN - 1
 DEFAULT_INVITATION_TTL_DAYS = 14
 TOKEN_BYTES = 32  # 256 bits: not guessable, 43 URL-safe characters
+
+
+class NPSBand(enum.StrEnum):
+    PROMOTER = "promoter"
+    PASSIVE = "passive"
+    DETRACTOR = "detractor"
+
+
+def nps_band(score: int) -> NPSBand:
+    """Where an NPS answer falls: promoter (9-10), passive (7-8) or detractor (0-6)."""
+    if score >= NPS_PROMOTER_MIN:
+        return NPSBand.PROMOTER
+    if score >= NPS_PASSIVE_MIN:
+        return NPSBand.PASSIVE
+    return NPSBand.DETRACTOR
 
 
 def generate_token() -> str:
@@ -182,19 +203,13 @@ DEFAULT_QUESTIONS: dict[str, Any] = {
 INVITATION_TOKEN_PERMISSION = "surveys.view_invitation_token"
 
 
-class SurveyInvitation(models.Model):
+class SurveyInvitation(OutboxMessage):
     """An invitation to one customer to answer one survey, reachable by its secret token.
 
     `cause` names what prompted it ("ticket:42", "purchase:7", "periodic:2026-11"): a customer
-    is invited at most once per survey and cause.
+    is invited at most once per survey and cause. It is sent through the outbox (core/outbox):
+    `sent_at` is when the provider accepted it, `claimed_at` when a worker took it.
     """
-
-    class Delivery(models.TextChoices):
-        PENDING = "pending", _("Waiting to be sent")
-        SENDING = "sending", _("Sending")
-        SENT = "sent", _("Sent")
-        FAILED = "failed", _("Failed")
-        SKIPPED = "skipped", _("Skipped (no consent or contact)")
 
     survey = models.ForeignKey(
         Survey, verbose_name=_("survey"), on_delete=models.PROTECT, related_name="invitations"
@@ -248,13 +263,7 @@ class SurveyInvitation(models.Model):
         choices=[(c.value, c.label) for c in DELIVERY_CHANNELS],
         default=Channel.EMAIL,
     )
-    delivery_status = models.CharField(
-        _("delivery"), max_length=10, choices=Delivery.choices, default=Delivery.PENDING
-    )
-    attempts = models.PositiveSmallIntegerField(_("delivery attempts"), default=0)
-    last_error = models.TextField(_("last error"), blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
-    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     expires_at = models.DateTimeField(_("expires at"), blank=True)
 
     class Meta:
@@ -275,11 +284,7 @@ class SurveyInvitation(models.Model):
                 name="survey_invitation_expires_after_creation",
                 violation_error_message=_("An invitation must expire after it was created."),
             ),
-            models.CheckConstraint(
-                condition=~Q(delivery_status="sent") | Q(sent_at__isnull=False),
-                name="survey_invitation_sent_has_time",
-                violation_error_message=_("A sent invitation has a sending time."),
-            ),
+            *outbox_constraints("survey_invitation"),
         ]
         indexes = [
             models.Index(fields=["customer", "-created_at"], name="invitation_customer_idx"),
@@ -288,6 +293,7 @@ class SurveyInvitation(models.Model):
                 condition=Q(delivery_status__in=["pending", "sending"]),
                 name="invitation_undelivered_idx",
             ),
+            *outbox_indexes("survey_invitation"),
         ]
 
     def __str__(self) -> str:

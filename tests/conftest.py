@@ -6,7 +6,12 @@ import pytest
 from django.db import connection
 from pytest_django.fixtures import Settings
 
-pytest_plugins = ["tests.personas", "tests.card_fixtures"]
+pytest_plugins = [
+    "tests.personas",
+    "tests.card_fixtures",
+    "tests.api_fixtures",
+    "tests.admin_fixtures",
+]
 
 
 @pytest.fixture(autouse=True)

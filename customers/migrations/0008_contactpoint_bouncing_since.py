@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customers', '0006_privacy_permissions_and_export_record'),
+        ('customers', '0007_reminder_outbox'),
     ]
 
     operations = [
