@@ -149,6 +149,7 @@ def idempotency_keys(*, on: dt.date) -> Summary:
 @register("mail", "poll the IMAP mailboxes; enqueue again email replies whose task never ran")
 def mail(*, on: dt.date) -> Summary:
     """The email channel's minute job; `on` is accepted for symmetry, it works on now."""
+    from core.queue import enqueue
     from email_channel.imap import poll_all_mailboxes
     from email_channel.selectors import stale_queued_reply_ids
     from email_channel.tasks import send_ticket_reply_task

@@ -209,3 +209,39 @@ def test_round_trip_reply_by_smtp_answer_by_imap_same_ticket(
     assert last is not None
     assert (last.author_kind, last.body) == ("customer", "Yes, it works. Thank you!")
     assert EmailMessage.objects.get(message_id="answer-1@example.org").ticket_id == ticket.pk
+
+
+@pytest.mark.django_db
+def test_the_mail_job_polls_and_requeues_lost_replies(
+    imap_mailbox: Mailbox, dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from crm.jobs import run_job
+    from email_channel import tasks
+
+    dovecot.append(imap_mailbox.imap_user, new_request(1))
+    poll_mailbox_result = run_job("mail")
+    ticket = Ticket.objects.get()
+    lost = EmailMessage.objects.create(
+        mailbox=imap_mailbox,
+        direction=EmailMessage.Direction.OUTBOUND,
+        status=EmailMessage.Status.QUEUED,
+        message_id="lost-1@example.com",
+        ticket=ticket,
+        created_at=timezone.now() - dt.timedelta(hours=1),
+    )
+    sent: list[int] = []
+    monkeypatch.setattr(
+        tasks.send_ticket_reply_task,
+        "apply_async",
+        lambda kwargs, retry: sent.append(kwargs["email_id"]),
+    )
+
+    summary = run_job("mail")
+
+    assert poll_mailbox_result["fetched"] == 1
+    assert summary == {"mailboxes": 1, "fetched": 0, "replies_enqueued": 1}
+    assert sent == [lost.pk]
