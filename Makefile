@@ -8,7 +8,7 @@ HOST      ?= 127.0.0.1
 PORT      ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help setup run migrate seed admin-user test lint format bench bench-quick bench-live bench-floor bench-load web worker beat clean
+.PHONY: help setup run migrate seed admin-user test lint format bench bench-quick bench-live bench-floor bench-load web worker beat clean dovecot dovecot-stop
 
 help:
 	@echo "make run          set up, migrate, load demo data once, serve on http://$(HOST):$(PORT)"
@@ -19,6 +19,7 @@ help:
 	@echo "make bench-live   screen-pop latency in Chromium against the ASGI server"
 	@echo "make bench-floor  card, lookup, metrics against their own SQL (PostgreSQL, generate_data)"
 	@echo "make bench-load   wrk against the production server (PostgreSQL, generate_data)"
+	@echo "make dovecot      a private Dovecot IMAP server for the email tests (make dovecot-stop)"
 
 # Idempotent: re-installs only when pyproject.toml changed since the last install.
 setup: $(STAMP)
@@ -93,6 +94,17 @@ worker: setup
 
 beat: setup
 	$(VENV)/bin/celery -A crm beat --loglevel INFO --schedule var/celerybeat-schedule
+
+# A private Dovecot for the email channel's IMAP tests (needs apt-get install dovecot-imapd);
+# export the printed DOVECOT_TEST_ADDRESS, or let the tests start their own instance.
+DOVECOT_DIR  ?= /tmp/crm-dovecot
+DOVECOT_PORT ?= 14300
+dovecot:
+	@scripts/dovecot-test start $(DOVECOT_DIR) $(DOVECOT_PORT) >/dev/null
+	@echo "export DOVECOT_TEST_ADDRESS=127.0.0.1:$(DOVECOT_PORT)"
+
+dovecot-stop:
+	scripts/dovecot-test stop $(DOVECOT_DIR)
 
 clean:
 	rm -rf $(VENV) var/static .pytest_cache .mypy_cache .ruff_cache

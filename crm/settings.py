@@ -100,6 +100,9 @@ INSTALLED_APPS = [
     "metrics",
     "webhooks",
     "telephony",
+    "email_channel",
+    # Only its inbound webhook views and signal (email_channel/urls.py, email_channel/inbound.py).
+    "anymail",
     "live",
     "core.api",
     "crm",
@@ -317,6 +320,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": crontab(minute="*/15"),
         "kwargs": {"name": "calls"},
     },
+    # The email channel: new mail from the IMAP mailboxes, replies whose task never ran.
+    "mail-every-minute": {
+        "task": "crm.run_job",
+        "schedule": crontab(minute="*"),
+        "kwargs": {"name": "mail"},
+    },
     # Idempotency keys replay for 24 hours; their rows go within the hour after that.
     "idempotency-keys-hourly": {
         "task": "crm.run_job",
@@ -458,6 +467,10 @@ STATIC_ROOT = VAR_DIR / "static"
 # whitenoise serves from here; it must exist even before the first collectstatic.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Uploaded and mailed-in files (ticket attachments); an S3-compatible bucket through
+# django-storages is a STORAGES["default"] change (docs/email.md#attachments).
+MEDIA_ROOT = Path(os.environ.get("CRM_MEDIA_ROOT", str(VAR_DIR / "media")))
+MEDIA_URL = "media/"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -680,6 +693,22 @@ MAILERS = {
     }
 }
 DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "support@example.com")
+
+# --- Email channel (docs/email.md) ---------------------------------------------------------------
+# The domain of the Message-IDs the product puts on the mail it sends; inbound mail carrying
+# one is our own loop and never opens a ticket.
+EMAIL_MESSAGE_ID_DOMAIN = os.environ.get(
+    "EMAIL_MESSAGE_ID_DOMAIN", DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1] or "crm.localhost"
+)
+# Attachments larger than this are not kept (the message says so); 25 MB is Gmail's limit.
+EMAIL_ATTACHMENT_MAX_BYTES = env_int("EMAIL_ATTACHMENT_MAX_BYTES", 25 * 1024 * 1024)
+# Providers' inbound webhooks (django-anymail) authenticate with HTTP basic auth "user:password";
+# without it they answer 404. Each provider's own signing key is set as anymail documents.
+ANYMAIL = {"WEBHOOK_SECRET": os.environ.get("ANYMAIL_WEBHOOK_SECRET", "")}
+# How many messages the IMAP poller fetches per round trip (bounds its memory).
+EMAIL_IMAP_BATCH = env_int("EMAIL_IMAP_BATCH", 50)
+# Seconds an IMAP connection may wait on the server.
+EMAIL_IMAP_TIMEOUT_SECONDS = env_int("EMAIL_IMAP_TIMEOUT_SECONDS", 30)
 
 # --- Logging --------------------------------------------------------------------------------
 

@@ -29,6 +29,8 @@ urlpatterns = [
     path("tickets/", include("tickets.urls")),
     # The caller log: today's calls, missed and abandoned first (telephony events feed it).
     path("calls/", include("telephony.urls")),
+    # Mail providers' inbound webhooks (django-anymail), authenticated by ANYMAIL_WEBHOOK_SECRET.
+    path("email/inbound/", include("email_channel.urls")),
     # Server-sent events to the operators' open pages, and ticket presence heartbeats.
     path("live/", include("live.urls")),
     # The public survey pages live at /s/<token>/ (short enough for an SMS).

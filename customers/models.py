@@ -231,6 +231,13 @@ class ContactPoint(models.Model):
     opted_out_at = models.DateTimeField(
         _("opted out at"), null=True, blank=True, help_text=_("No reminders or surveys here.")
     )
+    # Set when mail to this address came back as a permanent delivery failure (a DSN bounce).
+    bouncing_since = models.DateTimeField(
+        _("bouncing since"),
+        null=True,
+        blank=True,
+        help_text=_("Mail to this address came back undelivered."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:

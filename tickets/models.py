@@ -7,6 +7,7 @@ The effects of a move (timestamps, history) are applied by `tickets.services`.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.conf import settings
@@ -311,6 +312,12 @@ class Ticket(models.Model):
             raise ValidationError({"purchase": _("The purchase belongs to another customer.")})
 
 
+class Sentiment(models.TextChoices):
+    POSITIVE = "positive", _("Positive")
+    NEUTRAL = "neutral", _("Neutral")
+    NEGATIVE = "negative", _("Negative")
+
+
 class TicketMessage(models.Model):
     """One message in a ticket's conversation: the customer's, an operator's reply or a note."""
 
@@ -336,6 +343,11 @@ class TicketMessage(models.Model):
         _("internal note"), default=False, help_text=_("Seen by staff only.")
     )
     channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices, blank=True)
+    # Of a customer's message, by the survey comments' classifier (surveys.sentiment); empty
+    # when not classified. A negative one marks the ticket in the queue.
+    sentiment = models.CharField(
+        _("sentiment"), max_length=10, choices=Sentiment.choices, blank=True
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
@@ -431,3 +443,39 @@ class TicketEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.ticket_id} {self.get_kind_display()} {self.from_value}→{self.to_value}"
+
+
+def attachment_path(instance: TicketAttachment, filename: str) -> str:
+    """Where an attachment's file goes in storage: by ticket, never by the sender's file name."""
+    stamp = timezone.now()
+    return f"tickets/{stamp:%Y/%m}/{instance.message.ticket_id}/{uuid.uuid4().hex}"
+
+
+class TicketAttachment(models.Model):
+    """A file that came with a message (or was added to a reply), kept in Django's storage.
+
+    `content_type` is what the content itself is (sniffed), not what the sender declared;
+    inline images keep their Content-ID so the message can show them where they were.
+    """
+
+    message = models.ForeignKey(
+        TicketMessage,
+        verbose_name=_("message"),
+        on_delete=models.CASCADE,
+        related_name="attachments",
+    )
+    file = models.FileField(_("file"), upload_to=attachment_path, max_length=255)
+    filename = models.CharField(_("file name"), max_length=255)
+    content_type = models.CharField(_("content type"), max_length=100)
+    size = models.PositiveBigIntegerField(_("size, bytes"))
+    content_id = models.CharField(_("Content-ID"), max_length=255, blank=True)
+    is_inline = models.BooleanField(_("inline"), default=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+
+    def __str__(self) -> str:
+        return self.filename

@@ -7,15 +7,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypedDict
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from customers.selectors import Page
+from tickets import extensions
 from tickets.models import (
     ACTIVE_STATUSES,
     DONE_STATUSES,
     Priority,
+    Sentiment,
     Status,
     Ticket,
     TicketContact,
@@ -33,8 +35,16 @@ CLOSED_SHOWN = 3
 
 
 def queue_tickets() -> QuerySet[Ticket]:
-    """Tickets with what a queue row shows: customer, assignee, team and SLA policy."""
-    return Ticket.objects.select_related("customer", "assignee", "team", "sla_policy")
+    """Tickets with what a queue row shows: customer, assignee, team, SLA policy, and whether
+    the customer wrote a message that reads negative."""
+    negative = TicketMessage.objects.filter(
+        ticket=OuterRef("pk"),
+        author_kind=TicketMessage.Author.CUSTOMER,
+        sentiment=Sentiment.NEGATIVE,
+    )
+    return Ticket.objects.select_related("customer", "assignee", "team", "sla_policy").annotate(
+        has_negative_message=Exists(negative)
+    )
 
 
 @dataclass(frozen=True)
@@ -133,7 +143,12 @@ def ticket_page(*, ticket_id: int) -> TicketPage:
         Ticket.objects.select_related(
             "customer", "assignee", "team", "sla_policy", "purchase__product"
         ).prefetch_related(
-            Prefetch("messages", queryset=TicketMessage.objects.select_related("author_user")),
+            Prefetch(
+                "messages",
+                queryset=TicketMessage.objects.select_related(
+                    "author_user", *extensions.MESSAGE_RELATED
+                ).prefetch_related("attachments"),
+            ),
             Prefetch("events", queryset=TicketEvent.objects.select_related("actor")),
             Prefetch("contacts", queryset=TicketContact.objects.select_related("interaction")),
         ),

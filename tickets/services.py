@@ -27,7 +27,7 @@ from tickets.models import (
     TicketEvent,
     TicketMessage,
 )
-from tickets.signals import ticket_status_changed
+from tickets.signals import ticket_message_added, ticket_status_changed
 from tickets.sla import due_times
 
 SLA_FIELDS = (
@@ -212,6 +212,7 @@ def add_message(
         Status.RESOLVED,
     ):
         change_ticket_status(ticket=ticket, to_status=Status.OPEN, at=now)
+    ticket_message_added.send(sender=TicketMessage, message=message)
     live.message_added(message=message)
     return message
 

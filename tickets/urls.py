@@ -14,6 +14,7 @@ urlpatterns = [
     path("<int:pk>/status/", views.change_status, name="status"),
     path("<int:pk>/assign/", views.assign, name="assign"),
     path("<int:pk>/priority/", views.change_priority, name="priority"),
+    path("<int:pk>/attachments/<int:attachment_id>/", views.attachment, name="attachment"),
 ]
 
 card_urlpatterns = [

@@ -14,7 +14,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -23,9 +23,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.models import User
 from customers.models import Customer
 from customers.views import card_action, operator_required
+from tickets import extensions
 from tickets.filters import TicketFilter
 from tickets.forms import AssignForm, OpenTicketForm, PriorityForm, ReplyForm, StatusForm
-from tickets.models import Status, TicketMessage
+from tickets.models import Status, TicketAttachment, TicketMessage
 from tickets.selectors import TicketPage, customer_ticket_page, queue_tickets, ticket_page
 from tickets.services import (
     add_message,
@@ -95,6 +96,7 @@ def _render_page(
         "priority_form": forms.get("priority_form")
         or PriorityForm(initial={"priority": ticket.priority}),
         "author_kinds": TicketMessage.Author,
+        "message_partials": extensions.MESSAGE_PARTIALS,
     }
     return render(request, "tickets/detail.html", context, status=status)
 
@@ -200,6 +202,36 @@ def change_priority(request: HttpRequest, pk: int) -> HttpResponse:
         return _form_failed(request, page, "priority_form", form, error)
     messages.success(request, _("Priority saved."))
     return redirect("tickets:detail", pk=pk)
+
+
+# Types a browser may render in the page; everything else is served as a download, so a
+# mailed-in HTML or SVG file can never run in the product's origin.
+INLINE_SAFE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+
+
+@require_GET
+@login_required
+@permission_required(("tickets.view_ticket", "tickets.view_ticketmessage"), raise_exception=True)
+def attachment(request: HttpRequest, pk: int, attachment_id: int) -> FileResponse:
+    """A file of one of the ticket's messages, for staff who may read the ticket."""
+    item = get_object_or_404(
+        TicketAttachment.objects.select_related("message"), pk=attachment_id, message__ticket_id=pk
+    )
+    try:
+        handle = item.file.open("rb")
+    except FileNotFoundError as exc:
+        raise Http404(_("The file is no longer in storage.")) from exc
+    inline = item.content_type in INLINE_SAFE_TYPES
+    response = FileResponse(
+        handle,
+        as_attachment=not inline,
+        filename=item.filename,
+        content_type=item.content_type if inline else "application/octet-stream",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 # --- On the customer card --------------------------------------------------------------------

@@ -36,6 +36,7 @@ from customers.models import (
 )
 from customers.purchases import write_purchases
 from customers.signals import instance_rows, send_rows_written
+from email_channel.models import Mailbox
 
 DEFAULT_SEED = 42
 DEFAULT_CUSTOMERS = 300
@@ -112,6 +113,14 @@ def seed_demo(
     clock = DemoClock(now=now or timezone.now())
     operators, supervisor = ensure_staff(password=password)
     policies = ensure_sla_policies()
+    # The mailbox `ingest_email --mailbox support` takes mail into; no mail server needed.
+    Mailbox.objects.get_or_create(
+        name="support",
+        defaults={
+            "address": "support@example.com",
+            "team": Team.objects.filter(name=words.FIRST_LINE).first(),
+        },
+    )
     surveys = ensure_surveys()
     tags = {name: Tag.objects.get_or_create(name=name)[0] for name in words.TAGS}
     products = ensure_catalogue(sku_prefix=DEMO_SKU_PREFIX, slug_prefix=DEMO_SLUG_PREFIX)

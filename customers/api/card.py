@@ -80,6 +80,11 @@ class CardContactSerializer(serializers.Serializer):
     label = serializers.CharField(source="contact.label", allow_blank=True)  # type: ignore[assignment]
     is_primary = serializers.BooleanField(source="contact.is_primary")
     opted_out_at = UTCDateTimeField(source="contact.opted_out_at", allow_null=True)
+    bouncing_since = UTCDateTimeField(
+        source="contact.bouncing_since",
+        allow_null=True,
+        help_text="Mail to this address came back undelivered since then.",
+    )
 
 
 class CardContactsSerializer(serializers.Serializer):

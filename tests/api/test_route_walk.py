@@ -27,16 +27,19 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 from django.apps import apps
+from django.core.files.base import ContentFile
 from django.db import connection, transaction
 from django.db.models import Model
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
+from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 from accounts.models import User
@@ -60,7 +63,7 @@ from tests.factories import (
     TicketMessageFactory,
 )
 from tests.personas import issue_api_token
-from tickets.models import TicketMessage
+from tickets.models import TicketAttachment, TicketMessage
 
 pytestmark = pytest.mark.django_db
 
@@ -123,7 +126,8 @@ class World:
 
 
 @pytest.fixture
-def world(db: None) -> World:
+def world(db: None, settings: Settings, tmp_path: Path) -> World:
+    settings.MEDIA_ROOT = tmp_path / "media"
     customer = CustomerFactory.create(full_name="Quxwalk Markerova", external_id="walk-ext-1")
     contact = PhoneFactory.create(customer=customer, value="+7 912 345-67-89")
     EmailFactory.create(customer=customer, value="quxwalk.marker@example.com")
@@ -131,9 +135,14 @@ def world(db: None) -> World:
     product = ProductFactory.create(category=category)
     purchase = PurchaseFactory.create(customer=customer, product=product)
     ticket = TicketFactory.create(customer=customer)
-    TicketMessageFactory.create(
+    message = TicketMessageFactory.create(
         ticket=ticket, author_kind=TicketMessage.Author.CUSTOMER, body="quxwalk-message-body"
     )
+    attachment = TicketAttachment(
+        message=message, filename="walk.txt", content_type="text/plain", size=16
+    )
+    attachment.file.save("walk.txt", ContentFile(b"quxwalk-attached"), save=False)
+    attachment.save()
     survey = SurveyFactory.create()
     invitation = SurveyInvitationFactory.create(survey=survey, customer=customer)
     response = SurveyResponseFactory.create(
@@ -150,6 +159,7 @@ def world(db: None) -> World:
         "offer": OfferFactory.create(customer=customer, product=product),
         "reminder": ReminderFactory.create(purchase=purchase),
         "ticket": ticket,
+        "attachment": attachment,
         "survey": survey,
         "invitation": invitation,
         "response": response,
@@ -220,6 +230,8 @@ def _param_value(route: Route, param: str, world: World) -> Any:
         return objects["contactpoint"].pk
     if param == "key":  # upserts: a key no record has, so a PUT would create one
         return "walk-new-key"
+    if param == "attachment_id":
+        return objects["attachment"].pk
     if param == "table":
         return "kpis"
     if param == "pk":
