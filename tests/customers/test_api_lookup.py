@@ -178,3 +178,45 @@ def test_lookup_query_can_use_the_contact_index(anna: Customer) -> None:
         plan = "\n".join(row[0] for row in cursor.fetchall())
 
     assert "contact_point_lookup_idx" in plan
+
+
+def test_the_compiled_lookup_reads_what_the_queryset_reads(anna: Customer) -> None:
+    """The API's path (the statement compiled once, the caller's value swapped in) gives the
+    same rows and types as the queryset, for a phone and an email, on either database."""
+    from crm.api.customer_views import LOOKUP_COLUMNS, lookup_customers, lookup_rows
+
+    other = CustomerFactory.create(full_name="Boris")
+    PhoneFactory.create(customer=other, value="+7 912 000-11-22")
+    for query in ({"phone": "8 (912) 345-67-89"}, {"email": "ANNA@example.com"},
+                  {"phone": "+79120001122"}, {"phone": "+79990001122"}):  # fmt: skip
+        expected = list(lookup_customers(**query).values_list(*LOOKUP_COLUMNS))
+        rows = lookup_rows(**query)
+        assert [tuple(vars(row).values()) for row in rows] == expected, query
+    first = lookup_rows(phone=NUMBER)[0]
+    assert first.last_purchase_at == dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
+    assert first.last_purchase_amount == Decimal("2500.00")
+    assert first.open_tickets_count == 1
+
+
+def test_the_compiled_lookup_compiles_once(anna: Customer) -> None:
+    from django.db.models.sql.compiler import SQLCompiler
+
+    from crm.api import customer_views
+
+    customer_views.lookup_rows(phone=NUMBER)  # compiled here, if no test did before
+    calls = []
+    original = SQLCompiler.as_sql
+
+    def counting(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return original(self, *args, **kwargs)
+
+    SQLCompiler.as_sql = counting  # type: ignore[method-assign]
+    try:
+        with CaptureQueriesContext(connection) as queries:
+            rows = customer_views.lookup_rows(phone="+7 912 345 67 89")
+    finally:
+        SQLCompiler.as_sql = original  # type: ignore[method-assign]
+    assert [row.id for row in rows] == [anna.pk]
+    assert len(queries) == 1
+    assert calls == []
