@@ -204,14 +204,14 @@ def test_the_compiled_lookup_compiles_once(anna: Customer) -> None:
     from crm.api import customer_views
 
     customer_views.lookup_rows(phone=NUMBER)  # compiled here, if no test did before
-    calls = []
+    calls: list[int] = []
     original = SQLCompiler.as_sql
 
-    def counting(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def counting(self: SQLCompiler, *args: object, **kwargs: object) -> object:
         calls.append(1)
-        return original(self, *args, **kwargs)
+        return original(self, *args, **kwargs)  # type: ignore[arg-type]
 
-    SQLCompiler.as_sql = counting  # type: ignore[method-assign]
+    SQLCompiler.as_sql = counting  # type: ignore[method-assign,assignment]
     try:
         with CaptureQueriesContext(connection) as queries:
             rows = customer_views.lookup_rows(phone="+7 912 345 67 89")
