@@ -199,6 +199,32 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 
+else:
+    # A database that is down or hung must not hold a request for long: connecting gives up
+    # after DATABASE_CONNECT_TIMEOUT_SECONDS (libpq's minimum is 2), a statement is cancelled
+    # by the server after DATABASE_STATEMENT_TIMEOUT_SECONDS (0: no limit; jobs and migrations
+    # that need longer set it in their environment), and a connection whose server stopped
+    # answering is dropped by TCP keepalives. The request then answers 503 with Retry-After
+    # (crm/unavailable.py). See docs/operations.md, "When PostgreSQL is down".
+    # A server that stopped answering altogether cancels nothing: the client gives up a little
+    # after the statement timeout would have fired (crm/postgresql/base.py).
+    _statement_timeout = env_float("DATABASE_STATEMENT_TIMEOUT_SECONDS", 30)
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"]["ENGINE"] = "crm.postgresql"
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT_SECONDS", 3),
+            "options": f"-c statement_timeout={int(_statement_timeout * 1000)}",
+            "client_timeout": _statement_timeout + 5 if _statement_timeout else None,
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 5,
+            "keepalives_count": 3,
+        }
+    )
+# Seconds a client is asked to wait (Retry-After) when the database is unreachable.
+DATABASE_RETRY_AFTER_SECONDS = env_int("DATABASE_RETRY_AFTER_SECONDS", 5)
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache and Celery -------------------------------------------------------------------------
