@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.redis import RedisCache
@@ -67,8 +68,11 @@ _breakers: dict[str, Breaker] = {}
 _breakers_lock = threading.Lock()
 
 
-def breaker_for(name: str, retry_seconds: float = DEFAULT_RETRY_SECONDS) -> Breaker:
-    """The process-wide breaker of one service (by name, e.g. its URL)."""
+def breaker_for(url: str, retry_seconds: float = DEFAULT_RETRY_SECONDS) -> Breaker:
+    """The process-wide breaker of the server at `url`: the cache, the broker and the live bus
+    on one Redis learn from each other's failures."""
+    parts = urlsplit(url)
+    name = f"{parts.scheme}://{parts.hostname}:{parts.port}" if parts.hostname else url
     with _breakers_lock:
         breaker = _breakers.get(name)
         if breaker is None:
@@ -88,7 +92,7 @@ class FailSoftRedisCache(RedisCache):
         options = dict(params.get("OPTIONS") or {})
         retry_seconds = float(options.pop("CACHE_RETRY_SECONDS", DEFAULT_RETRY_SECONDS))
         super().__init__(server, {**params, "OPTIONS": options})
-        self.breaker = breaker_for(f"cache {server}", retry_seconds)
+        self.breaker = breaker_for(server, retry_seconds)
 
     def _soft(self, call: Callable[[], T], fallback: T) -> T:
         if self.breaker.is_open():

@@ -36,7 +36,7 @@ def enqueue(task: Task[Any, Any], **kwargs: Any) -> bool:
     the broker is not tried again for REDIS_RETRY_SECONDS: a hung broker costs one timeout per
     process per interval, not one per request.
     """
-    breaker = breaker_for("broker", settings.REDIS_RETRY_SECONDS)
+    breaker = breaker_for(settings.CELERY_BROKER_URL, settings.REDIS_RETRY_SECONDS)
     if breaker.is_open():
         logger.info("broker unavailable: %s %s left for the sweep", task.name, kwargs)
         return False

@@ -215,7 +215,11 @@ else:
         {
             "connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT_SECONDS", 3),
             "options": f"-c statement_timeout={int(_statement_timeout * 1000)}",
-            "client_timeout": _statement_timeout + 5 if _statement_timeout else None,
+            "client_timeout": env_float(
+                "DATABASE_CLIENT_TIMEOUT_SECONDS",
+                _statement_timeout + 5 if _statement_timeout else 0,
+            )
+            or None,
             "keepalives": 1,
             "keepalives_idle": 10,
             "keepalives_interval": 5,

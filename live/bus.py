@@ -116,7 +116,7 @@ def publish(
     if url:
         # A live update is a courtesy: the page still shows the truth on the next load. A dead
         # or hung Redis costs one bounded timeout, then is left alone for a while (crm/cache.py).
-        breaker = breaker_for(f"live bus {url}", settings.REDIS_RETRY_SECONDS)
+        breaker = breaker_for(url, settings.REDIS_RETRY_SECONDS)
         if breaker.is_open():
             return message
         client = _sync_clients.get(url)

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from pytest_django.fixtures import Settings
 
-pytest_plugins = ["tests.personas", "tests.card_fixtures"]
+pytest_plugins = ["tests.personas", "tests.card_fixtures", "tests.faults_fixtures"]
 
 
 @pytest.fixture(autouse=True)
