@@ -37,8 +37,10 @@ DATABASE = "crm_faults"
 SERVER_START_SECONDS = 120
 # The server under test gives up on a database that does not answer after this long (the
 # statement timeout, and the client's deadline above it), so a hung server is seen quickly.
-STATEMENT_TIMEOUT_SECONDS = "1"
-CLIENT_TIMEOUT_SECONDS = "2"
+# The statement timeout is longer than a restart takes, so that a request blocked on a lock
+# is still in flight when the test restarts the server.
+STATEMENT_TIMEOUT_SECONDS = "10"
+CLIENT_TIMEOUT_SECONDS = "3"
 # Variables the settings read: the test run's own must not leak into the production server.
 _SETTINGS_VARIABLES = ("DJANGO_", "DATABASE_", "REDIS_", "CELERY_", "CRM_", "EMAIL_", "PHONE_")
 
@@ -130,8 +132,13 @@ class PrivateCluster:
         self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
 
     def _run(self, *command: str) -> None:
+        # The server's own output goes to its log (-l): nothing holds these pipes open.
         subprocess.run(
-            [*self.as_user, *command], check=True, capture_output=True, cwd=self.directory
+            [*self.as_user, *command],
+            check=True,
+            capture_output=True,
+            cwd=self.directory,
+            timeout=SERVER_START_SECONDS,
         )
 
     def create(self) -> None:
@@ -156,7 +163,8 @@ class PrivateCluster:
 
     def restart(self) -> None:
         """Stop fast (every session is ended) and start again."""
-        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "restart")
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+        self.start()
 
     def _processes(self) -> list[int]:
         master = int((self.data / "postmaster.pid").read_text().split()[0])
@@ -272,7 +280,7 @@ _SETUP = """
 import json
 from accounts.models import User
 from accounts.tokens import issue_token
-from customers.models import Customer
+from customers.models import Customer, Product
 from surveys.models import Survey, SurveyInvitation
 from webhooks.models import Webhook
 
@@ -282,7 +290,8 @@ Webhook.objects.create(
     name="everything", url="https://hooks.example.com/crm",
     events=["customer.created", "ticket.created", "ticket.status_changed"],
 )
-customer = Customer.objects.create(full_name="Survey Respondent")
+customer = Customer.objects.create(full_name="Survey Respondent", external_id="FAULTS-1")
+Product.objects.create(sku="FAULTS-KT", name="Kettle", price="2500.00")
 survey = Survey.objects.create(name="After support", kind="CSAT", scale_min=1, scale_max=5)
 invitation = SurveyInvitation.objects.create(survey=survey, customer=customer)
 print(json.dumps({"token": key, "survey_token": invitation.token}))
