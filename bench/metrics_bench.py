@@ -372,8 +372,8 @@ def build_summaries() -> float:
 def roll_up() -> float:
     """Run the nightly `rollups` job over the whole history, as the first night after an
     upgrade does (every later night rolls one day). Returns the seconds it took."""
+    from core.dates import site_today
     from metrics import rollups
-    from metrics.filters import site_today
 
     started = time.perf_counter()
     rollups.roll_up_due(on=site_today())

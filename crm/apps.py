@@ -11,9 +11,9 @@ class CrmConfig(AppConfig):
         from auditlog import get_logentry_model
         from django.db.models.signals import pre_save
 
+        from core.audit import fill_entry
         from crm import history, privacy_card
-        from crm.audit import fill_entry
 
-        pre_save.connect(fill_entry, sender=get_logentry_model(), dispatch_uid="crm.audit.fill")
+        pre_save.connect(fill_entry, sender=get_logentry_model(), dispatch_uid="core.audit.fill")
         history.register()
         privacy_card.register()

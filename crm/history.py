@@ -16,8 +16,8 @@ from django.db.models import Model, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from crm.api.serializers import UTCDateTimeField
-from crm.audit import path_label
+from core.api.serializers import UTCDateTimeField
+from core.audit import path_label
 from customers.card import CardContext, CardSection, register_section
 from customers.models import ContactPoint, Customer, Offer, Purchase
 from tickets.models import Ticket

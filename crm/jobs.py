@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from celery import shared_task
 from django.utils import timezone
 
-from crm.audit import PATH_JOB, audit_path
-from crm.queue import enqueue
+from core.audit import PATH_JOB, audit_path
+from core.dates import site_today
+from core.queue import enqueue
 
 Summary = dict[str, int | str]
 JobFunction = Callable[..., Summary]
@@ -52,7 +53,7 @@ def run_job(name: str, *, on: dt.date | None = None) -> Summary:
     except KeyError:
         raise UnknownJob(name) from None
     with audit_path(PATH_JOB):
-        return job.function(on=on or timezone.localdate())
+        return job.function(on=on or site_today())
 
 
 @register("escalations", "notify assignees and team leads of SLA clocks that became at risk or due")
@@ -112,12 +113,9 @@ def deliveries(*, on: dt.date) -> Summary:
 @register("surveys", "create the survey invitations whose triggers fired")
 def surveys(*, on: dt.date) -> Summary:
     """Invitations for resolved tickets, purchases and periodic surveys (surveys.triggers)."""
-    from surveys.triggers import create_due_invitations  # type: ignore[import-not-found,unused-ignore]
+    from surveys.triggers import create_due_invitations
 
-    result = create_due_invitations(on=on)
-    if isinstance(result, dict):
-        return {"day": on.isoformat(), **result}
-    return {"day": on.isoformat(), "created": int(result)}
+    return {"day": on.isoformat(), "created": create_due_invitations(on=on)}
 
 
 @register("rollups", "roll up the fact metrics of every day not yet covered, up to two days ago")
@@ -131,13 +129,10 @@ def rollups(*, on: dt.date) -> Summary:
 @register("snapshots", "store the previous day's metrics as MetricSnapshot rows")
 def snapshots(*, on: dt.date) -> Summary:
     """The metrics of the day before `on`, stored once per day (metrics.snapshots)."""
-    from metrics.snapshots import store_daily_snapshots  # type: ignore[import-not-found,unused-ignore]
+    from metrics.snapshots import store_daily_snapshots
 
     day = on - dt.timedelta(days=1)
-    result = store_daily_snapshots(day=day)
-    if isinstance(result, dict):
-        return {"day": day.isoformat(), **result}
-    return {"day": day.isoformat(), "stored": int(result)}
+    return {"day": day.isoformat(), "stored": store_daily_snapshots(day=day)}
 
 
 @register(
@@ -179,7 +174,7 @@ def calls(*, on: dt.date) -> Summary:
 @register("idempotency_keys", "delete the API's Idempotency-Key records past their replay window")
 def idempotency_keys(*, on: dt.date) -> Summary:
     """Housekeeping of the API's replay records; works on the current time, like the sweep."""
-    from crm.api.idempotency import prune_expired_keys
+    from core.api.idempotency import prune_expired_keys
 
     return {"deleted": prune_expired_keys(now=timezone.now())}
 

@@ -31,7 +31,7 @@ from django.db.models import (
 from django.utils import timezone
 
 from accounts.models import User
-from crm.api.models import IdempotencyKey
+from core.api.models import IdempotencyKey
 from customers.models import (
     ContactPoint,
     Customer,

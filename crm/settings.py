@@ -101,7 +101,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    # Audit history of the models in AUDITLOG_INCLUDE_TRACKING_MODELS (crm/audit.py).
+    # Audit history of the models in AUDITLOG_INCLUDE_TRACKING_MODELS (core/audit.py).
     "auditlog",
     "axes",
     "accounts",
@@ -112,7 +112,7 @@ INSTALLED_APPS = [
     "webhooks",
     "telephony",
     "live",
-    "crm.api",
+    "core.api",
     "crm",
 ]
 
@@ -120,23 +120,23 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Content-Security-Policy (settings.SECURE_CSP) and Permissions-Policy on every response.
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
-    "crm.security_headers.PermissionsPolicyMiddleware",
+    "core.security_headers.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "crm.audit.AuditPathMiddleware",
+    "core.audit.AuditPathMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "crm.middleware.OperatorPreferencesMiddleware",
+    "core.middleware.OperatorPreferencesMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a lockout into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
 
 # Audit history (docs/architecture.md#audit-history): who changed these records, when, through
-# which path (crm/audit.py), old and new values. Erasure anonymises it (crm/privacy.py).
+# which path (core/audit.py), old and new values. Erasure anonymises it (crm/privacy.py).
 AUDITLOG_INCLUDE_TRACKING_MODELS = (
     {"model": "customers.Customer", "m2m_fields": {"tags"}},
     "customers.ContactPoint",
@@ -205,12 +205,12 @@ else:
     # by the server after DATABASE_STATEMENT_TIMEOUT_SECONDS (0: no limit; jobs and migrations
     # that need longer set it in their environment), and a connection whose server stopped
     # answering is dropped by TCP keepalives. The request then answers 503 with Retry-After
-    # (crm/unavailable.py). See docs/operations.md, "When PostgreSQL is down".
+    # (core/unavailable.py). See docs/operations.md, "When PostgreSQL is down".
     # A server that stopped answering altogether cancels nothing: the client gives up a little
-    # after the statement timeout would have fired (crm/postgresql/base.py).
+    # after the statement timeout would have fired (core/postgresql/base.py).
     _statement_timeout = env_float("DATABASE_STATEMENT_TIMEOUT_SECONDS", 30)
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        DATABASES["default"]["ENGINE"] = "crm.postgresql"
+        DATABASES["default"]["ENGINE"] = "core.postgresql"
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             "connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT_SECONDS", 3),
@@ -237,7 +237,7 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 
 # A cache, broker or live-bus call waits at most this long for Redis (connect, then each
 # reply); after a failure Redis is not asked again for REDIS_RETRY_SECONDS and the cache answers
-# as an empty one (crm/cache.py). Redis on the same network answers in well under a millisecond.
+# as an empty one (core/cache.py). Redis on the same network answers in well under a millisecond.
 REDIS_CONNECT_TIMEOUT_SECONDS = env_float("REDIS_CONNECT_TIMEOUT_SECONDS", 0.5)
 REDIS_SOCKET_TIMEOUT_SECONDS = env_float("REDIS_SOCKET_TIMEOUT_SECONDS", 0.5)
 REDIS_RETRY_SECONDS = env_float("REDIS_RETRY_SECONDS", 5.0)
@@ -245,7 +245,7 @@ REDIS_RETRY_SECONDS = env_float("REDIS_RETRY_SECONDS", 5.0)
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "crm.cache.FailSoftRedisCache",
+            "BACKEND": "core.cache.FailSoftRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "crm",
             "OPTIONS": {
@@ -278,7 +278,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 # Enqueueing must fail fast when Redis is down: the web request goes on and the deliveries
-# sweep sends what was left pending (crm/queue.py).
+# sweep sends what was left pending (core/queue.py).
 CELERY_BROKER_CONNECTION_TIMEOUT = env_int("CELERY_BROKER_CONNECTION_TIMEOUT", 2)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
@@ -501,18 +501,18 @@ REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header makes an anonymous request a 401, not a 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Hashed, named, expiring tokens (accounts.ApiToken), DRF's `Token <key>` header.
-        "crm.api.authentication.ApiTokenAuthentication",
+        "accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["crm.api.permissions.ModelPermissions"],
-    "DEFAULT_FILTER_BACKENDS": ["crm.api.filters.StrictFilterBackend"],
+    "DEFAULT_PERMISSION_CLASSES": ["core.api.permissions.ModelPermissions"],
+    "DEFAULT_FILTER_BACKENDS": ["core.api.filters.StrictFilterBackend"],
     # JSON only (415 for anything else); a view that must read a form sets its own parsers.
-    "DEFAULT_PARSER_CLASSES": ["crm.api.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.api.parsers.JSONParser"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
-    "DEFAULT_PAGINATION_CLASS": "crm.api.pagination.StableCursorPagination",
-    "DEFAULT_THROTTLE_CLASSES": ["crm.api.throttling.TokenRateThrottle"],
-    "EXCEPTION_HANDLER": "crm.api.exceptions.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "crm.api.schema.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.StableCursorPagination",
+    "DEFAULT_THROTTLE_CLASSES": ["core.api.throttling.TokenRateThrottle"],
+    "EXCEPTION_HANDLER": "core.api.exceptions.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.AutoSchema",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "CRM API",
@@ -538,7 +538,7 @@ SPECTACULAR_SETTINGS = {
         "SurveyKindEnum": "surveys.models.Survey.Kind",
         "ChannelEnum": "customers.models.Channel",
         "SalesChannelEnum": "customers.models.SalesChannel",
-        "DeliveryChannelEnum": "crm.api.schema.delivery_channel_choices",
+        "DeliveryChannelEnum": "customers.api.schema.delivery_channel_choices",
         "PurchaseStatusEnum": "customers.models.Purchase.Status",
         "InterestStatusEnum": "customers.models.Interest.Status",
         "OfferStatusEnum": "customers.models.Offer.Status",
@@ -598,7 +598,7 @@ if not DEBUG:
 # (issue 15: brute force, proxies, Content Security Policy, hashed tokens, opaque links)
 
 # Reverse proxies in front of the app that append to X-Forwarded-For (nginx, a load balancer);
-# the client is the N-th address from the right (crm/client_address.py). 0: no proxy, the
+# the client is the N-th address from the right (core/client_address.py). 0: no proxy, the
 # socket address. Defaults to 1 in production behind the documented TLS proxy.
 CRM_TRUSTED_PROXY_COUNT = env_int(
     "CRM_TRUSTED_PROXY_COUNT",
@@ -613,8 +613,8 @@ AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = datetime.timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 30))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
-AXES_CLIENT_IP_CALLABLE = "crm.client_address.client_address"
-AXES_LOCKOUT_CALLABLE = "crm.lockout.locked_out"
+AXES_CLIENT_IP_CALLABLE = "core.client_address.client_address"
+AXES_LOCKOUT_CALLABLE = "core.lockout.locked_out"
 AXES_USERNAME_FORM_FIELD = "username"
 # Successful logins are in the admin's history already; the attempts table is what matters.
 AXES_DISABLE_ACCESS_LOG = env_bool("AXES_DISABLE_ACCESS_LOG", False)
@@ -637,7 +637,7 @@ SECURE_CSP = {
     "form-action": [CSP.SELF],
     "frame-ancestors": [CSP.NONE],
 }
-# Browser features no page of the CRM uses, switched off for all (crm/security_headers.py).
+# Browser features no page of the CRM uses, switched off for all (core/security_headers.py).
 PERMISSIONS_POLICY: dict[str, list[str]] = {
     feature: []
     for feature in (

@@ -42,7 +42,7 @@ urlpatterns = [
 ]
 
 # Errors raised outside a view's own handling: JSON under /api/, the templates elsewhere.
-handler400 = "crm.api.error_views.bad_request"
-handler403 = "crm.api.error_views.permission_denied"
-handler404 = "crm.api.error_views.page_not_found"
-handler500 = "crm.api.error_views.server_error"
+handler400 = "core.api.error_views.bad_request"
+handler403 = "core.api.error_views.permission_denied"
+handler404 = "core.api.error_views.page_not_found"
+handler500 = "core.api.error_views.server_error"

@@ -14,7 +14,7 @@ from django.views import csrf
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from crm.cache import FailSoftRedisCache
+from core.cache import FailSoftRedisCache
 from surveys import views as survey_views
 
 logger = logging.getLogger(__name__)

@@ -28,7 +28,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from crm.admin_base import ReadOnlyTabularInline
+from core.admin_base import ReadOnlyTabularInline
 from customers.contacts import format_phone_for_display, normalise_email, normalise_phone
 from customers.duplicates import likely_duplicates
 from customers.merge import merge_customers

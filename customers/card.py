@@ -12,7 +12,7 @@ API show the same loaded data and one definition of the card serves both. The se
 required (a `CardSection` without one cannot be built) and is also the section's OpenAPI
 schema. Its context holds `customer`, `now` and, in a request, `request`; a section whose data
 does not carry the customer (identity) reads it from there. Times are written in ISO 8601 UTC
-(`crm.api.serializers.UTCDateTimeField`), money as decimal strings beside their currency.
+(`core.api.serializers.UTCDateTimeField`), money as decimal strings beside their currency.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from crm.api.serializers import UTCDateTimeField
+from core.api.serializers import UTCDateTimeField
 from customers import selectors
 from customers.contacts import format_phone_for_display
 from customers.models import ContactPoint, Customer, Interest, Offer, Purchase

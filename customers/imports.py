@@ -22,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.dates import site_day_start
 from customers.dates import validate_past_moment
 from customers.models import Customer, Product, Purchase, SalesChannel
 from customers.purchases import write_purchases
@@ -84,13 +85,12 @@ class _Row:
 
 def _parse_moment(text: str) -> dt.datetime:
     """A day (midnight in the site's zone) or an ISO datetime (naive: the site's zone)."""
-    zone = timezone.get_default_timezone()
     if len(text) == len("YYYY-MM-DD"):
-        return timezone.make_aware(
-            dt.datetime.combine(dt.date.fromisoformat(text), dt.time()), zone
-        )
+        return site_day_start(dt.date.fromisoformat(text))
     moment = dt.datetime.fromisoformat(text)
-    return moment if timezone.is_aware(moment) else timezone.make_aware(moment, zone)
+    if timezone.is_aware(moment):
+        return moment
+    return timezone.make_aware(moment, timezone.get_default_timezone())
 
 
 def _parse(line: int, raw: dict[str, str | None]) -> _Row | str:

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.validators import validate_time_zone
+from core.dates import site_day
 from customers.contacts import normalise_email, normalise_handle, normalise_phone
 from customers.dates import add_months, validate_past_moment
 
@@ -543,7 +544,7 @@ class Purchase(models.Model):
         """The purchase day in the site's time zone: terms run from this date."""
         # The site's zone, not the one activated for the current operator: a term must not
         # depend on who saved the purchase.
-        return timezone.localdate(self.purchased_at, timezone.get_default_timezone())
+        return site_day(self.purchased_at)
 
     def derive_end_dates(self) -> None:
         """Set the warranty, support and subscription end dates from the product's terms."""

@@ -27,7 +27,7 @@ import redis
 import redis.asyncio as aioredis
 from django.conf import settings
 
-from crm.cache import breaker_for
+from core.cache import breaker_for
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ def publish(
     url = _redis_url()
     if url:
         # A live update is a courtesy: the page still shows the truth on the next load. A dead
-        # or hung Redis costs one bounded timeout, then is left alone for a while (crm/cache.py).
+        # or hung Redis costs one bounded timeout, then is left alone for a while (core/cache.py).
         breaker = breaker_for(url, settings.REDIS_RETRY_SECONDS)
         if breaker.is_open():
             return message

@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from crm.api.exceptions import InvalidParameter
+from core.api.exceptions import InvalidParameter
 from customers.models import Channel, Customer
 from metrics.calculations import METRICS, compute_all, split_metric
 from metrics.filters import MetricFilterForm

@@ -39,6 +39,7 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from core.dates import site_day
 from customers.models import Channel, Interaction, Interest, Offer, Purchase
 from metrics import stats
 from metrics.expressions import PercentileCont, SecondsBetween, median_by
@@ -184,7 +185,7 @@ class FactMetric:
 
 def _as_day(value: Any) -> dt.date:
     if isinstance(value, dt.datetime):
-        return timezone.localtime(value, timezone.get_default_timezone()).date()
+        return site_day(value)
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
 
 

@@ -33,8 +33,9 @@ from django.utils import timezone
 from numpy.typing import NDArray
 from scipy import optimize, special
 
+from core.dates import site_day, site_day_start, site_today
 from customers.models import Purchase
-from metrics.filters import MetricFilters, Period, day_start
+from metrics.filters import MetricFilters, Period
 from metrics.models import CLVModelFit
 from metrics.stats import Estimate
 
@@ -121,7 +122,7 @@ def _daily_transactions(*, until: dt.date) -> tuple[str, tuple[Any, ...]]:
     queryset = (
         Purchase.objects.filter(
             status=Purchase.Status.COMPLETED,
-            purchased_at__lt=day_start(until + dt.timedelta(days=1)),
+            purchased_at__lt=site_day_start(until + dt.timedelta(days=1)),
         )
         .annotate(day=TruncDate("purchased_at", tzinfo=zone))
         .values("customer_id", "day")
@@ -432,8 +433,8 @@ def _holdout_purchases(
     rows = (
         Purchase.objects.filter(
             status=Purchase.Status.COMPLETED,
-            purchased_at__gte=day_start(after + dt.timedelta(days=1)),
-            purchased_at__lt=day_start(until + dt.timedelta(days=1)),
+            purchased_at__gte=site_day_start(after + dt.timedelta(days=1)),
+            purchased_at__lt=site_day_start(until + dt.timedelta(days=1)),
         )
         .values("customer_id")
         .annotate(days=Count(TruncDate("purchased_at", tzinfo=zone), distinct=True))
@@ -644,13 +645,13 @@ def customer_value(customer_id: int, *, now: dt.datetime) -> CustomerValue:
         return replace(empty, model_problem=fit.failure or CLVModelFit.Failure.NOT_CONVERGED)
     unit = fit.time_unit
     per_unit = DAYS_PER_UNIT[unit]
-    first_day = timezone.localdate(row["first"], zone)
-    last_day = timezone.localdate(row["last"], zone)
-    first_end = day_start(first_day + dt.timedelta(days=1))
+    first_day = site_day(row["first"])
+    last_day = site_day(row["last"])
+    first_end = site_day_start(first_day + dt.timedelta(days=1))
     first_revenue = purchases.filter(purchased_at__lt=first_end).aggregate(s=Sum("amount"))["s"]
     x = float(days - 1)
     t_x = (last_day - first_day).days / per_unit
-    age = (timezone.localdate(now, zone) + dt.timedelta(days=1) - first_day).days / per_unit
+    age = (site_today(now) + dt.timedelta(days=1) - first_day).days / per_unit
     monetary = float(revenue - (first_revenue or 0)) / x if x else 0.0
     bgnbd = BGNBD(**{k: fit.params["bgnbd"][k] for k in ("r", "alpha", "a", "b")})
     gamma_gamma = GammaGamma(**{k: fit.params["gamma_gamma"][k] for k in ("p", "q", "gamma")})

@@ -50,7 +50,8 @@ from django.db import transaction
 from django.db.models import Count, F, FloatField, Min, Q, QuerySet, Sum
 from django.db.models.functions import Cast
 
-from metrics.filters import Period, site_today
+from core.dates import site_today
+from metrics.filters import Period
 from metrics.models import PurchaseDay, PurchaseDayRollup
 
 FAMILY = "customer_days"

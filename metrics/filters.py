@@ -9,9 +9,9 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.dates import site_day_start, site_today
 from customers.models import Channel, Customer, ProductCategory
 
 # With no dates given, the last 30 days up to today (what a supervisor looks at first).
@@ -33,12 +33,12 @@ class Period:
 
     @property
     def start_at(self) -> dt.datetime:
-        return day_start(self.start)
+        return site_day_start(self.start)
 
     @property
     def end_before(self) -> dt.datetime:
         """The first instant after the period (half-open ranges: start_at <= t < end_before)."""
-        return day_start(self.end + dt.timedelta(days=1))
+        return site_day_start(self.end + dt.timedelta(days=1))
 
     def previous(self) -> Period:
         """The period of equal length just before this one (for trend arrows)."""
@@ -48,14 +48,8 @@ class Period:
         )
 
 
-def day_start(day: dt.date) -> dt.datetime:
-    """Midnight at the start of `day` in the site's time zone, as an aware datetime."""
-    zone = timezone.get_default_timezone()
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min), zone)
-
-
 def default_period(*, today: dt.date | None = None) -> Period:
-    today = today or timezone.localdate(timezone.now(), timezone.get_default_timezone())
+    today = today or site_today()
     return Period(start=today - dt.timedelta(days=DEFAULT_PERIOD_DAYS - 1), end=today)
 
 
@@ -190,7 +184,3 @@ class MetricFilterForm(forms.Form):
             segment=data.get("segment") or "",
             personalized=personalized,
         )
-
-
-def site_today() -> dt.date:
-    return timezone.localdate(timezone.now(), timezone.get_default_timezone())

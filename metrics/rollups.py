@@ -44,6 +44,7 @@ from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from core.dates import site_day, site_day_start, site_today
 from metrics import customer_rollup
 from metrics.calculations import (
     METRICS,
@@ -53,7 +54,7 @@ from metrics.calculations import (
     _filtered,
     churn_inactivity_days,
 )
-from metrics.filters import MetricFilters, Period, day_start, site_today
+from metrics.filters import MetricFilters, Period
 from metrics.models import ROLLUP_AGGREGATES, FactRollup, FactRollupDay
 
 Members = list[tuple[str, FactMetric]]
@@ -329,8 +330,8 @@ def facts_outside(time_field: str, covered: set[dt.date], span: Period) -> Q | N
     for first, last in _runs(day for day in _days_from(span.start, span.end) if day not in inside):
         condition |= Q(
             **{
-                f"{time_field}__gte": day_start(first),
-                f"{time_field}__lt": day_start(last + dt.timedelta(days=1)),
+                f"{time_field}__gte": site_day_start(first),
+                f"{time_field}__lt": site_day_start(last + dt.timedelta(days=1)),
             }
         )
     return condition
@@ -388,10 +389,7 @@ def local_day(value: Any) -> dt.date | None:
         value = parse_datetime(value)
     if not isinstance(value, dt.datetime):
         return None
-    zone = timezone.get_default_timezone()
-    if timezone.is_naive(value):
-        value = timezone.make_aware(value, zone)
-    return timezone.localtime(value, zone).date()
+    return site_day(value)
 
 
 def invalidate(pairs: Iterable[tuple[str, dt.date | None]], *, using: str = "default") -> int:

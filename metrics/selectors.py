@@ -12,6 +12,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 
+from core.dates import site_today
 from customers.models import Channel
 from metrics import stats
 from metrics.calculations import (
@@ -26,7 +27,7 @@ from metrics.calculations import (
     median_periods,
     split_metric,
 )
-from metrics.filters import MetricFilters, Period, site_today
+from metrics.filters import MetricFilters, Period
 from metrics.models import MetricSnapshot
 from metrics.stats import Difference, Estimate
 

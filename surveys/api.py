@@ -12,8 +12,8 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from crm.api.serializers import CleanModelSerializer, raise_as_drf
-from crm.api.viewsets import CreateReadViewSet, ModelViewSet
+from core.api.serializers import CleanModelSerializer, raise_as_drf
+from core.api.viewsets import CreateReadViewSet, ModelViewSet
 from customers.models import DELIVERY_CHANNELS, Channel, Customer
 from surveys import services
 from surveys.models import INVITATION_TOKEN_PERMISSION, Survey, SurveyInvitation, SurveyResponse

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 from rest_framework import serializers
 
-from crm.api.serializers import UTCDateTimeField
+from core.api.serializers import UTCDateTimeField
 from customers.card import CardAction, CardContext, CardSection, register_action, register_section
 from customers.models import DELIVERY_CHANNELS, Customer
 from customers.selectors import customer_value

@@ -152,7 +152,7 @@ def create_invitation(
         # Another worker invited the same customer for the same cause a moment ago.
         return SurveyInvitation.objects.get(survey=survey, customer=customer, cause=cause), False
     # Sent once the row is committed; with the broker down it stays pending for the sweep.
-    from crm.queue import enqueue_on_commit
+    from core.queue import enqueue_on_commit
     from surveys.delivery import deliver_invitation_task
 
     enqueue_on_commit(deliver_invitation_task, invitation_id=invitation.pk)

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Case, Exists, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
+from core.dates import site_day_start
 from customers.models import Channel, Customer, Purchase
 from surveys.models import DEFAULT_INVITATION_TTL_DAYS, Survey, SurveyInvitation
 from surveys.services import (
@@ -50,10 +51,7 @@ def is_eligible(customer: Customer) -> bool:
 
 def _local_day_bounds(first: dt.date, last: dt.date) -> tuple[dt.datetime, dt.datetime]:
     """[start of `first`, start of the day after `last`) in the site's time zone."""
-    zone = timezone.get_default_timezone()
-    start = dt.datetime.combine(first, dt.time.min, tzinfo=zone)
-    end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
-    return start, end
+    return site_day_start(first), site_day_start(last + dt.timedelta(days=1))
 
 
 def _service_channel(value: str) -> str:

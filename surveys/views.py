@@ -26,7 +26,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
 
-from crm.client_address import client_address
+from core.client_address import client_address
 from surveys.forms import AnswerForm
 from surveys.models import Survey, SurveyInvitation, SurveyResponse
 from surveys.services import record_response

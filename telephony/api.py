@@ -14,8 +14,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from crm.api.parsers import JSONParser
-from crm.api.permissions import HasPermissions
+from core.api.parsers import JSONParser
+from core.api.permissions import HasPermissions
 from telephony.models import CallEvent, Direction
 from telephony.services import record_call_event
 

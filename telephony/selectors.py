@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db.models import BooleanField, Case, Q, QuerySet, Value, When
-from django.utils import timezone
 
 from accounts.models import User
+from core.dates import site_day_start
 from telephony.models import Call, Direction
 
 # Inbound, over, nobody answered, nobody called back: the calls the caller log lists first.
@@ -21,9 +21,7 @@ NEEDS_CALL_BACK = Q(
 
 def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     """The start and the end of a day in the site's time zone."""
-    zone = timezone.get_default_timezone()
-    start = dt.datetime.combine(day, dt.time.min, tzinfo=zone)
-    return start, dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
+    return site_day_start(day), site_day_start(day + dt.timedelta(days=1))
 
 
 def calls_visible_to(user: User) -> QuerySet[Call]:

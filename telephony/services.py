@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Team, User
-from crm.queue import enqueue
+from core.queue import enqueue
 from customers.contacts import InvalidContact, normalise_phone
 from customers.models import Customer
 from customers.selectors import customers_by_phone

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts.models import User
-from crm.admin_base import ReadOnlyTabularInline
+from core.admin_base import ReadOnlyTabularInline
 from tickets.models import (
     ACTIVE_STATUSES,
     SLAPolicy,

@@ -20,9 +20,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import User
-from crm.api.serializers import raise_as_drf
-from crm.api.users import acting_user
-from crm.api.viewsets import CreateReadUpdateViewSet
+from accounts.users import acting_user
+from core.api.serializers import raise_as_drf
+from core.api.viewsets import CreateReadUpdateViewSet
 from customers.models import Channel, Customer
 from tickets import services
 from tickets.filters import TicketFilter

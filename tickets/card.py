@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 from rest_framework import serializers
 
-from crm.api.serializers import SecondsField, UTCDateTimeField
+from core.api.serializers import SecondsField, UTCDateTimeField
 from customers.card import (
     CardAction,
     CardContext,

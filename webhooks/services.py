@@ -21,7 +21,7 @@ from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
-from crm.queue import enqueue_on_commit
+from core.queue import enqueue_on_commit
 from webhooks import targets
 from webhooks.models import Webhook, WebhookDelivery
 

@@ -1,1 +1,1 @@
-"""Shared machinery of the REST API: pagination, permissions, throttling, errors, idempotency."""
+"""The API endpoints that read several apps: caller-ID lookup, export, erasure, the card."""

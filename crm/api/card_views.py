@@ -21,9 +21,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from crm.api.permissions import HasPermissions
-from crm.api.schema import AutoSchema
-from crm.api.serializers import UTCDateTimeField
+from core.api.permissions import HasPermissions
+from core.api.schema import AutoSchema
+from core.api.serializers import UTCDateTimeField
 from customers.card import CardSection, card_sections, customer_card, section_keys
 from customers.models import Customer
 

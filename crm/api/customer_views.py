@@ -19,10 +19,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from crm.api.exceptions import InvalidParameter, django_error_to_dict
-from crm.api.idempotency import IdempotentPostMixin
-from crm.api.permissions import HasPermissions
-from crm.api.users import acting_user
+from accounts.users import acting_user
+from core.api.exceptions import InvalidParameter, django_error_to_dict
+from core.api.idempotency import IdempotentPostMixin
+from core.api.permissions import HasPermissions
 from crm.privacy import erase_customer, export_customer_data
 from customers.api.serializers import CustomerSerializer, LookupResultSerializer
 from customers.models import Customer, DataExportRecord, Purchase

@@ -6,7 +6,7 @@ from typing import Any
 
 from django import template
 
-from crm.audit import path_label
+from core.audit import path_label
 
 register = template.Library()
 

@@ -10,9 +10,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from crm.api.idempotency import IdempotentPostMixin
-from crm.api.permissions import HasPermissions
-from crm.api.users import acting_user
+from accounts.users import acting_user
+from core.api.idempotency import IdempotentPostMixin
+from core.api.permissions import HasPermissions
 from customers.api.serializers import CustomerSerializer
 from customers.merge import merge_customers
 from customers.models import Customer

@@ -11,8 +11,8 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from crm.api.serializers import CleanModelSerializer, UTCDateTimeField, raise_as_drf
-from crm.api.users import acting_user
+from accounts.users import acting_user
+from core.api.serializers import CleanModelSerializer, UTCDateTimeField, raise_as_drf
 from customers import services
 from customers.models import (
     ContactPoint,

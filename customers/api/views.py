@@ -12,10 +12,10 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from crm.api.exceptions import Conflict
-from crm.api.upsert import upsert
-from crm.api.users import acting_user
-from crm.api.viewsets import ModelViewSet, ReadOnlyViewSet
+from accounts.users import acting_user
+from core.api.exceptions import Conflict
+from core.api.upsert import upsert
+from core.api.viewsets import ModelViewSet, ReadOnlyViewSet
 from customers import filters, services
 from customers.api import serializers as s
 from customers.api.bulk import (

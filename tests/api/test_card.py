@@ -247,7 +247,7 @@ def test_times_are_utc_whatever_the_users_time_zone(
     operator.time_zone = "Asia/Vladivostok"
     operator.save()
     client = APIClient()
-    client.force_login(operator)  # a session: crm.middleware activates the operator's zone
+    client.force_login(operator)  # a session: core.middleware activates the operator's zone
 
     with mock.patch("django.utils.timezone.now", return_value=NOW):
         body = client.get(card_url(full_customer.pk)).json()

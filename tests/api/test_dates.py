@@ -14,7 +14,7 @@ from rest_framework import serializers
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from crm.api.serializers import UTCDateTimeField
+from core.api.serializers import UTCDateTimeField
 from crm.api_urls import router
 from customers.imports import ImportRefused, import_purchases
 from customers.models import Purchase

@@ -9,8 +9,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import User
-from crm.api.idempotency import prune_expired_keys, take_over_abandoned_key
-from crm.api.models import IdempotencyKey
+from core.api.idempotency import prune_expired_keys, take_over_abandoned_key
+from core.api.models import IdempotencyKey
 from customers.models import Customer
 from tests.api.conftest import ClientFor
 
@@ -230,7 +230,7 @@ def test_a_request_whose_key_was_taken_over_does_not_store_its_answer(
     client_for: ClientFor, operator: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A request that outlived its lease: the retry owns the key; the late answer is dropped."""
-    import crm.api.idempotency as idempotency
+    import core.api.idempotency as idempotency
 
     real_claim = idempotency.claim_key
 

@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.tokens import issue_token
-from crm.api.models import IdempotencyKey
+from core.api.models import IdempotencyKey
 from customers.models import Purchase
 from tests.factories import CustomerFactory, ProductFactory, UserFactory
 

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from accounts.models import User
-from crm.middleware import OperatorPreferencesMiddleware
+from core.middleware import OperatorPreferencesMiddleware
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from crm.cache import REDIS_FAILURES, FailSoftRedisCache
+from core.cache import REDIS_FAILURES, FailSoftRedisCache
 
 # Nothing listens on port 9 of the loopback (discard): every connection is refused at once.
 DEAD_REDIS = "redis://127.0.0.1:9/0"

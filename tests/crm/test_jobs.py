@@ -14,9 +14,9 @@ from django.core import mail
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from core.queue import enqueue
 from crm.celery import app as celery_app
 from crm.jobs import JOBS, run_job, run_job_task
-from crm.queue import enqueue
 from customers.models import Purchase, Reminder
 from customers.tasks import deliver_reminder_task
 from metrics.models import MetricSnapshot
@@ -191,7 +191,7 @@ def test_enqueue_fails_soft_and_fast_when_the_broker_is_down(caplog) -> None:
         raise AssertionError("never runs")
 
     started = time.monotonic()
-    with caplog.at_level(logging.WARNING, logger="crm.queue"):
+    with caplog.at_level(logging.WARNING, logger="core.queue"):
         assert enqueue(probe, reminder_id=7) is False
     assert time.monotonic() - started < 4 * settings.CELERY_BROKER_CONNECTION_TIMEOUT
     assert "left for the sweep" in caplog.text

@@ -64,7 +64,7 @@ def test_an_unreachable_redis_degrades_the_health_check_without_details(
     # Nothing listens on port 9 of the loopback: the connection is refused at once.
     settings.CACHES = {
         "default": {
-            "BACKEND": "crm.cache.FailSoftRedisCache",
+            "BACKEND": "core.cache.FailSoftRedisCache",
             "LOCATION": "redis://127.0.0.1:9/0",
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }

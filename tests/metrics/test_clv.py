@@ -15,9 +15,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from core.dates import site_day_start
 from customers.models import Customer
 from metrics import clv
-from metrics.filters import day_start
 from metrics.models import CLVModelFit
 from tests.factories import CustomerFactory, ProductFactory, PurchaseFactory
 from tests.metrics.helpers import MARCH, march
@@ -78,7 +78,7 @@ def test_no_repeat_purchases_cannot_be_fitted() -> None:
 
 
 def _at(day: dt.date, hour: int = 12) -> dt.datetime:
-    return day_start(day) + dt.timedelta(hours=hour)
+    return site_day_start(day) + dt.timedelta(hours=hour)
 
 
 @pytest.mark.django_db

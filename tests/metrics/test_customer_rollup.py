@@ -20,10 +20,11 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from core.dates import site_day_start, site_today
 from customers.models import Customer, Purchase
 from metrics import customer_rollup, purchase_days
 from metrics.calculations import customer_figures
-from metrics.filters import MetricFilters, Period, day_start, site_today
+from metrics.filters import MetricFilters, Period
 from metrics.models import FactRollupDay, PurchaseDay, PurchaseDayRollup
 from tests.factories import CustomerFactory, ProductFactory, PurchaseFactory
 from tests.metrics.test_purchase_days import SEGMENTS, _assert_same, _history, _periods
@@ -94,7 +95,7 @@ def test_a_backdated_write_uncovers_its_days_and_the_figures_stay_exact() -> Non
     assert purchase is not None
     purchase.purchased_at -= dt.timedelta(days=45)
     purchase.save()
-    PurchaseFactory.create(customer=people[0], purchased_at=day_start(dt.date(2024, 2, 29)))
+    PurchaseFactory.create(customer=people[0], purchased_at=site_day_start(dt.date(2024, 2, 29)))
     refunded = Purchase.objects.filter(status=Purchase.Status.COMPLETED).last()
     assert refunded is not None
     refunded.status = Purchase.Status.REFUNDED
@@ -111,7 +112,7 @@ def test_a_backdated_write_uncovers_its_days_and_the_figures_stay_exact() -> Non
 def test_a_new_purchase_today_uncovers_no_day() -> None:
     person = CustomerFactory.create()
     for day in (dt.date(2025, 3, 1), dt.date(2025, 9, 1)):
-        PurchaseFactory.create(customer=person, purchased_at=day_start(day))
+        PurchaseFactory.create(customer=person, purchased_at=site_day_start(day))
     purchase_days.rebuild()
     _roll_up()
     before = dict(FactRollupDay.objects.values_list("day", "version"))
@@ -128,7 +129,7 @@ def test_a_product_cost_change_uncovers_its_buyers_days() -> None:
         customer=person,
         product=product,
         amount=Decimal("90.00"),
-        purchased_at=day_start(dt.date(2025, 4, 2)),
+        purchased_at=site_day_start(dt.date(2025, 4, 2)),
     )
     purchase_days.rebuild()
     _roll_up()
@@ -165,7 +166,7 @@ def test_a_whole_rebuild_uncovers_every_day_until_the_job_runs() -> None:
 
 
 def test_the_job_waits_for_a_current_summary() -> None:
-    PurchaseFactory.create(purchased_at=day_start(dt.date(2025, 1, 5)))
+    PurchaseFactory.create(purchased_at=site_day_start(dt.date(2025, 1, 5)))
     from metrics.models import PurchaseDaysBuild
 
     PurchaseDaysBuild.objects.all().delete()
@@ -176,7 +177,7 @@ def test_the_job_waits_for_a_current_summary() -> None:
 def test_the_rollups_job_rolls_the_customer_days_too() -> None:
     from crm.jobs import run_job
 
-    PurchaseFactory.create(purchased_at=day_start(dt.date(2025, 1, 5)))
+    PurchaseFactory.create(purchased_at=site_day_start(dt.date(2025, 1, 5)))
     summary = run_job("rollups", on=dt.date(2025, 1, 20))
     assert summary[customer_rollup.FAMILY] == 14  # 5 to 18 January
     assert run_job("rollups", on=dt.date(2025, 1, 20))[customer_rollup.FAMILY] == 0

@@ -18,10 +18,11 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
+from core.dates import site_day_start
 from customers.models import Customer, Product, Purchase
 from metrics import purchase_days
 from metrics.calculations import customer_figures
-from metrics.filters import MetricFilters, Period, day_start
+from metrics.filters import MetricFilters, Period
 from metrics.models import PurchaseDay, PurchaseDaysBuild
 from tests.factories import CustomerFactory, ProductFactory, PurchaseFactory
 
@@ -46,7 +47,7 @@ def _history(seed: int, customers: int = 40) -> list[Customer]:
         for _ in range(rng.randrange(0, 8)):
             # Near local midnight now and then: the day is the site's, not UTC's.
             minute = rng.choice([0, 1, 12 * 60, 23 * 60 + 59, rng.randrange(1440)])
-            moment = day_start(day) + dt.timedelta(minutes=minute)
+            moment = site_day_start(day) + dt.timedelta(minutes=minute)
             for _line in range(rng.choice([1, 1, 1, 2, 3])):
                 product = rng.choice(products[:2] if rng.random() < 0.8 else products)
                 PurchaseFactory.create(
@@ -122,7 +123,7 @@ def test_every_figure_equals_the_grouped_query(seed: int, window: int) -> None:
 def test_the_summary_is_read_and_the_slow_path_is_not(django_assert_max_num_queries: Any) -> None:
     """Without subscriptions: the build check, the subscriber check and two counts."""
     for i in range(3):
-        PurchaseFactory.create(purchased_at=day_start(dt.date(2025, 3, 1 + i)))
+        PurchaseFactory.create(purchased_at=site_day_start(dt.date(2025, 3, 1 + i)))
     purchase_days.rebuild()
     year = Period(dt.date(2025, 1, 1), dt.date(2025, 12, 31))
     with django_assert_max_num_queries(4) as context:
@@ -135,7 +136,7 @@ def test_rows_link_days_and_keep_running_totals() -> None:
     person = CustomerFactory.create()
     costed = ProductFactory.create(cost=Decimal("10.00"))
     plain = ProductFactory.create(cost=None)
-    at = day_start(dt.date(2025, 5, 1))
+    at = site_day_start(dt.date(2025, 5, 1))
     PurchaseFactory.create(customer=person, product=plain, amount=100, purchased_at=at)
     PurchaseFactory.create(
         customer=person,
@@ -190,7 +191,7 @@ def test_every_write_keeps_the_rows_equal_to_a_rebuild() -> None:
     purchase.customer = people[-1] if purchase.customer_id != people[-1].pk else people[0]
     purchase.save()
     assert_fresh()
-    PurchaseFactory.create(customer=people[3], purchased_at=day_start(dt.date(2024, 2, 29)))
+    PurchaseFactory.create(customer=people[3], purchased_at=site_day_start(dt.date(2024, 2, 29)))
     assert_fresh()
     Purchase.objects.filter(customer=people[3]).first().delete()  # type: ignore[union-attr]
     assert_fresh()
@@ -205,16 +206,16 @@ def test_a_write_rolled_back_leaves_the_rows_as_they_were() -> None:
     from django.db import transaction
 
     person = CustomerFactory.create()
-    PurchaseFactory.create(customer=person, purchased_at=day_start(dt.date(2025, 1, 5)))
+    PurchaseFactory.create(customer=person, purchased_at=site_day_start(dt.date(2025, 1, 5)))
     before = list(PurchaseDay.objects.filter(customer=person).values_list("day", flat=True))
     with pytest.raises(RuntimeError), transaction.atomic():
-        PurchaseFactory.create(customer=person, purchased_at=day_start(dt.date(2025, 2, 5)))
+        PurchaseFactory.create(customer=person, purchased_at=site_day_start(dt.date(2025, 2, 5)))
         raise RuntimeError
     assert list(PurchaseDay.objects.filter(customer=person).values_list("day", flat=True)) == before
 
 
 def test_a_changed_time_zone_falls_back_until_rebuilt() -> None:
-    PurchaseFactory.create(purchased_at=day_start(dt.date(2025, 1, 5)))
+    PurchaseFactory.create(purchased_at=site_day_start(dt.date(2025, 1, 5)))
     purchase_days.rebuild()
     assert purchase_days.is_current()
     with override_settings(TIME_ZONE="America/New_York"):
@@ -234,7 +235,7 @@ def test_a_category_filter_or_a_long_period_uses_the_grouped_query() -> None:
 def test_the_job_builds_a_summary_that_is_not_current_and_then_does_nothing() -> None:
     from crm.jobs import run_job
 
-    PurchaseFactory.create(purchased_at=day_start(dt.date(2025, 1, 5)))
+    PurchaseFactory.create(purchased_at=site_day_start(dt.date(2025, 1, 5)))
     PurchaseDay.objects.all().delete()
     PurchaseDaysBuild.objects.all().delete()
     assert run_job("purchase_days", on=dt.date(2025, 2, 1)) == {"rebuilt": 1}

@@ -11,12 +11,13 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from core.dates import site_day_start, site_today
 from crm.demo.bulk import generate
 from crm.jobs import run_job
 from customers.models import Channel, Customer, Interaction, Interest, Offer, ProductCategory
 from metrics import rollups, selectors
 from metrics.calculations import METRICS, GroupedFacts, compute_all, split_metric
-from metrics.filters import MetricFilters, Period, day_start, site_today
+from metrics.filters import MetricFilters, Period
 from metrics.models import ROLLUP_AGGREGATES, FactRollup, FactRollupDay
 from metrics.rollup_invalidation import WATCHES
 from metrics.stats import Estimate
@@ -149,7 +150,7 @@ def test_today_and_yesterday_are_read_from_the_facts(monkeypatch: pytest.MonkeyP
 
 
 def _at(day: dt.date, hour: int = 12) -> dt.datetime:
-    return day_start(day) + dt.timedelta(hours=hour)
+    return site_day_start(day) + dt.timedelta(hours=hour)
 
 
 def _day_of(instant: dt.datetime) -> dt.date:
@@ -410,7 +411,7 @@ def test_covered_days_skip_the_fact_scan_of_them(rolled: None) -> None:
         "created_at", {PERIOD.start + dt.timedelta(days=i) for i in range(10)}, PERIOD
     )
     assert outside is not None
-    inside = Ticket.objects.filter(created_at__gte=day_start(PERIOD.start)).filter(outside)
+    inside = Ticket.objects.filter(created_at__gte=site_day_start(PERIOD.start)).filter(outside)
     assert all(_day_of(t.created_at) >= PERIOD.start + dt.timedelta(days=10) for t in inside)
     assert rollups.facts_outside("created_at", set(), PERIOD) is None
 

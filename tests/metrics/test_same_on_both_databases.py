@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
+from core.dates import site_day_start
 from customers.models import Channel, Customer, Interest, Offer
 from metrics.calculations import METRICS, compute_all, split_metric
-from metrics.filters import MetricFilters, Period, day_start
+from metrics.filters import MetricFilters, Period
 from surveys.models import Survey
 from tests.factories import (
     CustomerFactory,
@@ -35,7 +36,7 @@ SEED = 20250301
 
 
 def _moment(rng: random.Random, start: dt.date, days: int) -> dt.datetime:
-    return day_start(start) + dt.timedelta(seconds=rng.randrange(days * 86400))
+    return site_day_start(start) + dt.timedelta(seconds=rng.randrange(days * 86400))
 
 
 def _build() -> None:

@@ -7,10 +7,11 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from core.dates import site_day_start
 from customers.models import Channel
 from metrics import selectors
 from metrics.calculations import compute_metric
-from metrics.filters import MetricFilters, Period, day_start
+from metrics.filters import MetricFilters, Period
 from metrics.models import MetricSnapshot
 from metrics.snapshots import store_daily_snapshots
 from surveys.models import Survey
@@ -23,7 +24,7 @@ WEEK = Period(MONDAY, MONDAY + dt.timedelta(days=6))
 
 
 def _noon(day: dt.date) -> dt.datetime:
-    return day_start(day) + dt.timedelta(hours=12)
+    return site_day_start(day) + dt.timedelta(hours=12)
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from argparse import ArgumentParser
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.utils import timezone
 
+from core.dates import site_today
 from metrics import clv
 from metrics.models import CLVModelFit
 
@@ -38,9 +38,7 @@ class Command(BaseCommand):
         fit.add_argument("--time-unit", choices=sorted(clv.DAYS_PER_UNIT), default=None)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        until = options.get("until") or timezone.localdate(
-            timezone.now(), timezone.get_default_timezone()
-        )
+        until = options.get("until") or site_today()
         try:
             fit = clv.fit_and_store(until=until, time_unit=options.get("time_unit"))
         except clv.NotEnoughData as exc:

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.request import Request
 
-from crm.api.exceptions import InvalidParameter
+from core.api.exceptions import InvalidParameter
 
 
 def _is_free_text(filter_: django_filters.Filter) -> bool:

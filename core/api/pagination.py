@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import Cursor, CursorPagination
 
-from crm.api.exceptions import InvalidCursor
+from core.api.exceptions import InvalidCursor
 
 
 class StableCursorPagination(CursorPagination):

@@ -2,7 +2,7 @@
 
 A database that is down, restarting, refusing connections or not answering within its
 timeouts (settings.py) is a passing condition, not a bug: clients are asked to come back in
-settings.DATABASE_RETRY_AFTER_SECONDS. Django's handler500 (crm.api.error_views.server_error)
+settings.DATABASE_RETRY_AFTER_SECONDS. Django's handler500 (core.api.error_views.server_error)
 asks `is_database_unavailable` about the exception being handled and answers with
 `unavailable_response`: the API's JSON error shape under /api/, a plain page elsewhere (no
 template, no context processor: nothing that may reach the database again).

@@ -7,7 +7,7 @@ from typing import Any
 from django.shortcuts import get_object_or_404
 from rest_framework import mixins, viewsets
 
-from crm.api.idempotency import IdempotentPostMixin
+from core.api.idempotency import IdempotentPostMixin
 
 
 class ModelViewSet(IdempotentPostMixin, viewsets.ModelViewSet):

@@ -14,7 +14,7 @@ from django.conf import settings
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
-from crm.cache import breaker_for
+from core.cache import breaker_for
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from crm.api.exceptions import django_error_to_dict
+from core.api.exceptions import django_error_to_dict
 
 
 def raise_as_drf(exc: DjangoValidationError) -> None:
@@ -68,7 +68,7 @@ class UTCDateTimeField(serializers.DateTimeField):
     runs in; read as DRF reads it (a time without an offset is in the site's zone).
 
     The one form of every time the API answers: every ModelSerializer maps the model's
-    DateTimeField to it (crm.api.apps), and declared fields use it. DRF's own field writes the
+    DateTimeField to it (core.api.apps), and declared fields use it. DRF's own field writes the
     site's zone, whose offset before 1880 is Moscow's mean solar time, +02:30:17, which
     RFC 3339 cannot express.
     """

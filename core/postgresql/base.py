@@ -4,7 +4,7 @@
 while the kernel still acknowledges) never answers and never cancels anything. Each wait of a
 connection here for the server ends after OPTIONS["client_timeout"] seconds (settings.py sets
 it a few seconds above the statement timeout): the connection is closed and the request fails
-with an OperationalError, which the web answers as 503 (crm/unavailable.py).
+with an OperationalError, which the web answers as 503 (core/unavailable.py).
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ def nesting_depth_exceeds(data: Any, limit: int) -> bool:
 
 class JSONParser(parsers.JSONParser):
     """DRF's JSON parser, refusing a body over DATA_UPLOAD_MAX_MEMORY_SIZE (Django's
-    RequestDataTooBig, a 413 through crm.api.exceptions) and lists or objects nested deeper
+    RequestDataTooBig, a 413 through core.api.exceptions) and lists or objects nested deeper
     than API_JSON_MAX_DEPTH (400), before any serializer sees it."""
 
     def parse(

@@ -7,13 +7,6 @@ from typing import Any
 from drf_spectacular import openapi
 from rest_framework import serializers
 
-from customers.models import DELIVERY_CHANNELS
-
-
-def delivery_channel_choices() -> list[tuple[str, str]]:
-    """The choice set of reminder and survey delivery channels, named once in the schema."""
-    return [(channel.value, str(channel.label)) for channel in DELIVERY_CHANNELS]
-
 
 class ErrorSerializer(serializers.Serializer):
     """The body of every error that is not about fields: 401, 403, 404, 409, 413, 415, 422,

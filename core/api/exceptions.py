@@ -9,7 +9,7 @@ Django's ValidationError (raised by services and model rules) becomes a 400 with
 messages, like DRF's own; a database conflict (a unique key taken by a concurrent request, a
 protected row) a 409; a value the database cannot store a 400; a body over
 DATA_UPLOAD_MAX_MEMORY_SIZE a 413. Errors raised outside the API views (an unknown path under
-/api/, a server error) are answered by the JSON handlers in `crm.api.error_views`.
+/api/, a server error) are answered by the JSON handlers in `core.api.error_views`.
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from django.views import defaults
 
-from crm.api.exceptions import error_body
-from crm.unavailable import is_database_unavailable, unavailable_response
+from core.api.exceptions import error_body
+from core.unavailable import is_database_unavailable, unavailable_response
 
 API_PREFIX = "/api/"
 

@@ -1,0 +1,1 @@
+"""Shared machinery of the REST API: pagination, permissions, throttling, errors, idempotency."""
