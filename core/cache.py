@@ -80,6 +80,13 @@ def breaker_for(url: str, retry_seconds: float = DEFAULT_RETRY_SECONDS) -> Break
         return breaker
 
 
+def reset_breakers() -> None:
+    """Every service is tried again at once (tests start each case from a clean slate)."""
+    with _breakers_lock:
+        for breaker in _breakers.values():
+            breaker.reset()
+
+
 class FailSoftRedisCache(RedisCache):
     """Django's RedisCache that answers as an empty cache while Redis is unreachable.
 

@@ -202,13 +202,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     # A database that is down or hung must not hold a request for long: connecting gives up
     # after DATABASE_CONNECT_TIMEOUT_SECONDS (libpq's minimum is 2), a statement is cancelled
-    # by the server after DATABASE_STATEMENT_TIMEOUT_SECONDS (0: no limit; jobs and migrations
-    # that need longer set it in their environment), and a connection whose server stopped
-    # answering is dropped by TCP keepalives. The request then answers 503 with Retry-After
+    # by the server after DATABASE_STATEMENT_TIMEOUT_SECONDS (0, the default: no limit, for
+    # jobs, commands and migrations; scripts/serve sets 30 for the web), and a connection whose
+    # server stopped answering is dropped by TCP keepalives. The request then answers 503 with Retry-After
     # (core/unavailable.py). See docs/operations.md, "When PostgreSQL is down".
     # A server that stopped answering altogether cancels nothing: the client gives up a little
     # after the statement timeout would have fired (core/postgresql/base.py).
-    _statement_timeout = env_float("DATABASE_STATEMENT_TIMEOUT_SECONDS", 30)
+    _statement_timeout = env_float("DATABASE_STATEMENT_TIMEOUT_SECONDS", 0)
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"]["ENGINE"] = "core.postgresql"
     DATABASES["default"].setdefault("OPTIONS", {}).update(
