@@ -148,7 +148,7 @@ def _workers(master: int) -> list[int]:
     return [int(pid) for pid in children]
 
 
-def test_a_retry_takes_over_the_key_of_a_killed_worker_after_the_lease(
+def test_a_retry_takes_over_the_key_of_a_killed_worker_once_its_session_ends(
     server: tuple[str, subprocess.Popen[bytes]],
 ) -> None:
     base, gunicorn = server
