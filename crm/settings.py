@@ -204,8 +204,8 @@ else:
     # after DATABASE_CONNECT_TIMEOUT_SECONDS (libpq's minimum is 2), a statement is cancelled
     # by the server after DATABASE_STATEMENT_TIMEOUT_SECONDS (0, the default: no limit, for
     # jobs, commands and migrations; scripts/serve sets 30 for the web), and a connection whose
-    # server stopped answering is dropped by TCP keepalives. The request then answers 503 with Retry-After
-    # (core/unavailable.py). See docs/operations.md, "When PostgreSQL is down".
+    # server stopped answering is dropped by TCP keepalives. The request then answers 503 with
+    # Retry-After (core/unavailable.py). See docs/operations.md, "When PostgreSQL is down".
     # A server that stopped answering altogether cancels nothing: the client gives up a little
     # after the statement timeout would have fired (core/postgresql/base.py).
     _statement_timeout = env_float("DATABASE_STATEMENT_TIMEOUT_SECONDS", 0)

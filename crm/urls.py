@@ -7,6 +7,8 @@ from django.utils.translation import gettext_lazy as _
 
 from crm import views
 from customers import views as customer_views
+from surveys.urls import card_urlpatterns as survey_card_urlpatterns
+from tickets.urls import card_urlpatterns as ticket_card_urlpatterns
 
 admin.site.site_header = _("CRM administration")
 admin.site.site_title = _("CRM admin")
@@ -19,9 +21,9 @@ urlpatterns = [
     path("customers/", include("customers.urls")),
     # The screen-pop telephony opens when a call rings: /call/?phone=... or ?email=...
     path("call/", customer_views.call_pop, name="call"),
-    # Card actions and lists that belong to tickets and surveys, beside their card sections.
-    path("customers/", include("tickets.card")),
-    path("customers/", include("surveys.card")),
+    # Card actions and lists that belong to tickets and surveys (their apps' urls.py).
+    path("customers/", include((ticket_card_urlpatterns, "ticket_card"))),
+    path("customers/", include((survey_card_urlpatterns, "survey_card"))),
     # The privacy role's card actions: export (download) and erasure.
     path("customers/", include("crm.privacy_card")),
     path("tickets/", include("tickets.urls")),

@@ -24,14 +24,37 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, Least
+from django.db.models.functions import Coalesce, Least, TruncDate
+from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy, ngettext
 
-from customers.contacts import normalise_email, normalise_phone
+from customers.contacts import format_phone_for_display, normalise_email, normalise_phone
 from customers.models import ContactPoint, Customer, Interaction, Purchase, Reminder
 
 # The kinds a phone number is stored under: a phone, or a messenger handle that is a number.
 PHONE_KINDS = (ContactPoint.Kind.PHONE, ContactPoint.Kind.MESSENGER)
+
+
+@dataclass(frozen=True)
+class ContactRow:
+    """A contact point as the card lists it, with the value as shown (phones formatted)."""
+
+    contact: ContactPoint
+    display: str
+
+
+def contact_rows(contacts: Sequence[ContactPoint]) -> list[ContactRow]:
+    """The card's rows of these contacts: a phone, or a handle that is a number, formatted."""
+    rows = []
+    for contact in contacts:
+        phone_like = contact.kind == ContactPoint.Kind.PHONE or contact.normalised_value.startswith(
+            "+"
+        )
+        display = (
+            format_phone_for_display(contact.normalised_value) if phone_like else contact.value
+        )
+        rows.append(ContactRow(contact=contact, display=display))
+    return rows
 
 
 def caller_contacts(*, phone: str = "", email: str = "") -> QuerySet[ContactPoint]:
@@ -227,29 +250,51 @@ def timeline_page(customer_id: int, *, offset: int, limit: int) -> Page:
     return Page(items=items, count=interactions.count(), offset=offset, limit=limit)
 
 
+# Money figures derived here are shown to the cent.
+CENT = Decimal("0.01")
+
+
+def order_day() -> TruncDate:
+    """The order a purchase line belongs to: all of a customer's purchases of one day (in the
+    site's time zone) are one order. The card and the metrics count orders this way."""
+    return TruncDate("purchased_at", tzinfo=timezone.get_default_timezone())
+
+
+def average_order_value(*, revenue: Decimal, orders: int) -> Decimal | None:
+    """Revenue per order (see `order_day`), to the cent; None without orders."""
+    return (revenue / orders).quantize(CENT) if orders else None
+
+
 @dataclass(frozen=True)
-class CustomerValue:
-    """Historical value in one currency: revenue, margin where costs are known, order figures."""
+class HistoricalValue:
+    """A customer's value to date in one currency: revenue, margin where costs are known,
+    orders (purchase days) and the average order."""
 
     currency: str
     revenue: Decimal
+    # Completed purchase lines, and the orders (purchase days) they make.
     purchases: int
-    average_order_value: Decimal
+    orders: int
+    average_order_value: Decimal | None
     last_purchase_at: dt.datetime | None
     margin: Decimal | None
-    # How many of the purchases the margin covers (the ones whose product cost is known).
+    # How many of the purchase lines the margin covers (the ones whose product cost is known).
     margin_purchases: int
 
 
-def customer_value(customer_id: int) -> list[CustomerValue]:
-    """Historical CLV of completed purchases, one row per currency, in one aggregate query."""
+def historical_value(customer_id: int, *, now: dt.datetime) -> list[HistoricalValue]:
+    """Historical CLV of completed purchases up to `now`, one row per currency, in one
+    aggregate query; the average order is revenue per order (purchase day), as in the metrics."""
     known_cost = Q(product__cost__isnull=False)
     rows = (
-        Purchase.objects.filter(customer_id=customer_id, status=Purchase.Status.COMPLETED)
+        Purchase.objects.filter(
+            customer_id=customer_id, status=Purchase.Status.COMPLETED, purchased_at__lte=now
+        )
         .values("currency")
         .annotate(
             revenue=Sum("amount"),
             purchases=Count("id"),
+            orders=Count(order_day(), distinct=True),
             last_purchase_at=Max("purchased_at"),
             margin=Sum(
                 ExpressionWrapper(
@@ -263,14 +308,13 @@ def customer_value(customer_id: int) -> list[CustomerValue]:
         .order_by("-revenue", "currency")
     )
     return [
-        CustomerValue(
+        HistoricalValue(
             currency=row["currency"],
             revenue=row["revenue"] or Decimal(0),
             purchases=row["purchases"],
-            average_order_value=(
-                (row["revenue"] / row["purchases"]).quantize(Decimal("0.01"))
-                if row["purchases"]
-                else Decimal(0)
+            orders=row["orders"],
+            average_order_value=average_order_value(
+                revenue=row["revenue"] or Decimal(0), orders=row["orders"]
             ),
             last_purchase_at=row["last_purchase_at"],
             margin=row["margin"],

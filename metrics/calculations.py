@@ -45,11 +45,9 @@ from metrics import stats
 from metrics.expressions import PercentileCont, SecondsBetween, median_by
 from metrics.filters import MetricFilters, Period
 from metrics.stats import Estimate
-from surveys.models import NPS_PROMOTER_MIN, Survey, SurveyResponse
+from surveys.models import NPS_DETRACTOR_MAX, NPS_PROMOTER_MIN, Survey, SurveyResponse
 from tickets.models import Ticket
 
-# NPS (Reichheld): 0-6 detractors, 7-8 passives, 9-10 promoters.
-NPS_DETRACTOR_MAX = 6
 # Means of scores are reported on the kind's default scale, so that a 1-10 CSAT survey and a
 # 1-5 one can be averaged together (linear rescaling; identity for surveys on the default).
 CSAT_MEAN_SCALE = (1, 5)

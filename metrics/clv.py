@@ -35,6 +35,7 @@ from scipy import optimize, special
 
 from core.dates import site_day, site_day_start, site_today
 from customers.models import Purchase
+from customers.selectors import average_order_value, order_day
 from metrics.filters import MetricFilters, Period
 from metrics.models import CLVModelFit
 from metrics.stats import Estimate
@@ -599,7 +600,6 @@ def customer_value(customer_id: int, *, now: dt.datetime) -> CustomerValue:
     Predictions are None while no model has been fitted (`manage.py clv fit`), when the
     latest fit failed, or when its prediction for this customer is unsound (model_problem).
     """
-    zone = timezone.get_default_timezone()
     purchases = Purchase.objects.filter(
         customer_id=customer_id, status=Purchase.Status.COMPLETED, purchased_at__lte=now
     )
@@ -608,7 +608,7 @@ def customer_value(customer_id: int, *, now: dt.datetime) -> CustomerValue:
         costed_revenue=Sum("amount", filter=Q(product__cost__isnull=False)),
         cost=Sum(line_cost(), filter=Q(product__cost__isnull=False)),
         lines_without_cost=Count("pk", filter=Q(product__cost__isnull=True)),
-        days=Count(TruncDate("purchased_at", tzinfo=zone), distinct=True),
+        days=Count(order_day(), distinct=True),
         first=Min("purchased_at"),
         last=Max("purchased_at"),
     )
@@ -629,7 +629,7 @@ def customer_value(customer_id: int, *, now: dt.datetime) -> CustomerValue:
         historical_revenue=revenue,
         historical_margin=margin,
         purchase_count=days,
-        average_order_value=(revenue / days).quantize(CENT) if days else None,
+        average_order_value=average_order_value(revenue=revenue, orders=days),
         predicted_clv=None,
         expected_purchases=None,
         probability_alive=None,

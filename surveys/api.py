@@ -12,7 +12,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.serializers import CleanModelSerializer, raise_as_drf
+from core.api.serializers import CleanModelSerializer, UTCDateTimeField, raise_as_drf
 from core.api.viewsets import CreateReadViewSet, ModelViewSet
 from customers.models import DELIVERY_CHANNELS, Channel, Customer
 from surveys import services
@@ -224,3 +224,85 @@ class SurveyResponseViewSet(CreateReadViewSet):
             raise_as_drf(exc)
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return Response(self.get_serializer(response).data, status=code)
+
+
+# --- The customer card's satisfaction section (its JSON form in the API's card) --------------
+
+
+class CardSurveySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField(help_text="CSAT, NPS or CES")
+    name = serializers.CharField(allow_blank=True)
+    scale_min = serializers.IntegerField()
+    scale_max = serializers.IntegerField()
+
+
+class CardAnswerSerializer(serializers.Serializer):
+    """A survey answer with its comment, the comment's sentiment and the card's badge."""
+
+    id = serializers.IntegerField(source="answer.id")
+    survey = CardSurveySerializer(source="answer.invitation.survey")
+    score = serializers.IntegerField(source="answer.score")
+    badge = serializers.CharField(
+        help_text="ok: satisfied, easy or promoter; warn: NPS passive; bad: the rest"
+    )
+    comment = serializers.CharField(source="answer.comment", allow_blank=True)
+    sentiment = serializers.CharField(
+        source="answer.sentiment",
+        allow_blank=True,
+        help_text="positive, neutral, negative; empty when not analysed",
+    )
+    answered_at = UTCDateTimeField(source="answer.answered_at")
+
+
+class CardWaitingSerializer(serializers.Serializer):
+    """An invitation not answered yet and not expired."""
+
+    id = serializers.IntegerField()
+    survey = CardSurveySerializer()
+    delivery_channel = serializers.CharField(allow_blank=True)
+    delivery_status = serializers.CharField()
+    created_at = UTCDateTimeField()
+    expires_at = UTCDateTimeField()
+
+
+class CardCustomerValueSerializer(serializers.Serializer):
+    """Historical CLV in one currency, from completed purchases."""
+
+    currency = serializers.CharField()
+    revenue = serializers.DecimalField(max_digits=16, decimal_places=2)
+    margin = serializers.DecimalField(
+        max_digits=16,
+        decimal_places=2,
+        allow_null=True,
+        help_text="Over the purchases whose product cost is known (`margin_purchases`).",
+    )
+    margin_purchases = serializers.IntegerField()
+    purchases = serializers.IntegerField(help_text="Completed purchase lines.")
+    orders = serializers.IntegerField(
+        help_text="Orders: days with a completed purchase (the site's time zone), as the "
+        "metrics count them."
+    )
+    average_order_value = serializers.DecimalField(
+        max_digits=16,
+        decimal_places=2,
+        allow_null=True,
+        help_text="Revenue per order (`orders`), the metrics' average order value.",
+    )
+    last_purchase_at = UTCDateTimeField(allow_null=True)
+
+
+class CardSatisfactionSerializer(serializers.Serializer):
+    """CLV figures per currency, the newest survey answers, and the invitations waiting."""
+
+    value = CardCustomerValueSerializer(many=True)
+    last_survey_at = UTCDateTimeField(
+        allow_null=True, help_text="When the newest invitation that went out was created."
+    )
+    next_survey_from = serializers.DateField(
+        allow_null=True,
+        help_text="The first day another survey may go to the customer (SURVEY_MIN_DAYS_BETWEEN).",
+    )
+    answers = CardAnswerSerializer(many=True)
+    answer_count = serializers.IntegerField()
+    waiting = CardWaitingSerializer(many=True)

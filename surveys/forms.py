@@ -1,4 +1,5 @@
-"""Forms for surveys: the question is edited once per language, not as raw JSON."""
+"""Forms for surveys: the question is edited once per language, not as raw JSON; the answer;
+the card's "send survey" action."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django.utils import translation
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
+from customers.models import DELIVERY_CHANNELS, Customer
 from surveys.models import DEFAULT_QUESTIONS, Survey
 
 
@@ -118,3 +120,19 @@ class AnswerForm(forms.Form):
         score.choices = [
             (value, str(value)) for value in range(survey.scale_min, survey.scale_max + 1)
         ]
+
+
+class SendSurveyForm(forms.Form):
+    """The card's "send survey": an active survey and the channel the invitation goes through."""
+
+    survey = forms.ModelChoiceField(label=_("Survey"), queryset=Survey.objects.none())
+    delivery_channel = forms.ChoiceField(
+        label=_("Send through"), choices=[(c.value, c.label) for c in DELIVERY_CHANNELS]
+    )
+
+    def __init__(self, *args: Any, customer: Customer, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {"delivery_channel": customer.preferred_channel})
+        super().__init__(*args, **kwargs)
+        self.customer = customer
+        survey_field: Any = self.fields["survey"]
+        survey_field.queryset = Survey.objects.filter(is_active=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import math
 import secrets
 from typing import Any
@@ -22,10 +23,29 @@ from tickets.models import Ticket
 DEFAULT_SCALES: dict[str, tuple[int, int]] = {"CSAT": (1, 5), "NPS": (0, 10), "CES": (1, 7)}
 # CSAT counts the top quarter of the scale as satisfied: 4-5 on 1-5, 8-10 on 1-10.
 SATISFIED_SHARE_OF_SCALE = 0.75
-# NPS: promoters answer 9 or 10 (Reichheld's definition); they are the "satisfied" ones.
+# NPS bands on its 0-10 scale (Reichheld's definition): promoters answer 9-10, passives 7-8,
+# detractors 0-6. Promoters are the NPS survey's "satisfied" ones. The card's badges, the
+# metrics and the demo data all read the bands from here (`nps_band`).
 NPS_PROMOTER_MIN = 9
+NPS_PASSIVE_MIN = 7
+NPS_DETRACTOR_MAX = NPS_PASSIVE_MIN - 1
 DEFAULT_INVITATION_TTL_DAYS = 14
 TOKEN_BYTES = 32  # 256 bits: not guessable, 43 URL-safe characters
+
+
+class NPSBand(enum.StrEnum):
+    PROMOTER = "promoter"
+    PASSIVE = "passive"
+    DETRACTOR = "detractor"
+
+
+def nps_band(score: int) -> NPSBand:
+    """Where an NPS answer falls: promoter (9-10), passive (7-8) or detractor (0-6)."""
+    if score >= NPS_PROMOTER_MIN:
+        return NPSBand.PROMOTER
+    if score >= NPS_PASSIVE_MIN:
+        return NPSBand.PASSIVE
+    return NPSBand.DETRACTOR
 
 
 def generate_token() -> str:

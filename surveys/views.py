@@ -1,4 +1,6 @@
-"""The public answer page `/s/<token>/`: no login, the customer's language, one tap, one answer.
+"""Survey pages: the card's "send survey" action, and the public answer page `/s/<token>/`.
+
+The answer page needs no login and speaks the customer's language: one tap, one answer.
 
 Whoever holds the link may answer, so the page shows nothing about the customer but their first
 name, is rate limited per client address and per token, is never cached or indexed, and does not
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from django import forms
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
@@ -22,14 +25,18 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone, translation
 from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
 
 from core.client_address import client_address
-from surveys.forms import AnswerForm
+from core.dates import site_today
+from customers.models import Customer
+from customers.views import card_action, operator_required
+from surveys.forms import AnswerForm, SendSurveyForm
 from surveys.models import Survey, SurveyInvitation, SurveyResponse
-from surveys.services import record_response
+from surveys.services import create_invitation, record_response
 
 # Tokens are URL-safe base64 (`secrets.token_urlsafe`); anything else is not one of ours.
 TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -127,8 +134,6 @@ def _page(
 
 def _scale_hint(survey: Survey) -> tuple[str, str]:
     """What the two ends of the scale mean, in the active language."""
-    from django.utils.translation import gettext as _
-
     if survey.kind == Survey.Kind.NPS:
         return _("Not at all likely"), _("Extremely likely")
     if survey.kind == Survey.Kind.CES:
@@ -226,3 +231,37 @@ def answer(request: HttpRequest, token: str) -> HttpResponse:
         # Answered a moment ago (a second tab, a double tap): the first answer stands.
         return _page(request, "surveys/answered.html", language=language, invitation=invitation)
     return _page(request, "surveys/thanks.html", language=language, invitation=invitation)
+
+
+# --- The card's action ----------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@operator_required("surveys.add_surveyinvitation")
+def send_survey(request: HttpRequest, customer_id: int) -> HttpResponse:
+    """Invite the customer to a survey now, at most once per survey and day from the card."""
+
+    def perform(request: HttpRequest, customer: Customer, form: forms.Form) -> object:
+        data = form.cleaned_data
+        today = site_today()
+        invitation, created = create_invitation(
+            survey=data["survey"],
+            customer=customer,
+            cause=f"card:{today.isoformat()}",
+            operator=request.user,
+            personalized=True,
+            delivery_channel=data["delivery_channel"],
+        )
+        if not created:
+            raise ValidationError({"survey": _("The customer was already sent this survey today.")})
+        return invitation
+
+    return card_action(
+        request,
+        customer_id,
+        action_key="send_survey",
+        form_class=SendSurveyForm,
+        perform=perform,
+        title=_("Send survey"),
+        success_message=_("Survey invitation created; it goes out with the next delivery."),
+    )

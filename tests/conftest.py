@@ -8,7 +8,13 @@ from pytest_django.fixtures import Settings
 
 from core.cache import reset_breakers
 
-pytest_plugins = ["tests.personas", "tests.card_fixtures", "tests.faults_fixtures"]
+pytest_plugins = [
+    "tests.personas",
+    "tests.card_fixtures",
+    "tests.api_fixtures",
+    "tests.admin_fixtures",
+    "tests.faults_fixtures",
+]
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,7 @@ operator: first-line support; supervisor: reads metrics, tunes SLA and surveys; 
 everything; other_team_operator: an operator of another team; integration: a machine user
 (telephony, the shop) with an API token (integration_reader: in a Telephony group reading
 identities and contacts); no_permission_user: staff in no role; privacy_officer: exports and
-erases customers' data.
+erases customers' data. operator_client: the web UI's test client, logged in as the operator.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from io import StringIO
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
+from django.test import Client
 
 from accounts.models import User
 from accounts.roles import ADMINS, OPERATORS, PRIVACY_OFFICERS, SUPERVISORS
@@ -25,6 +26,12 @@ def operator(db: None) -> User:
     return UserFactory.create(
         username="olga", groups=[OPERATORS], team=TeamFactory(name="First line")
     )
+
+
+@pytest.fixture
+def operator_client(client: Client, operator: User) -> Client:
+    client.force_login(operator)
+    return client
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 A ticket's status, assignee and priority are never writable fields: they change through
 POST /tickets/{number}/status/, /assign/ and /priority/, which call tickets.services and so
-record who did it.
+record who did it. The card's tickets section serializes with `CardTicketsSerializer`.
 """
 
 from __future__ import annotations
@@ -21,12 +21,14 @@ from rest_framework.response import Response
 
 from accounts.models import User
 from accounts.users import acting_user
-from core.api.serializers import raise_as_drf
+from core.api.serializers import SecondsField, UTCDateTimeField, raise_as_drf
 from core.api.viewsets import CreateReadUpdateViewSet
+from customers.api.card import api_list_url
 from customers.models import Channel, Customer
 from tickets import services
 from tickets.filters import TicketFilter
 from tickets.models import Priority, Status, Ticket, TicketMessage
+from tickets.selectors import TicketRow
 from tickets.sla import ticket_sla
 
 
@@ -283,3 +285,60 @@ class TicketViewSet(CreateReadUpdateViewSet):
             channel=data.get("channel", ""),
         )
         return Response(TicketMessageSerializer(message).data, status=201)
+
+
+# --- The customer card's tickets section (its JSON form in the API's card) -------------------
+
+
+class CardSLAClockSerializer(serializers.Serializer):
+    """One SLA clock: when it falls due, its target, and the time left (negative: over)."""
+
+    state = serializers.CharField(help_text="on_time, at_risk, breached or met")
+    due_at = UTCDateTimeField()
+    target_seconds = SecondsField(source="target")
+    remaining_seconds = SecondsField(
+        source="remaining",
+        help_text="Time left (negative: time over), frozen when the clock stopped.",
+    )
+
+
+class CardTicketSLASerializer(serializers.Serializer):
+    state = serializers.CharField(help_text="none, on_time, at_risk, breached or met: the worst")
+    first_response = CardSLAClockSerializer(allow_null=True)
+    resolution = CardSLAClockSerializer(allow_null=True)
+
+
+class CardTicketRowSerializer(serializers.Serializer):
+    """A ticket as the card lists it: status, SLA clocks and the last public message."""
+
+    id = serializers.IntegerField(source="ticket.pk")
+    subject = serializers.CharField(source="ticket.subject")
+    status = serializers.CharField(source="ticket.status")
+    priority = serializers.CharField(source="ticket.priority")
+    channel = serializers.CharField(source="ticket.channel")
+    assignee = serializers.SerializerMethodField()
+    created_at = UTCDateTimeField(source="ticket.created_at")
+    updated_at = UTCDateTimeField(source="ticket.updated_at")
+    last_message = serializers.CharField(allow_null=True)
+    last_message_at = UTCDateTimeField(allow_null=True)
+    last_message_author = serializers.CharField(
+        allow_null=True, help_text="customer, operator or system"
+    )
+    sla = CardTicketSLASerializer()
+
+    def get_assignee(self, row: TicketRow) -> str | None:
+        user = row.ticket.assignee
+        return None if user is None else str(user.get_full_name() or user.get_username())
+
+
+class CardTicketsSerializer(serializers.Serializer):
+    """Open tickets, freshest first, then the latest closed ones."""
+
+    open = CardTicketRowSerializer(many=True)
+    closed = CardTicketRowSerializer(many=True)
+    open_count = serializers.IntegerField()
+    total = serializers.IntegerField()
+    all_url = serializers.SerializerMethodField()
+
+    def get_all_url(self, data: Any) -> str:
+        return api_list_url(self.context, "ticket-list", customer=self.context["customer"].pk)

@@ -1,4 +1,5 @@
-"""Forms of the ticket page: reply or note, status move, assignment, priority."""
+"""Forms of the ticket page (reply or note, status move, assignment, priority) and of the
+card's "open ticket" action."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
+from customers.forms import CONTACT_CHANNELS, RECENT_CHOICES, limit_choices
+from customers.models import Customer, Purchase
 from tickets.models import TRANSITIONS, Priority, Status, Ticket
 from tickets.services import may_work_tickets
 
@@ -69,3 +72,33 @@ class AssignForm(forms.Form):
 
 class PriorityForm(forms.Form):
     priority = forms.ChoiceField(label=_("Priority"), choices=Priority.choices)
+
+
+class OpenTicketForm(forms.Form):
+    """The card's "open ticket": what the customer reports, optionally about one purchase."""
+
+    subject = forms.CharField(label=_("Subject"), max_length=255)
+    channel = forms.ChoiceField(label=_("Channel"), choices=CONTACT_CHANNELS, initial="phone")
+    priority = forms.ChoiceField(
+        label=_("Priority"), choices=Priority.choices, initial=Priority.NORMAL
+    )
+    body = forms.CharField(
+        label=_("What the customer said"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    purchase = forms.ModelChoiceField(
+        label=_("Purchase (warranty claim)"),
+        queryset=Purchase.objects.none(),
+        required=False,
+    )
+
+    def __init__(self, *args: Any, customer: Customer, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.customer = customer
+        purchases = Purchase.objects.filter(customer=customer)
+        limit_choices(
+            self.fields["purchase"],  # type: ignore[arg-type]
+            purchases,
+            purchases.select_related("product").order_by("-purchased_at", "-id")[:RECENT_CHOICES],
+        )

@@ -1,4 +1,8 @@
-"""Case-insensitive substring search that knows more letters than ASCII, on both databases.
+"""Searching tickets: the card's search box finds a customer by ticket number, and a
+case-insensitive substring search knows more letters than ASCII, on both databases.
+
+`tickets_by_number` is the card search's provider ("42", "#42", "T-42"), registered by
+tickets/card.py.
 
 SQLite's LIKE and lower()/upper() fold ASCII letters only, so "батарея" missed "Батарея".
 PostgreSQL's UPPER() folds every letter, and Django's `icontains` compares UPPER(column) there,
@@ -14,8 +18,25 @@ from typing import Any
 from django.db.backends.signals import connection_created
 from django.db.models import CharField, TextField
 from django.db.models.lookups import IContains
+from django.utils.translation import gettext as _
+
+from tickets.models import Ticket
 
 SQLITE_UPPER = "crm_upper"
+
+
+def tickets_by_number(text: str) -> list[tuple[int, str]]:
+    """Search provider: "42", "#42" or "T-42" finds the customer of ticket 42."""
+    number = text.strip().lstrip("#").removeprefix("T-").removeprefix("t-").strip()
+    if not number.isdigit() or len(number) > len(str(2**63)):
+        return []
+    label = _("ticket #%(number)s") % {"number": int(number)}
+    return [
+        (customer_id, label)
+        for customer_id in Ticket.objects.filter(pk=int(number)).values_list(
+            "customer_id", flat=True
+        )
+    ]
 
 
 def _upper(value: str | None) -> str | None:

@@ -1,16 +1,35 @@
-"""Ticket reads with their query shapes: the queue and the ticket page."""
+"""Ticket reads with their query shapes: the queue, the ticket page, a customer's tickets."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypedDict
 
 from django.contrib.auth import get_user_model
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from tickets.models import Priority, Status, Ticket, TicketContact, TicketEvent, TicketMessage
+from customers.selectors import Page
+from tickets.models import (
+    ACTIVE_STATUSES,
+    DONE_STATUSES,
+    Priority,
+    Status,
+    Ticket,
+    TicketContact,
+    TicketEvent,
+    TicketMessage,
+)
+from tickets.sla import TicketSLA, ticket_sla
+
+if TYPE_CHECKING:  # django-stubs is a development dependency
+    from django_stubs_ext import WithAnnotations
+
+# How many open and closed tickets the card lists before its "all N" link.
+OPEN_SHOWN = 5
+CLOSED_SHOWN = 3
 
 
 def queue_tickets() -> QuerySet[Ticket]:
@@ -129,3 +148,88 @@ def ticket_page(*, ticket_id: int) -> TicketPage:
         history=history_lines(events),
         warranty=warranty_claim(ticket, today=timezone.localdate()),
     )
+
+
+# --- A customer's tickets, as the card and its "all N" list show them --------------------------
+
+
+@dataclass(frozen=True)
+class TicketRow:
+    """A ticket as the card lists it: with its SLA clocks and its last public message."""
+
+    ticket: Ticket
+    sla: TicketSLA
+    last_message: str | None
+    last_message_at: dt.datetime | None
+    # customer, operator or system
+    last_message_author: str | None
+
+
+@dataclass(frozen=True)
+class CustomerTickets:
+    """A customer's open tickets, freshest first, then the latest closed ones, and the counts."""
+
+    open: list[TicketRow]
+    closed: list[TicketRow]
+    open_count: int
+    total: int
+
+
+class _LastMessage(TypedDict):
+    last_message: str | None
+    last_message_at: dt.datetime | None
+    last_message_author: str | None
+
+
+def _with_last_message(
+    tickets: QuerySet[Ticket],
+) -> QuerySet[WithAnnotations[Ticket, _LastMessage]]:
+    """Annotate each ticket with its last public message (one query for the whole list)."""
+    last = TicketMessage.objects.filter(ticket=OuterRef("pk"), is_internal=False).order_by(
+        "-created_at", "-id"
+    )
+    return tickets.select_related("assignee", "sla_policy").annotate(
+        last_message=Subquery(last.values("body")[:1]),
+        last_message_at=Subquery(last.values("created_at")[:1]),
+        last_message_author=Subquery(last.values("author_kind")[:1]),
+    )
+
+
+def _rows(
+    tickets: QuerySet[WithAnnotations[Ticket, _LastMessage]], now: dt.datetime
+) -> list[TicketRow]:
+    """The rows of tickets read through `_with_last_message`."""
+    return [
+        TicketRow(
+            ticket=ticket,
+            sla=ticket_sla(ticket, now=now),
+            last_message=ticket.last_message,
+            last_message_at=ticket.last_message_at,
+            last_message_author=ticket.last_message_author,
+        )
+        for ticket in tickets
+    ]
+
+
+def customer_tickets(customer_id: int, *, now: dt.datetime) -> CustomerTickets:
+    """Open tickets, freshest first, then the latest closed ones, in a fixed number of queries."""
+    mine = Ticket.objects.filter(customer_id=customer_id)
+    freshest = ("-updated_at", "-pk")
+    open_tickets = _with_last_message(mine.filter(status__in=ACTIVE_STATUSES)).order_by(*freshest)
+    closed = _with_last_message(mine.filter(status__in=DONE_STATUSES)).order_by(*freshest)
+    counts = mine.aggregate(
+        open=Count("pk", filter=Q(status__in=ACTIVE_STATUSES)), total=Count("pk")
+    )
+    return CustomerTickets(
+        open=_rows(open_tickets[:OPEN_SHOWN], now),
+        closed=_rows(closed[:CLOSED_SHOWN], now),
+        open_count=counts["open"],
+        total=counts["total"],
+    )
+
+
+def customer_ticket_page(customer_id: int, *, offset: int, limit: int, now: dt.datetime) -> Page:
+    """A page of all of a customer's tickets as `TicketRow`s, newest first (2 queries)."""
+    mine = Ticket.objects.filter(customer_id=customer_id)
+    items = _with_last_message(mine).order_by("-created_at", "-pk")[offset : offset + limit]
+    return Page(items=_rows(items, now), count=mine.count(), offset=offset, limit=limit)

@@ -1,4 +1,5 @@
-"""The operator UI's pages for tickets."""
+"""The operator UI's pages for tickets under /tickets/, and on the customer card under
+/customers/<id>/ (`card_urlpatterns`, namespace `ticket_card`, included by crm/urls.py)."""
 
 from django.urls import path
 
@@ -13,4 +14,9 @@ urlpatterns = [
     path("<int:pk>/status/", views.change_status, name="status"),
     path("<int:pk>/assign/", views.assign, name="assign"),
     path("<int:pk>/priority/", views.change_priority, name="priority"),
+]
+
+card_urlpatterns = [
+    path("<int:customer_id>/tickets/", views.customer_tickets, name="list"),
+    path("<int:customer_id>/tickets/new/", views.open_ticket_view, name="open"),
 ]

@@ -1,4 +1,5 @@
-"""Operator pages for tickets: the queue and the ticket page with its actions.
+"""Operator pages for tickets: the queue, the ticket page with its actions, and on the
+customer card the "open ticket" action and the list of all the customer's tickets.
 
 Views parse input, call a selector or a service, and render; every rule lives in
 `tickets.services` and `tickets.models.TRANSITIONS`.
@@ -8,31 +9,36 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import User
+from customers.models import Customer
+from customers.views import card_action, operator_required
 from tickets.filters import TicketFilter
-from tickets.forms import AssignForm, PriorityForm, ReplyForm, StatusForm
+from tickets.forms import AssignForm, OpenTicketForm, PriorityForm, ReplyForm, StatusForm
 from tickets.models import Status, TicketMessage
-from tickets.selectors import TicketPage, queue_tickets, ticket_page
+from tickets.selectors import TicketPage, customer_ticket_page, queue_tickets, ticket_page
 from tickets.services import (
     add_message,
     allowed_statuses,
     assign_ticket,
     change_ticket_priority,
     change_ticket_status,
+    open_ticket,
 )
 from tickets.sla import ticket_sla
 
 QUEUE_PAGE_SIZE = 25  # a screenful of rows
+CUSTOMER_TICKETS_PAGE_SIZE = 25
 
 
 def _acting_user(request: HttpRequest) -> User | None:
@@ -194,3 +200,53 @@ def change_priority(request: HttpRequest, pk: int) -> HttpResponse:
         return _form_failed(request, page, "priority_form", form, error)
     messages.success(request, _("Priority saved."))
     return redirect("tickets:detail", pk=pk)
+
+
+# --- On the customer card --------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@operator_required("tickets.add_ticket")
+def open_ticket_view(request: HttpRequest, customer_id: int) -> HttpResponse:
+    """Open a ticket from the card; the operator who opens it owns it, worked from the card."""
+
+    def perform(request: HttpRequest, customer: Customer, form: forms.Form) -> object:
+        data = form.cleaned_data
+        user: Any = request.user
+        return open_ticket(
+            customer=customer,
+            subject=data["subject"],
+            channel=data["channel"],
+            body=data["body"],
+            actor=user,
+            priority=data["priority"],
+            purchase=data["purchase"],
+            assignee=user,
+            team=getattr(user, "team", None),
+            personalized=True,
+        )
+
+    return card_action(
+        request,
+        customer_id,
+        action_key="open_ticket",
+        form_class=OpenTicketForm,
+        perform=perform,
+        title=_("Open ticket"),
+        success_message=_("Ticket opened."),
+    )
+
+
+@require_GET
+@operator_required("tickets.view_ticket")
+def customer_tickets(request: HttpRequest, customer_id: int) -> HttpResponse:
+    """All of a customer's tickets, newest first, paged."""
+    customer = get_object_or_404(Customer, pk=customer_id)
+    try:
+        offset = max(0, int(request.GET.get("offset", "0")))
+    except ValueError:
+        offset = 0
+    page = customer_ticket_page(
+        customer.pk, offset=offset, limit=CUSTOMER_TICKETS_PAGE_SIZE, now=timezone.now()
+    )
+    return render(request, "tickets/customer_tickets.html", {"customer": customer, "page": page})

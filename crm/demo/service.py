@@ -19,7 +19,7 @@ from crm.demo.commerce import CommercePlanner, CustomerPlan
 from crm.demo.markers import DEMO_NAME_PREFIX
 from customers.models import Channel, Customer
 from customers.signals import instance_rows, send_rows_written
-from surveys.models import Survey, SurveyInvitation, SurveyResponse
+from surveys.models import NPSBand, Survey, SurveyInvitation, SurveyResponse, nps_band
 from surveys.services import SurveyTooSoon, by_turns, create_invitation, record_response
 from tickets.models import Priority, SLAPolicy, Status, Ticket, TicketMessage
 from tickets.services import (
@@ -124,8 +124,12 @@ LIFECYCLE_MOOD: dict[str, float] = {
     Customer.Lifecycle.AT_RISK: -0.1,
     Customer.Lifecycle.CHURNED: -0.25,
 }
-NPS_PROMOTER_FROM = 9  # promoters answer 9-10, passives 7-8 (the NPS definition)
-NPS_PASSIVE_FROM = 7
+# The tone of a demo comment that goes with an NPS answer, by its band.
+NPS_SENTIMENT = {
+    NPSBand.PROMOTER: SurveyResponse.Sentiment.POSITIVE,
+    NPSBand.PASSIVE: SurveyResponse.Sentiment.NEUTRAL,
+    NPSBand.DETRACTOR: SurveyResponse.Sentiment.NEGATIVE,
+}
 
 
 @dataclass
@@ -437,11 +441,7 @@ class ServiceSeeder:
 def comment_sentiment(survey: Survey, score: int) -> str:
     """The tone of a comment that goes with `score`: the demo's comments are written to match."""
     if survey.kind == Survey.Kind.NPS:
-        if score >= NPS_PROMOTER_FROM:
-            return SurveyResponse.Sentiment.POSITIVE
-        if score >= NPS_PASSIVE_FROM:
-            return SurveyResponse.Sentiment.NEUTRAL
-        return SurveyResponse.Sentiment.NEGATIVE
+        return NPS_SENTIMENT[nps_band(score)]
     if survey.is_satisfied(score):
         return SurveyResponse.Sentiment.POSITIVE
     middle = (survey.scale_min + survey.scale_max) / 2

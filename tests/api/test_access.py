@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from accounts.models import ApiToken, User
 from accounts.roles import OPERATORS
 from accounts.tokens import hash_key
-from tests.api.conftest import ClientFor, grant
+from tests.api_fixtures import ClientFor, grant
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db

@@ -13,7 +13,7 @@ from django.urls import reverse
 from accounts.models import User
 from crm.jobs import JOBS, Job, run_job
 from customers.models import Customer
-from tests.api.conftest import ClientFor
+from tests.api_fixtures import ClientFor
 from tests.factories import CustomerFactory, PhoneFactory
 
 pytestmark = pytest.mark.django_db

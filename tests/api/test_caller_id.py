@@ -11,7 +11,7 @@ from accounts.models import User
 from customers.models import ContactPoint
 from customers.search import search_customers
 from customers.selectors import caller_contacts
-from tests.api.conftest import ClientFor
+from tests.api_fixtures import ClientFor
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db

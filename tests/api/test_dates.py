@@ -19,7 +19,7 @@ from crm.api_urls import router
 from customers.imports import ImportRefused, import_purchases
 from customers.models import Purchase
 from surveys.models import SurveyResponse
-from tests.api.conftest import ClientFor
+from tests.api_fixtures import ClientFor
 from tests.factories import (
     CustomerFactory,
     PhoneFactory,

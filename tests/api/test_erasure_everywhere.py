@@ -25,7 +25,7 @@ from customers.merge import merge_customers
 from customers.models import Customer, Tag
 from telephony.models import Call, CallEvent
 from telephony.services import record_call_event
-from tests.api.conftest import ClientFor
+from tests.api_fixtures import ClientFor
 from tests.factories import (
     CustomerFactory,
     InteractionFactory,

@@ -16,7 +16,7 @@ from accounts.models import User
 from crm.api_urls import router
 from customers.api.views import CustomerViewSet
 from customers.models import Customer
-from tests.api.conftest import ClientFor
+from tests.api_fixtures import ClientFor
 from tests.factories import CustomerFactory, TicketFactory
 
 pytestmark = pytest.mark.django_db

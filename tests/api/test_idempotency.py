@@ -12,7 +12,7 @@ from accounts.models import User
 from core.api.idempotency import prune_expired_keys, take_over_abandoned_key
 from core.api.models import IdempotencyKey
 from customers.models import Customer
-from tests.api.conftest import ClientFor
+from tests.api_fixtures import ClientFor
 
 pytestmark = pytest.mark.django_db
 

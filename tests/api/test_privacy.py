@@ -13,7 +13,7 @@ from accounts.models import User
 from crm.privacy import ERASED_TEXT, erase_customer, export_customer
 from customers.models import ContactPoint, Customer, DataExportRecord, Purchase
 from surveys.models import SurveyResponse
-from tests.api.conftest import ClientFor
+from tests.api_fixtures import ClientFor
 from tests.factories import (
     CustomerFactory,
     EmailFactory,

@@ -480,7 +480,7 @@ def test_head_with_a_body_only_reads(world: World, operator: User) -> None:
 def test_invitation_tokens_reach_only_the_token_permission(
     world: World, operator: User, supervisor: User, integration: User
 ) -> None:
-    from tests.api.conftest import grant
+    from tests.api_fixtures import grant
 
     sender = grant(
         integration,

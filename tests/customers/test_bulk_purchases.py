@@ -27,7 +27,7 @@ from metrics import purchase_days
 from metrics.calculations import customer_figures
 from metrics.filters import MetricFilters, Period
 from metrics.models import PurchaseDaysBuild
-from tests.api.conftest import grant
+from tests.api_fixtures import grant
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db

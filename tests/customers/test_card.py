@@ -18,6 +18,7 @@ from rest_framework import serializers
 from accounts.models import User
 from customers.card import _SECTIONS, CardSection, card_sections, register_section
 from customers.models import Customer, Interaction, Purchase, Reminder
+from metrics import clv
 from tests.factories import (
     CustomerFactory,
     InteractionFactory,
@@ -164,8 +165,19 @@ def test_satisfaction_shows_answers_comments_sentiment_and_value(
 ) -> None:
     customer = CustomerFactory.create()
     expensive = ProductFactory.create(price=Decimal("1000.00"), cost=Decimal("600.00"))
-    PurchaseFactory.create(customer=customer, product=expensive, amount=Decimal("1000.00"))
-    PurchaseFactory.create(customer=customer, product=None, amount=Decimal("500.00"))
+    now = timezone.now()
+    PurchaseFactory.create(
+        customer=customer,
+        product=expensive,
+        amount=Decimal("1000.00"),
+        purchased_at=now - dt.timedelta(days=40),
+    )
+    PurchaseFactory.create(
+        customer=customer,
+        product=None,
+        amount=Decimal("500.00"),
+        purchased_at=now - dt.timedelta(days=30),
+    )
     invitation = SurveyInvitationFactory.create(customer=customer, survey=SurveyFactory.create())
     SurveyResponseFactory.create(
         invitation=invitation, score=2, comment="Waited too long", sentiment="negative"
@@ -179,6 +191,27 @@ def test_satisfaction_shows_answers_comments_sentiment_and_value(
     assert "750.00\xa0RUB" in html  # average order
     assert "400.00\xa0RUB" in html  # margin on the purchase whose cost is known
     assert "(1/2)" in html
+
+
+def test_the_average_order_counts_a_days_purchases_as_one_order_as_the_metrics_do(
+    operator_client: Client,
+) -> None:
+    """Two lines bought on one day and one on another are two orders: 1,800 / 2 = 900."""
+    customer = CustomerFactory.create()
+    day = timezone.now() - dt.timedelta(days=20)
+    for amount, when in [
+        ("1000.00", day),
+        ("500.00", day + dt.timedelta(minutes=5)),
+        ("300.00", day + dt.timedelta(days=3)),
+    ]:
+        PurchaseFactory.create(customer=customer, amount=Decimal(amount), purchased_at=when)
+
+    html = operator_client.get(card_url(customer)).content.decode()
+    metrics_value = clv.customer_value(customer.pk, now=timezone.now())
+
+    assert metrics_value.average_order_value == Decimal("900.00")
+    assert "900.00\xa0RUB" in html  # average order
+    assert "(2 orders)" in html  # beside the 3 purchase lines
 
 
 def test_money_and_dates_follow_the_operators_language(client: Client, operator: User) -> None:

@@ -13,7 +13,6 @@ from django.utils import timezone
 
 from accounts.models import User
 from customers.models import ContactPoint, Customer, Interaction, Offer
-from surveys.models import SurveyInvitation
 from tests.factories import (
     CustomerFactory,
     InteractionFactory,
@@ -21,20 +20,12 @@ from tests.factories import (
     PhoneFactory,
     ProductFactory,
     PurchaseFactory,
-    SurveyFactory,
     TicketFactory,
 )
-from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def operator_client(client: Client, operator: User) -> Client:
-    client.force_login(operator)
-    return client
 
 
 @pytest.fixture
@@ -353,108 +344,6 @@ def test_another_customers_contact_cannot_be_edited_from_this_card(
 
     assert response.status_code == 404
     assert ContactPoint.objects.get(pk=strangers.pk).value == strangers.value
-
-
-# --- tickets and surveys -------------------------------------------------------------------------
-
-
-def test_a_ticket_is_opened_from_the_card_owned_by_the_operator(
-    operator_client: Client, customer: Customer, operator: User
-) -> None:
-    purchase = PurchaseFactory.create(customer=customer)
-
-    response = operator_client.post(
-        reverse("ticket_card:open", args=[customer.pk]),
-        {
-            "subject": "Does not charge",
-            "channel": "phone",
-            "priority": "high",
-            "body": "Since yesterday",
-            "purchase": purchase.pk,
-        },
-        headers=HTMX,
-    )
-
-    assert response.status_code == 200
-    ticket = Ticket.objects.get(customer=customer)
-    assert ticket.personalized and ticket.assignee == operator and ticket.purchase == purchase
-    html = response.content.decode()
-    assert 'id="section-tickets"' in html and "Does not charge" in html
-
-
-def test_a_ticket_for_another_customers_purchase_is_refused(
-    operator_client: Client, customer: Customer
-) -> None:
-    response = operator_client.post(
-        reverse("ticket_card:open", args=[customer.pk]),
-        {
-            "subject": "Does not charge",
-            "channel": "phone",
-            "priority": "normal",
-            "purchase": PurchaseFactory.create().pk,
-        },
-        headers=HTMX,
-    )
-
-    assert response.status_code == 422
-    assert not Ticket.objects.exists()
-
-
-def test_a_ticket_needs_a_subject(operator_client: Client, customer: Customer) -> None:
-    response = operator_client.post(
-        reverse("ticket_card:open", args=[customer.pk]),
-        {"channel": "phone", "priority": "normal"},
-        headers=HTMX,
-    )
-
-    assert response.status_code == 422
-    assert not Ticket.objects.exists()
-
-
-def test_opening_a_ticket_needs_the_role(
-    client: Client, integration: User, customer: Customer
-) -> None:
-    client.force_login(integration)
-
-    response = client.post(
-        reverse("ticket_card:open", args=[customer.pk]),
-        {"subject": "x", "channel": "phone", "priority": "normal"},
-    )
-
-    assert response.status_code == 403
-
-
-def test_a_survey_is_sent_once_a_day_from_the_card(
-    operator_client: Client, customer: Customer, operator: User
-) -> None:
-    survey = SurveyFactory.create(kind="NPS")
-    data = {"survey": survey.pk, "delivery_channel": "email"}
-
-    first = operator_client.post(
-        reverse("survey_card:send", args=[customer.pk]), data, headers=HTMX
-    )
-    again = operator_client.post(
-        reverse("survey_card:send", args=[customer.pk]), data, headers=HTMX
-    )
-
-    assert (first.status_code, again.status_code) == (200, 422)
-    invitation = SurveyInvitation.objects.get()
-    assert invitation.operator == operator and invitation.personalized
-    assert "already sent this survey today" in again.content.decode()
-    assert 'id="section-satisfaction"' in first.content.decode()
-
-
-def test_an_inactive_survey_cannot_be_sent(operator_client: Client, customer: Customer) -> None:
-    survey = SurveyFactory.create(is_active=False)
-
-    response = operator_client.post(
-        reverse("survey_card:send", args=[customer.pk]),
-        {"survey": survey.pk, "delivery_channel": "email"},
-        headers=HTMX,
-    )
-
-    assert response.status_code == 422
-    assert not SurveyInvitation.objects.exists()
 
 
 # --- lists behind the "all N" links ------------------------------------------------------------

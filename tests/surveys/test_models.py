@@ -9,7 +9,14 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from surveys.models import DEFAULT_INVITATION_TTL_DAYS, Survey, SurveyInvitation, SurveyResponse
+from surveys.models import (
+    DEFAULT_INVITATION_TTL_DAYS,
+    NPSBand,
+    Survey,
+    SurveyInvitation,
+    SurveyResponse,
+    nps_band,
+)
 from tests.factories import (
     CustomerFactory,
     SurveyFactory,
@@ -270,3 +277,11 @@ def test_a_response_created_with_only_invitation_and_score_is_answered_now() -> 
 def test_a_sentiment_needs_a_comment() -> None:
     with pytest.raises(IntegrityError), transaction.atomic():
         SurveyResponseFactory.create(sentiment=SurveyResponse.Sentiment.POSITIVE, comment="")
+
+
+def test_nps_bands_are_reichhelds_and_match_the_surveys_satisfied_threshold() -> None:
+    bands = [nps_band(score) for score in range(11)]
+    assert bands == [NPSBand.DETRACTOR] * 7 + [NPSBand.PASSIVE] * 2 + [NPSBand.PROMOTER] * 2
+    survey = Survey(kind="NPS")
+    survey.apply_defaults()
+    assert [survey.is_satisfied(s) for s in range(11)] == [b == NPSBand.PROMOTER for b in bands]

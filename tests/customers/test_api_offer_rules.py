@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.roles import OPERATORS
 from customers.models import Interaction, Interest, Offer, Reminder
-from tests.api.conftest import ClientFor, grant
+from tests.api_fixtures import ClientFor, grant
 from tests.factories import (
     CustomerFactory,
     InteractionFactory,
@@ -25,7 +25,7 @@ from tests.factories import (
     UserFactory,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_cache")]
 
 OFFERS = "/api/v1/offers/"
 

@@ -9,7 +9,7 @@ import pytest
 
 from accounts.models import User
 from customers.models import Interaction, Interest, Offer, Product, Purchase, Reminder
-from tests.api.conftest import ClientFor, grant
+from tests.api_fixtures import ClientFor, grant
 from tests.factories import (
     CustomerFactory,
     ProductFactory,
@@ -17,7 +17,7 @@ from tests.factories import (
     ReminderFactory,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_cache")]
 
 
 @pytest.fixture

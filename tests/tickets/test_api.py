@@ -9,11 +9,11 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.roles import OPERATORS
-from tests.api.conftest import ClientFor, grant
+from tests.api_fixtures import ClientFor, grant
 from tests.factories import CustomerFactory, SLAPolicyFactory, TicketFactory, UserFactory
 from tickets.models import Ticket, TicketEvent, TicketMessage
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_cache")]
 
 URL = "/api/v1/tickets/"
 

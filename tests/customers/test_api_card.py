@@ -24,9 +24,10 @@ from accounts.models import User
 from accounts.tokens import issue_token
 from customers.card import _SECTIONS, CardSection, register_section
 from customers.models import Customer, Interest, Purchase, Reminder
+from metrics import clv
 from surveys.models import SurveyResponse
-from tests.api.conftest import ClientFor, grant
 from tests.api.test_schema import _load_schema, keep_test_connection  # noqa: F401 - a fixture
+from tests.api_fixtures import ClientFor, grant
 from tests.factories import (
     CustomerFactory,
     InteractionFactory,
@@ -46,7 +47,7 @@ from tests.factories import (
 from tickets.models import Status, Ticket
 from tickets.services import open_ticket
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_cache")]
 
 # A Tuesday morning, UTC; the site's zone (Europe/Moscow) is three hours ahead.
 NOW = dt.datetime(2026, 3, 10, 9, 0, tzinfo=dt.UTC)
@@ -223,7 +224,7 @@ def test_the_card_answers_every_section_with_its_fields(
     assert value["currency"] == "RUB"
     assert value["revenue"] == "19990.00"
     assert value["average_order_value"] == "19990.00"
-    assert value["purchases"] == 1
+    assert (value["purchases"], value["orders"]) == (1, 1)
     (answer,) = satisfaction["answers"]
     assert answer["survey"]["kind"] == "CSAT"
     assert (answer["score"], answer["badge"]) == (2, "bad")
@@ -239,6 +240,49 @@ def test_the_card_answers_every_section_with_its_fields(
     assert timeline["more_url"] == (
         f"http://testserver/api/v1/interactions/?customer={full_customer.pk}"
     )
+
+
+def test_the_average_order_is_the_metrics_one_a_days_purchases_being_one_order(
+    client_for: ClientFor, operator: User, frozen: None
+) -> None:
+    """Three lines on two days: the card's API says 2 orders and 1,800 / 2, as the metrics do."""
+    customer = CustomerFactory.create()
+    day = NOW - dt.timedelta(days=20)
+    for amount, when in [
+        ("1000.00", day),
+        ("500.00", day + dt.timedelta(minutes=5)),
+        ("300.00", day + dt.timedelta(days=3)),
+    ]:
+        PurchaseFactory.create(customer=customer, amount=Decimal(amount), purchased_at=when)
+
+    response = client_for(operator).get(card_url(customer.pk), {"sections": "satisfaction"})
+
+    (value,) = response.json()["sections"]["satisfaction"]["value"]
+    assert (value["purchases"], value["orders"]) == (3, 2)
+    assert value["average_order_value"] == "900.00"
+    metrics_value = clv.customer_value(customer.pk, now=NOW)
+    assert (metrics_value.purchase_count, metrics_value.average_order_value) == (
+        2,
+        Decimal(value["average_order_value"]),
+    )
+
+
+@pytest.mark.parametrize(
+    ("score", "badge"), [(10, "ok"), (9, "ok"), (8, "warn"), (7, "warn"), (6, "bad"), (0, "bad")]
+)
+def test_an_nps_answer_is_badged_by_its_band(
+    client_for: ClientFor, operator: User, score: int, badge: str
+) -> None:
+    customer = CustomerFactory.create()
+    survey = SurveyFactory.create(kind="NPS")
+    SurveyResponseFactory.create(
+        invitation=SurveyInvitationFactory.create(customer=customer, survey=survey), score=score
+    )
+
+    response = client_for(operator).get(card_url(customer.pk), {"sections": "satisfaction"})
+
+    (answer,) = response.json()["sections"]["satisfaction"]["answers"]
+    assert (answer["score"], answer["badge"]) == (score, badge)
 
 
 def test_times_are_utc_whatever_the_users_time_zone(

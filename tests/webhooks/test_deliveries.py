@@ -18,7 +18,7 @@ import pytest
 
 from accounts.models import User
 from crm.celery import app as celery_app
-from tests.api.conftest import ClientFor
+from tests.api_fixtures import ClientFor
 from tests.factories import CustomerFactory, SurveyInvitationFactory, TicketFactory
 from tickets.services import change_ticket_status
 from webhooks.models import Webhook, WebhookDelivery

@@ -23,7 +23,7 @@ from django.utils import timezone
 from accounts.models import User
 from crm.celery import app as celery_app
 from crm.jobs import run_job
-from tests.api.conftest import ClientFor, grant
+from tests.api_fixtures import ClientFor, grant
 from webhooks.models import Webhook, WebhookDelivery
 
 # Real commits: the request commits its change, then publishing fails, as in production.

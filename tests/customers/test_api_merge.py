@@ -21,7 +21,7 @@ from customers.search import search_customers
 from metrics.models import PurchaseDay
 from surveys.models import SurveyInvitation
 from telephony.models import Call, Direction
-from tests.api.conftest import ClientFor
+from tests.api_fixtures import ClientFor
 from tests.factories import (
     CustomerFactory,
     EmailFactory,
@@ -41,7 +41,7 @@ from tests.factories import (
 )
 from webhooks.models import Webhook, WebhookDelivery
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_cache")]
 
 
 def foreign_keys_to_customer() -> list[tuple[type[Model], str]]:

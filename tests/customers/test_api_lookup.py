@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from customers.models import Customer
-from tests.api.conftest import ClientFor
+from tests.api_fixtures import ClientFor
 from tests.factories import (
     CustomerFactory,
     EmailFactory,
@@ -26,7 +26,7 @@ from tests.factories import (
 )
 from tickets.models import Status
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_cache")]
 
 URL = "/api/v1/customers/lookup/"
 NUMBER = "+79123456789"

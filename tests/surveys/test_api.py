@@ -6,10 +6,10 @@ import pytest
 
 from accounts.models import User
 from surveys.models import SurveyInvitation, SurveyResponse
-from tests.api.conftest import ClientFor, grant
+from tests.api_fixtures import ClientFor, grant
 from tests.factories import CustomerFactory, SurveyFactory, SurveyInvitationFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_cache")]
 
 
 def test_supervisor_creates_a_survey_with_default_scale(

@@ -7,10 +7,10 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from customers.models import ContactPoint, Customer
-from tests.api.conftest import ClientFor
+from tests.api_fixtures import ClientFor
 from tests.factories import CustomerFactory, EmailFactory, PhoneFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_cache")]
 
 URL = "/api/v1/customers/"
 
@@ -195,7 +195,7 @@ def test_upsert_by_external_id_twice_gives_one_record(
 
 
 def test_upsert_needs_change_permission(client_for: ClientFor, integration: User) -> None:
-    from tests.api.conftest import grant
+    from tests.api_fixtures import grant
 
     user = grant(integration, "customers.view_customer", "customers.add_customer")
 

@@ -1,0 +1,66 @@
+"""Reads about surveys with their query shapes: a customer's satisfaction, as the card shows it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from customers.selectors import HistoricalValue, historical_value
+from surveys.models import NPSBand, Survey, SurveyInvitation, SurveyResponse, nps_band
+from surveys.services import last_survey_sent, next_survey_from
+
+# How many answers and waiting invitations the card shows (the count says how many in all).
+ANSWERS_SHOWN = 5
+WAITING_SHOWN = 3
+
+# The card's badge for an NPS answer: promoters green, passives amber, detractors red.
+NPS_BADGES = {NPSBand.PROMOTER: "ok", NPSBand.PASSIVE: "warn", NPSBand.DETRACTOR: "bad"}
+
+
+def answer_badge(answer: SurveyResponse) -> str:
+    """Green for a satisfied (CSAT), easy (CES) or promoter (NPS) answer, amber for a passive."""
+    survey = answer.invitation.survey
+    if survey.kind == Survey.Kind.NPS:
+        return NPS_BADGES[nps_band(answer.score)]
+    return "ok" if survey.is_satisfied(answer.score) else "bad"
+
+
+@dataclass(frozen=True)
+class AnswerRow:
+    """A survey answer as the card lists it: the answer and the badge its score earns."""
+
+    answer: SurveyResponse
+    badge: str
+
+
+@dataclass(frozen=True)
+class CustomerSatisfaction:
+    """A customer's value to date, their newest survey answers and the invitations waiting."""
+
+    value: list[HistoricalValue]
+    last_survey_at: dt.datetime | None
+    next_survey_from: dt.date | None
+    answers: list[AnswerRow]
+    answer_count: int
+    waiting: list[SurveyInvitation]
+
+
+def customer_satisfaction(customer_id: int, *, now: dt.datetime) -> CustomerSatisfaction:
+    """Value figures, the newest answers and when the last survey went; five queries."""
+    answers = SurveyResponse.objects.filter(invitation__customer_id=customer_id)
+    waiting = SurveyInvitation.objects.filter(
+        customer_id=customer_id, response__isnull=True, expires_at__gt=now
+    )
+    newest = answers.select_related("invitation__survey").order_by("-answered_at", "-id")
+    last = last_survey_sent(customer_id)
+    return CustomerSatisfaction(
+        value=historical_value(customer_id, now=now),
+        last_survey_at=last.created_at if last is not None else None,
+        next_survey_from=next_survey_from(last.created_at) if last is not None else None,
+        answers=[
+            AnswerRow(answer=answer, badge=answer_badge(answer))
+            for answer in newest[:ANSWERS_SHOWN]
+        ],
+        answer_count=answers.count(),
+        waiting=list(waiting.select_related("survey").order_by("-created_at")[:WAITING_SHOWN]),
+    )
