@@ -224,9 +224,11 @@ class _Writer:
                 )
             )
         stored = set(
-            Purchase.objects.filter(external_id__in=[row.key for row in batch]).values_list(
-                "external_id", flat=True
-            )
+            # exclude(""): the partial unique index's own condition, so that PostgreSQL uses it
+            # for a list longer than the 100 items its planner proves implications for.
+            Purchase.objects.filter(external_id__in=[row.key for row in batch])
+            .exclude(external_id="")
+            .values_list("external_id", flat=True)
         )
         purchases = []
         for row in batch:
