@@ -71,6 +71,10 @@ class _Sql:
             return f"({origin} + ({seconds}) * interval '1 second')"
         return f"datetime('{start.isoformat()} 00:00:00', '+' || ({seconds}) || ' seconds')"
 
+    def unique_uuid(self) -> str:
+        """A fresh UUID per row, as the column stores it (uuid; 32 hex digits on SQLite)."""
+        return "gen_random_uuid()" if self.postgres else "lower(hex(randomblob(16)))"
+
     def boolean(self, expression: str) -> str:
         return f"({expression})" if self.postgres else f"(CASE WHEN {expression} THEN 1 ELSE 0 END)"
 
@@ -212,6 +216,7 @@ def generate(scale: float) -> dict[str, int]:
                 "expires_at": sql.moment(start, f"(seq.i * {span // responses} + 1209600)"),
                 "delivery_status": "'sent'",
                 "sent_at": created,
+                "idempotency_key": sql.unique_uuid(),
             },
             sql,
             [],

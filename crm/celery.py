@@ -11,4 +11,4 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 # tasks.py of every installed app, plus the modules that hold tasks under another name.
 app.autodiscover_tasks()
 app.autodiscover_tasks(["crm"], related_name="jobs")
-app.autodiscover_tasks(["surveys"], related_name="delivery")
+app.autodiscover_tasks(["core.outbox"])

@@ -16,7 +16,6 @@ from django.utils import timezone
 
 from core.audit import PATH_JOB, audit_path
 from core.dates import site_today
-from core.queue import enqueue
 
 Summary = dict[str, int | str]
 JobFunction = Callable[..., Summary]
@@ -66,48 +65,28 @@ def escalations(*, on: dt.date) -> Summary:
 
 @register("reminders", "create the day's warranty, support and renewal reminders and send them")
 def reminders(*, on: dt.date) -> Summary:
-    """Create the reminders due on `on` and hand each pending one to the delivery queue."""
+    """Create the reminders due on `on` and hand them to the outbox's workers in batches."""
+    from core.outbox.tasks import kick
     from customers.reminders import create_due_reminders
-    from customers.tasks import deliver_reminder_task
 
     result = create_due_reminders(on=on)
-    enqueued = sum(
-        enqueue(deliver_reminder_task, reminder_id=reminder_id)
-        for reminder_id in result.pending_ids
-    )
     return {
         "day": on.isoformat(),
         "due": result.due,
         "created": result.created,
-        "enqueued": enqueued,
+        "enqueued": kick("reminder"),
     }
 
 
-@register("deliveries", "recover stuck deliveries and enqueue reminders and invitations now due")
-def deliveries(*, on: dt.date) -> Summary:
-    """The sweep: take back claims of dead workers, enqueue what is due by now.
+@register("outbox", "take back a dead worker's messages and hand out every message now due")
+def outbox(*, on: dt.date) -> Summary:
+    """The outbox sweep (core/outbox): reminders, survey invitations, webhook deliveries.
 
     `on` is accepted for symmetry; the sweep works on the current time.
     """
-    from customers.delivery.service import due_reminder_ids, recover_stuck_reminders
-    from customers.tasks import deliver_reminder_task
-    from surveys.delivery import (
-        deliver_invitation_task,
-        due_invitation_ids,
-        recover_stuck_invitations,
-    )
+    from core.outbox.tasks import sweep
 
-    now = timezone.now()
-    recovered = recover_stuck_reminders(now=now) + recover_stuck_invitations(now=now)
-    reminder_ids = due_reminder_ids(now=now)
-    invitation_ids = due_invitation_ids(now=now)
-    enqueued = sum(enqueue(deliver_reminder_task, reminder_id=pk) for pk in reminder_ids)
-    enqueued += sum(enqueue(deliver_invitation_task, invitation_id=pk) for pk in invitation_ids)
-    return {
-        "recovered": recovered,
-        "due": len(reminder_ids) + len(invitation_ids),
-        "enqueued": enqueued,
-    }
+    return dict(sweep())
 
 
 @register("surveys", "create the survey invitations whose triggers fired")
@@ -149,18 +128,6 @@ def purchase_days(*, on: dt.date) -> Summary:
         return {"rebuilt": 0}
     summary.rebuild()
     return {"rebuilt": 1}
-
-
-@register("webhooks", "enqueue webhook deliveries whose task never ran (a broker that was down)")
-def webhooks(*, on: dt.date) -> Summary:
-    """The webhooks' sweep: deliveries pending or due for a retry for a while are enqueued
-    again. `on` is accepted for symmetry; the sweep works on the current time."""
-    from webhooks.selectors import due_delivery_ids
-    from webhooks.tasks import deliver_webhook
-
-    due = due_delivery_ids(now=timezone.now())
-    enqueued = sum(enqueue(deliver_webhook, delivery_id=pk) for pk in due)
-    return {"due": len(due), "enqueued": enqueued}
 
 
 @register("calls", "close the calls whose hangup never came (TELEPHONY_STALE_CALL_MINUTES)")

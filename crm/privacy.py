@@ -434,9 +434,9 @@ def _erase_webhook_deliveries(
                     payload[key] = erased(customer)
         delivery.payload = payload
         delivery.response_body = scrub(delivery.response_body)
-        delivery.error = scrub(delivery.error)
+        delivery.last_error = scrub(delivery.last_error)
     WebhookDelivery.objects.bulk_update(
-        deliveries, ["payload", "response_body", "error"], batch_size=500
+        deliveries, ["payload", "response_body", "last_error"], batch_size=500
     )
 
 

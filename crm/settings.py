@@ -280,10 +280,24 @@ CELERY_ACCEPT_CONTENT = ["json"]
 # Enqueueing must fail fast when Redis is down: the web request goes on and the deliveries
 # sweep sends what was left pending (core/queue.py).
 CELERY_BROKER_CONNECTION_TIMEOUT = env_int("CELERY_BROKER_CONNECTION_TIMEOUT", 2)
+# Task time limits: the longest job (a rollup after a long gap) must end within the hard limit,
+# and the broker's visibility timeout (Redis hands an unacknowledged task to another worker after
+# it) is longer still, so that a running task is never started a second time beside itself. The
+# outbox's tasks have limits of their own (core/outbox/tasks.py) and do not wait for the broker's
+# redelivery: the outbox sweep takes a dead worker's messages back after OUTBOX_CLAIM_LEASE_SECONDS.
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 50 * 60)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 55 * 60)
+CELERY_BROKER_VISIBILITY_TIMEOUT = env_int("CELERY_BROKER_VISIBILITY_TIMEOUT", 60 * 60)
+if CELERY_BROKER_VISIBILITY_TIMEOUT <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "CELERY_BROKER_VISIBILITY_TIMEOUT must be longer than CELERY_TASK_TIME_LIMIT, or a task "
+        "still running is handed to a second worker"
+    )
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
     "socket_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
     "max_retries": 1,
+    "visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT,
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # The schedule speaks the site's time zone: "08:00" is eight in the morning in Moscow.
@@ -306,15 +320,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": crontab(hour=7, minute=15),
         "kwargs": {"name": "surveys"},
     },
-    "deliveries-sweep": {
+    # The outbox (reminders, survey invitations, webhooks): a dead worker's claims back within
+    # OUTBOX_CLAIM_LEASE_SECONDS + this period, retries and lost messages handed out.
+    "outbox-sweep": {
         "task": "crm.run_job",
-        "schedule": crontab(minute="*/10"),
-        "kwargs": {"name": "deliveries"},
-    },
-    "webhooks-sweep": {
-        "task": "crm.run_job",
-        "schedule": crontab(minute="*/5"),
-        "kwargs": {"name": "webhooks"},
+        "schedule": datetime.timedelta(seconds=env_int("OUTBOX_SWEEP_SECONDS", 15)),
+        "kwargs": {"name": "outbox"},
     },
     # Only works when the purchase summary is stale (after a migration or a time zone change).
     "purchase-days-daily": {
@@ -368,12 +379,26 @@ for _name in ("DELIVERY_QUIET_HOURS_START", "DELIVERY_QUIET_HOURS_END"):
         raise ImproperlyConfigured(
             f"{_name} must be a time as HH:MM, not {globals()[_name]!r}"
         ) from _exc
-# Attempts before a delivery is failed for good; between them the wait doubles from the base.
-DELIVERY_MAX_ATTEMPTS = env_int("DELIVERY_MAX_ATTEMPTS", 5)
-DELIVERY_RETRY_BASE_SECONDS = env_int("DELIVERY_RETRY_BASE_SECONDS", 60)
-DELIVERY_RETRY_MAX_SECONDS = env_int("DELIVERY_RETRY_MAX_SECONDS", 6 * 60 * 60)
-# A claim older than this is a worker that died mid-send: the sweep puts the row back.
-DELIVERY_STUCK_AFTER_SECONDS = env_int("DELIVERY_STUCK_AFTER_SECONDS", 15 * 60)
+# --- The outbox (core/outbox): one failure policy for everything the product sends ---------
+# Attempts per route before a message falls back to the customer's next channel (reminders) or
+# fails for good; between them the wait doubles from the base up to the cap, spread by the
+# jitter fraction either way: 1, 2, 4 ... 64 minutes, then 2 hours: about 6 hours in all, so a
+# gateway outage of an afternoon delays messages and loses none.
+OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 10)
+OUTBOX_RETRY_BASE_SECONDS = env_int("OUTBOX_RETRY_BASE_SECONDS", 60)
+OUTBOX_RETRY_MAX_SECONDS = env_int("OUTBOX_RETRY_MAX_SECONDS", 2 * 60 * 60)
+OUTBOX_RETRY_JITTER = float(os.environ.get("OUTBOX_RETRY_JITTER", "0.25"))
+# A claim older than this belongs to a worker that died: the sweep puts the message back. Longer
+# than one send may take (the providers' timeouts below are 10 s), so a live worker keeps its own.
+OUTBOX_CLAIM_LEASE_SECONDS = env_int("OUTBOX_CLAIM_LEASE_SECONDS", 45)
+# Messages one batch task claims, batch tasks one sweep enqueues per kind, and a batch's time.
+OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 50)
+OUTBOX_MAX_BATCHES_PER_SWEEP = env_int("OUTBOX_MAX_BATCHES_PER_SWEEP", 20)
+OUTBOX_BATCH_TIME_LIMIT_SECONDS = env_int("OUTBOX_BATCH_TIME_LIMIT_SECONDS", 10 * 60)
+# A ticket resolved this long ago without its survey invitation (the broker was down when it
+# was resolved) gets it from the sweep; up to the look-back, then the daily job's catch-up.
+SURVEY_RESOLUTION_GRACE_SECONDS = env_int("SURVEY_RESOLUTION_GRACE_SECONDS", 120)
+SURVEY_RESOLUTION_LOOKBACK_HOURS = env_int("SURVEY_RESOLUTION_LOOKBACK_HOURS", 24)
 # Absolute links in messages (the survey page, unsubscribe) start with this.
 SITE_URL = os.environ.get("CRM_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 # Channel backends (customers/delivery/backends.py): dotted path plus its options.
@@ -542,21 +567,17 @@ SPECTACULAR_SETTINGS = {
         "PurchaseStatusEnum": "customers.models.Purchase.Status",
         "InterestStatusEnum": "customers.models.Interest.Status",
         "OfferStatusEnum": "customers.models.Offer.Status",
-        "ReminderStatusEnum": "customers.models.Reminder.Status",
         "TicketStatusEnum": "tickets.models.Status",
-        "DeliveryStatusEnum": "surveys.models.SurveyInvitation.Delivery",
+        # One enum for every outbound message (reminders, invitations): core/outbox.
+        "DeliveryStatusEnum": "core.outbox.models.DeliveryStatus",
     },
 }
 
 # --- Webhooks ---------------------------------------------------------------------------------
 
-# Delivery attempts per event and the first retry delay; each retry waits twice as long.
-WEBHOOK_MAX_ATTEMPTS = env_int("CRM_WEBHOOK_MAX_ATTEMPTS", 6)
-WEBHOOK_RETRY_BASE_SECONDS = env_int("CRM_WEBHOOK_RETRY_BASE_SECONDS", 30)
+# Deliveries are retried by the outbox's one policy (OUTBOX_*); this bounds one attempt, and
+# stays shorter than OUTBOX_CLAIM_LEASE_SECONDS.
 WEBHOOK_TIMEOUT_SECONDS = env_int("CRM_WEBHOOK_TIMEOUT_SECONDS", 10)
-# The `webhooks` sweep enqueues a delivery pending (or due for a retry) for this long: its task
-# was never queued (the broker was down) or was lost. Long enough for a queued task to run.
-WEBHOOK_SWEEP_AFTER_SECONDS = env_int("CRM_WEBHOOK_SWEEP_AFTER_SECONDS", 120)
 # Webhooks go to public addresses only (no SSRF, webhooks/targets.py); these networks (CIDR,
 # comma-separated, e.g. "10.1.0.0/16") are internal ones an admin may still send to.
 WEBHOOK_ALLOWED_NETWORKS = env_list("CRM_WEBHOOK_ALLOWED_NETWORKS", [])
@@ -675,7 +696,8 @@ _SMTP_OPTIONS = {
     "username": os.environ.get("EMAIL_HOST_USER", ""),
     "password": os.environ.get("EMAIL_HOST_PASSWORD", ""),
     "use_tls": env_bool("EMAIL_USE_TLS", False),
-    "timeout": env_int("EMAIL_TIMEOUT", 30),
+    # Shorter than the outbox's claim lease (OUTBOX_CLAIM_LEASE_SECONDS).
+    "timeout": env_int("EMAIL_TIMEOUT", 10),
 }
 MAILERS = {
     "default": {

@@ -735,12 +735,12 @@ class ReminderAdmin(admin.ModelAdmin):
         "purchase",
         "ends_on",
         "channel",
-        "status",
+        "delivery_status",
         "attempts",
         "sent_at",
     )
     list_select_related = ("customer", "purchase__product")
-    list_filter = ("status", "kind", "channel")
+    list_filter = ("delivery_status", "kind", "channel")
     date_hierarchy = "due_on"
     search_fields = ("customer__full_name", "=customer__external_id", "purchase__product__name")
     ordering = ("-due_on", "-id")
@@ -748,7 +748,16 @@ class ReminderAdmin(admin.ModelAdmin):
     autocomplete_fields = ("customer", "purchase")
     # Delivery bookkeeping belongs to the reminder job; cancelling is the action (the service
     # the API's cancel/ calls too), never a status typed in.
-    readonly_fields = ("status", "attempts", "last_error", "sent_at", "created_at", "updated_at")
+    readonly_fields = (
+        "delivery_status",
+        "attempts",
+        "next_attempt_at",
+        "failed_channels",
+        "last_error",
+        "sent_at",
+        "created_at",
+        "updated_at",
+    )
     actions = ("cancel",)
 
     @admin.action(description=_("Cancel reminders not yet sent"), permissions=["change"])

@@ -7,3 +7,9 @@ class CustomersConfig(AppConfig):
 
     name = "customers"
     verbose_name = _("Customers")
+
+    def ready(self) -> None:
+        from core.outbox.registry import register
+        from customers.delivery.service import REMINDERS
+
+        register(REMINDERS)

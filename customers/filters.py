@@ -95,4 +95,4 @@ class ReminderFilter(filters.FilterSet):
 
     class Meta:
         model = Reminder
-        fields = ["customer", "purchase", "kind", "channel", "status"]
+        fields = ["customer", "purchase", "kind", "channel", "delivery_status"]

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.validators import validate_time_zone
 from core.dates import site_day
+from core.outbox.models import OutboxMessage, outbox_constraints, outbox_indexes
 from customers.contacts import normalise_email, normalise_handle, normalise_phone
 from customers.dates import add_months, validate_past_moment
 
@@ -893,25 +894,18 @@ class Offer(models.Model):
         check_same_customer(self, "interaction", "purchase")
 
 
-class Reminder(models.Model):
+class Reminder(OutboxMessage):
     """A proactive message that a warranty, support contract or subscription ends soon.
 
     `due_on` is the day it should go out (the end date less a lead time), so one purchase may
-    get a reminder 30 days and another 7 days before its end; the same one never twice.
+    get a reminder 30 days and another 7 days before its end; the same one never twice. It is
+    sent through the outbox (core/outbox): `delivery_status`, attempts and the claim live there.
     """
 
     class Kind(models.TextChoices):
         WARRANTY = "warranty", _("Warranty ends")
         SUPPORT = "support", _("Support contract ends")
         RENEWAL = "renewal", _("Subscription renewal")
-
-    class Status(models.TextChoices):
-        PENDING = "pending", _("Pending")
-        SENDING = "sending", _("Sending")
-        SENT = "sent", _("Sent")
-        FAILED = "failed", _("Failed")
-        SKIPPED = "skipped", _("Skipped")
-        CANCELLED = "cancelled", _("Cancelled")
 
     customer = models.ForeignKey(
         Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="reminders"
@@ -928,20 +922,11 @@ class Reminder(models.Model):
         choices=[(c.value, c.label) for c in DELIVERY_CHANNELS],
         default=Channel.EMAIL,
     )
-    status = models.CharField(
-        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
-    )
-    attempts = models.PositiveSmallIntegerField(_("delivery attempts"), default=0)
-    last_error = models.TextField(_("last error"), blank=True)
+    # Channels whose attempts ran out: the next one the customer consents to is tried instead.
+    failed_channels = models.JSONField(_("channels given up on"), default=list, blank=True)
     contact_address = models.CharField(
         _("sent to"), max_length=255, blank=True, help_text=_("The address or number used.")
     )
-    # Not before: set by quiet hours, a future due day, or the back-off after a failed attempt.
-    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
-    # When a worker claimed it (pending -> sending); a claim older than the stuck timeout is
-    # taken back by the deliveries sweep.
-    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True, editable=False)
-    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -955,24 +940,16 @@ class Reminder(models.Model):
                 name="reminder_once_per_purchase_kind_due",
                 violation_error_message=_("This reminder already exists."),
             ),
-            models.CheckConstraint(
-                condition=~Q(status="sent") | Q(sent_at__isnull=False),
-                name="reminder_sent_has_time",
-                violation_error_message=_("A sent reminder has a sending time."),
-            ),
-            models.CheckConstraint(
-                condition=~Q(status="sending") | Q(claimed_at__isnull=False),
-                name="reminder_sending_has_claim_time",
-                violation_error_message=_("A reminder being sent has a claim time."),
-            ),
+            *outbox_constraints("reminder"),
         ]
         indexes = [
             models.Index(
                 fields=["due_on"],
-                condition=Q(status__in=["pending", "sending"]),
+                condition=Q(delivery_status__in=["pending", "sending"]),
                 name="reminder_due_open_idx",
             ),
             models.Index(fields=["customer", "-due_on"], name="reminder_customer_idx"),
+            *outbox_indexes("reminder"),
         ]
 
     def __str__(self) -> str:

@@ -168,7 +168,7 @@ def create_due_reminders(*, on: dt.date) -> CreatedReminders:
     Reminder.objects.bulk_create(candidates, batch_size=1000, ignore_conflicts=True)
     after = Reminder.objects.filter(due_on=on).count()
     pending_ids = list(
-        Reminder.objects.filter(due_on=on, status=Reminder.Status.PENDING)
+        Reminder.objects.filter(due_on=on, delivery_status=Reminder.DeliveryStatus.PENDING)
         .order_by("id")
         .values_list("id", flat=True)
     )

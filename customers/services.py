@@ -360,7 +360,7 @@ def respond_to_offer(
 
 
 # Reminders that have not gone out (pending, or failed and waiting for another try).
-CANCELLABLE_REMINDER_STATUSES = (Reminder.Status.PENDING, Reminder.Status.FAILED)
+CANCELLABLE_REMINDER_STATUSES = (Reminder.DeliveryStatus.PENDING, Reminder.DeliveryStatus.FAILED)
 
 
 @transaction.atomic
@@ -371,19 +371,19 @@ def cancel_reminders(*, reminder_ids: Iterable[int], actor: User) -> list[int]:
     cancellation is recorded in the admin history under `actor`.
     """
     waiting = Reminder.objects.select_for_update().filter(
-        pk__in=list(reminder_ids), status__in=CANCELLABLE_REMINDER_STATUSES
+        pk__in=list(reminder_ids), delivery_status__in=CANCELLABLE_REMINDER_STATUSES
     )
     cancelled = list(waiting.values_list("pk", flat=True))
     if not cancelled:
         return []
-    Reminder.objects.filter(pk__in=cancelled, status__in=CANCELLABLE_REMINDER_STATUSES).update(
-        status=Reminder.Status.CANCELLED, updated_at=timezone.now()
-    )
+    Reminder.objects.filter(
+        pk__in=cancelled, delivery_status__in=CANCELLABLE_REMINDER_STATUSES
+    ).update(delivery_status=Reminder.DeliveryStatus.CANCELLED, updated_at=timezone.now())
     LogEntry.objects.log_actions(
         user_id=actor.pk,
         queryset=Reminder.objects.filter(pk__in=cancelled),
         action_flag=CHANGE,
-        change_message=[{"changed": {"fields": ["status"]}}],
+        change_message=[{"changed": {"fields": ["delivery_status"]}}],
     )
     return cancelled
 

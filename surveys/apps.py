@@ -16,7 +16,10 @@ class SurveysConfig(AppConfig):
             on_ticket_status_changed, dispatch_uid="surveys.invite_after_ticket_resolved"
         )
 
+        from core.outbox.registry import register
         from surveys import card, merge
+        from surveys.delivery import INVITATIONS
 
         card.register()
         merge.register()
+        register(INVITATIONS)

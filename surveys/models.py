@@ -15,6 +15,7 @@ from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
+from core.outbox.models import OutboxMessage, outbox_constraints, outbox_indexes
 from customers.dates import validate_past_moment
 from customers.models import DELIVERY_CHANNELS, Channel, Customer, Purchase
 from tickets.models import Ticket
@@ -202,19 +203,13 @@ DEFAULT_QUESTIONS: dict[str, Any] = {
 INVITATION_TOKEN_PERMISSION = "surveys.view_invitation_token"
 
 
-class SurveyInvitation(models.Model):
+class SurveyInvitation(OutboxMessage):
     """An invitation to one customer to answer one survey, reachable by its secret token.
 
     `cause` names what prompted it ("ticket:42", "purchase:7", "periodic:2026-11"): a customer
-    is invited at most once per survey and cause.
+    is invited at most once per survey and cause. It is sent through the outbox (core/outbox):
+    `sent_at` is when the provider accepted it, `claimed_at` when a worker took it.
     """
-
-    class Delivery(models.TextChoices):
-        PENDING = "pending", _("Waiting to be sent")
-        SENDING = "sending", _("Sending")
-        SENT = "sent", _("Sent")
-        FAILED = "failed", _("Failed")
-        SKIPPED = "skipped", _("Skipped (no consent or contact)")
 
     survey = models.ForeignKey(
         Survey, verbose_name=_("survey"), on_delete=models.PROTECT, related_name="invitations"
@@ -268,13 +263,7 @@ class SurveyInvitation(models.Model):
         choices=[(c.value, c.label) for c in DELIVERY_CHANNELS],
         default=Channel.EMAIL,
     )
-    delivery_status = models.CharField(
-        _("delivery"), max_length=10, choices=Delivery.choices, default=Delivery.PENDING
-    )
-    attempts = models.PositiveSmallIntegerField(_("delivery attempts"), default=0)
-    last_error = models.TextField(_("last error"), blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
-    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     expires_at = models.DateTimeField(_("expires at"), blank=True)
 
     class Meta:
@@ -295,11 +284,7 @@ class SurveyInvitation(models.Model):
                 name="survey_invitation_expires_after_creation",
                 violation_error_message=_("An invitation must expire after it was created."),
             ),
-            models.CheckConstraint(
-                condition=~Q(delivery_status="sent") | Q(sent_at__isnull=False),
-                name="survey_invitation_sent_has_time",
-                violation_error_message=_("A sent invitation has a sending time."),
-            ),
+            *outbox_constraints("survey_invitation"),
         ]
         indexes = [
             models.Index(fields=["customer", "-created_at"], name="invitation_customer_idx"),
@@ -308,6 +293,7 @@ class SurveyInvitation(models.Model):
                 condition=Q(delivery_status__in=["pending", "sending"]),
                 name="invitation_undelivered_idx",
             ),
+            *outbox_indexes("survey_invitation"),
         ]
 
     def __str__(self) -> str:

@@ -6,8 +6,6 @@ import datetime as dt
 import logging
 from typing import Any
 
-from kombu.exceptions import OperationalError
-
 from tickets.models import Status
 
 logger = logging.getLogger(__name__)
@@ -20,13 +18,12 @@ def on_ticket_status_changed(
 
     The signal is sent after commit already, so the task never sees a ticket that rolls back.
     A broker that is down must not fail the operator's request: the resolution is saved, and
-    the next daily `create_due_invitations` run creates the invitation the task missed.
+    the outbox sweep creates the invitation the task missed within minutes
+    (`surveys.triggers.invite_for_recent_resolutions`).
     """
     if to_status != Status.RESOLVED:
         return
+    from core.queue import enqueue
     from surveys.tasks import invite_after_ticket_resolved
 
-    try:
-        invite_after_ticket_resolved.delay(ticket_id=ticket_id)
-    except OperationalError:
-        logger.exception("could not enqueue the survey of resolved ticket %s", ticket_id)
+    enqueue(invite_after_ticket_resolved, ticket_id=ticket_id)

@@ -12,6 +12,8 @@ from django.db.models import Max, QuerySet
 from django.utils import formats, timezone
 from django.utils.translation import ngettext
 
+from core.outbox.tasks import deliver_task
+from core.queue import enqueue_on_commit
 from customers.models import Customer
 from customers.signals import instance_rows, send_rows_written
 from surveys.models import Survey, SurveyInvitation, SurveyResponse
@@ -21,7 +23,7 @@ from tickets.models import Ticket
 SENTIMENT_BATCH_SIZE = 500  # rows per read and per UPDATE when labelling comments again
 
 # Invitations that never reached the customer do not count against the spacing of surveys.
-NOT_SENT = (SurveyInvitation.Delivery.SKIPPED, SurveyInvitation.Delivery.FAILED)
+NOT_SENT = (SurveyInvitation.DeliveryStatus.SKIPPED, SurveyInvitation.DeliveryStatus.FAILED)
 
 
 class SurveyTooSoon(ValidationError):
@@ -152,10 +154,7 @@ def create_invitation(
         # Another worker invited the same customer for the same cause a moment ago.
         return SurveyInvitation.objects.get(survey=survey, customer=customer, cause=cause), False
     # Sent once the row is committed; with the broker down it stays pending for the sweep.
-    from core.queue import enqueue_on_commit
-    from surveys.delivery import deliver_invitation_task
-
-    enqueue_on_commit(deliver_invitation_task, invitation_id=invitation.pk)
+    enqueue_on_commit(deliver_task, kind="survey_invitation", pk=invitation.pk)
     return invitation, True
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, Exists, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
@@ -124,7 +125,7 @@ def invite_manually(
     day = on or timezone.localdate()
     fields: dict[str, object] = {"delivery_channel": customer.preferred_channel}
     if not is_eligible(customer):
-        fields["delivery_status"] = SurveyInvitation.Delivery.SKIPPED
+        fields["delivery_status"] = SurveyInvitation.DeliveryStatus.SKIPPED
     return create_invitation(
         survey=survey,
         customer=customer,
@@ -221,6 +222,27 @@ def _purchase_invitations(survey: Survey, *, on: dt.date, now: dt.datetime) -> i
 def _delayed_ticket_invitations(survey: Survey, *, on: dt.date, now: dt.datetime) -> int:
     last = on - dt.timedelta(days=survey.delay_days)
     start, end = _local_day_bounds(last - dt.timedelta(days=CATCH_UP_DAYS), last)
+    return _invite_for_tickets_resolved_between(survey, start=start, end=end, now=now)
+
+
+def invite_for_recent_resolutions(now: dt.datetime) -> int:
+    """The outbox sweep's step: invitations of tickets resolved a few minutes ago that have none
+    (the resolution's task was never queued: the broker was down). Surveys without a delay
+    only; the daily job catches up anything older than SURVEY_RESOLUTION_LOOKBACK_HOURS."""
+    start = now - dt.timedelta(hours=settings.SURVEY_RESOLUTION_LOOKBACK_HOURS)
+    end = now - dt.timedelta(seconds=settings.SURVEY_RESOLUTION_GRACE_SECONDS)
+    surveys = Survey.objects.filter(
+        is_active=True, trigger=Survey.Trigger.TICKET_RESOLVED, delay_days=0
+    ).order_by("pk")
+    return sum(
+        _invite_for_tickets_resolved_between(survey, start=start, end=end, now=now)
+        for survey in surveys
+    )
+
+
+def _invite_for_tickets_resolved_between(
+    survey: Survey, *, start: dt.datetime, end: dt.datetime, now: dt.datetime
+) -> int:
     already = SurveyInvitation.objects.filter(survey=survey, ticket=OuterRef("pk"))
     tickets = (
         Ticket.objects.filter(

@@ -54,8 +54,9 @@ def recording_backend(settings: SettingsWrapper) -> Iterator[type[RecordingBacke
     settings.SITE_URL = "https://crm.example.com"
     settings.DELIVERY_QUIET_HOURS_START = "21:00"
     settings.DELIVERY_QUIET_HOURS_END = "09:00"
-    settings.DELIVERY_MAX_ATTEMPTS = 3
-    settings.DELIVERY_RETRY_BASE_SECONDS = 60
+    settings.OUTBOX_MAX_ATTEMPTS = 3
+    settings.OUTBOX_RETRY_BASE_SECONDS = 60
+    settings.OUTBOX_RETRY_JITTER = 0  # exact back-off times; tests/core/test_outbox.py spreads
     settings.REMINDER_LEAD_DAYS = {"warranty": [30, 7], "support": [30, 7], "renewal": [14, 3]}
     yield RecordingBackend
     RecordingBackend.reset()

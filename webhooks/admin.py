@@ -38,14 +38,14 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     list_display = [
         "event",
         "webhook",
-        "status",
+        "delivery_status",
         "attempts",
         "response_status",
         "created_at",
         "last_attempt_at",
-        "delivered_at",
+        "sent_at",
     ]
-    list_filter = ["status", "event", "webhook"]
+    list_filter = ["delivery_status", "event", "webhook"]
     list_select_related = ["webhook"]
     date_hierarchy = "created_at"
     actions = ["retry_now"]
@@ -53,15 +53,16 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         "webhook",
         "event",
         "payload",
-        "status",
+        "delivery_status",
         "attempts",
         "response_status",
         "response_body",
-        "error",
+        "last_error",
         "created_at",
         "last_attempt_at",
         "next_attempt_at",
-        "delivered_at",
+        "sent_at",
+        "idempotency_key",
     ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -9,6 +9,9 @@ class WebhooksConfig(AppConfig):
     verbose_name = _("Webhooks")
 
     def ready(self) -> None:
+        from core.outbox.registry import register
         from webhooks import receivers
+        from webhooks.services import WEBHOOKS
 
         receivers.connect()
+        register(WEBHOOKS)

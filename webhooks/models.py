@@ -9,6 +9,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from core.outbox.models import OutboxMessage, outbox_constraints, outbox_indexes
 from webhooks.targets import UnsafeTarget, resolve
 
 SECRET_BYTES = 32
@@ -73,43 +74,28 @@ class Webhook(models.Model):
         return self.is_active and event in (self.events or [])
 
 
-class WebhookDelivery(models.Model):
-    """One event for one webhook, with the outcome of its last attempt."""
-
-    class Status(models.TextChoices):
-        PENDING = "pending", _("Pending")
-        DELIVERED = "delivered", _("Delivered")
-        RETRYING = "retrying", _("Retrying")
-        FAILED = "failed", _("Failed")
+class WebhookDelivery(OutboxMessage):
+    """One event for one webhook, sent through the outbox (core/outbox), with the outcome of
+    its last attempt. `sent_at` is when the receiver answered 2xx."""
 
     webhook = models.ForeignKey(
         Webhook, verbose_name=_("webhook"), on_delete=models.CASCADE, related_name="deliveries"
     )
     event = models.CharField(_("event"), max_length=40, choices=Event.choices)
     payload = models.JSONField(_("payload"), encoder=DjangoJSONEncoder)
-    status = models.CharField(
-        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
-    )
-    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     response_status = models.PositiveSmallIntegerField(_("response code"), null=True, blank=True)
     response_body = models.TextField(_("response (start)"), blank=True)
-    error = models.TextField(_("error"), blank=True)
     created_at = models.DateTimeField(_("created at"))
     last_attempt_at = models.DateTimeField(_("last attempt at"), null=True, blank=True)
-    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
-    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name = _("webhook delivery")
         verbose_name_plural = _("webhook deliveries")
+        constraints = outbox_constraints("webhook_delivery")
         indexes = [
             models.Index(fields=["webhook", "-created_at"], name="webhook_delivery_hook_idx"),
-            models.Index(
-                fields=["next_attempt_at"],
-                condition=models.Q(status__in=["pending", "retrying"]),
-                name="webhook_delivery_due_idx",
-            ),
+            *outbox_indexes("webhook_delivery"),
         ]
 
     def __str__(self) -> str:

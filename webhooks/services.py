@@ -1,4 +1,4 @@
-"""Emitting events to webhooks and delivering them, signed, with retries and backoff.
+"""Emitting events to webhooks and delivering them, signed, through the outbox (core/outbox).
 
 A delivery's body is JSON: {"id", "event", "created_at", "timestamp", "data"}. It is signed
 with HMAC-SHA256 of the raw body and the webhook's secret, sent as
@@ -21,6 +21,9 @@ from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
+from core.outbox.errors import TemporaryDeliveryError
+from core.outbox.registry import OutboxKind
+from core.outbox.tasks import deliver_task
 from core.queue import enqueue_on_commit
 from webhooks import targets
 from webhooks.models import Webhook, WebhookDelivery
@@ -42,6 +45,8 @@ SIGNATURE_HEADER = "X-CRM-Signature"
 TIMESTAMP_HEADER = "X-CRM-Timestamp"
 EVENT_HEADER = "X-CRM-Event"
 DELIVERY_HEADER = "X-CRM-Delivery"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+KIND = "webhook"
 USER_AGENT = "CRM-Webhooks/1"
 # Every save of a customer or ticket asks which events anyone wants: cached, not queried.
 SUBSCRIBED_CACHE_KEY = "webhooks:subscribed-events"
@@ -97,12 +102,10 @@ def emit_event(
             for hook in hooks
         ]
     )
-    from webhooks.tasks import deliver_webhook
-
     for delivery in deliveries:
-        # Fail-soft: with the broker down the delivery stays pending for the `webhooks` sweep,
+        # Fail-soft: with the broker down the delivery stays pending for the outbox sweep,
         # and the change that emitted the event is not answered with an error.
-        enqueue_on_commit(deliver_webhook, delivery_id=delivery.pk)
+        enqueue_on_commit(deliver_task, kind=KIND, pk=delivery.pk)
     return deliveries
 
 
@@ -110,16 +113,24 @@ def send_again(*, delivery_ids: Sequence[int], now: dt.datetime | None = None) -
     """Send deliveries again at once (the admin's "Send again now"): attempts start over.
 
     They are due now and enqueued after commit, fail-soft like every delivery: with the broker
-    down the action still answers, and the `webhooks` sweep sends them once it is back.
+    down the action still answers, and the outbox sweep sends them once it is back. A delivery
+    being sent at this moment is left to its worker.
     """
-    from webhooks.tasks import deliver_webhook
-
     ids = list(delivery_ids)
-    count = WebhookDelivery.objects.filter(pk__in=ids).update(
-        status=WebhookDelivery.Status.RETRYING, attempts=0, next_attempt_at=now or timezone.now()
+    Status = WebhookDelivery.DeliveryStatus
+    count = (
+        WebhookDelivery.objects.filter(pk__in=ids)
+        .exclude(delivery_status=Status.SENDING)
+        .update(
+            delivery_status=Status.PENDING,
+            attempts=0,
+            next_attempt_at=now or timezone.now(),
+            claimed_at=None,
+            claim_token=None,
+        )
     )
     for delivery_id in ids:
-        enqueue_on_commit(deliver_webhook, delivery_id=delivery_id)
+        enqueue_on_commit(deliver_task, kind=KIND, pk=delivery_id)
     return count
 
 
@@ -135,20 +146,16 @@ def delivery_body(*, delivery: WebhookDelivery, now: dt.datetime) -> bytes:
     return json.dumps(document, cls=PayloadEncoder, separators=(",", ":")).encode()
 
 
-def retry_delay(attempts: int) -> dt.timedelta:
-    """Exponential backoff: base, 2 x base, 4 x base, ... after the 1st, 2nd, 3rd attempt."""
-    return dt.timedelta(seconds=settings.WEBHOOK_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0))
+def post_delivery(
+    delivery: WebhookDelivery, payload: object, now: dt.datetime
+) -> dict[str, object]:
+    """POST a delivery once (the outbox's send function for the `webhook` kind).
 
-
-def attempt_delivery(*, delivery_id: int, now: dt.datetime | None = None) -> WebhookDelivery:
-    """POST a delivery once and record the outcome; schedule nothing (the task does).
-
-    Sent outside any transaction: a slow receiver holds no database lock.
+    Sent outside any transaction: a slow receiver holds no database lock. Every answer but a
+    2xx is worth another attempt (a receiver being deployed answers 404 or 502 for a minute).
+    `X-CRM-Delivery` and `Idempotency-Key` are the same on every attempt, so a receiver can
+    drop a repeat.
     """
-    delivery = WebhookDelivery.objects.select_related("webhook").get(pk=delivery_id)
-    if delivery.status in (WebhookDelivery.Status.DELIVERED, WebhookDelivery.Status.FAILED):
-        return delivery
-    now = now or timezone.now()
     body = delivery_body(delivery=delivery, now=now)
     headers = {
         "Content-Type": "application/json",
@@ -157,6 +164,7 @@ def attempt_delivery(*, delivery_id: int, now: dt.datetime | None = None) -> Web
         TIMESTAMP_HEADER: str(int(now.timestamp())),
         EVENT_HEADER: delivery.event,
         DELIVERY_HEADER: str(delivery.pk),
+        IDEMPOTENCY_HEADER: str(delivery.idempotency_key),
     }
     # Resolved, checked and connected to the checked address (webhooks/targets.py).
     answer = targets.post(
@@ -165,25 +173,19 @@ def attempt_delivery(*, delivery_id: int, now: dt.datetime | None = None) -> Web
         headers=headers,
         timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
     )
-    status, error = answer.status, answer.error
-    delivery.attempts += 1
-    delivery.last_attempt_at = now
-    delivery.response_status = status
-    delivery.response_body = answer.excerpt
-    if status is not None and 200 <= status < 300:
-        delivery.status = WebhookDelivery.Status.DELIVERED
-        delivery.delivered_at = now
-        delivery.error = ""
-        delivery.next_attempt_at = None
-    else:
-        delivery.error = error or f"HTTP {status}"
-        if delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
-            delivery.status = WebhookDelivery.Status.FAILED
-            delivery.next_attempt_at = None
-        else:
-            delivery.status = WebhookDelivery.Status.RETRYING
-            delivery.next_attempt_at = now + retry_delay(delivery.attempts)
-    delivery.save()
-    if delivery.status == WebhookDelivery.Status.FAILED:
-        logger.warning("Webhook delivery %s failed for good: %s", delivery.pk, delivery.error)
-    return delivery
+    record: dict[str, object] = {
+        "last_attempt_at": now,
+        "response_status": answer.status,
+        "response_body": answer.excerpt,
+    }
+    if answer.status is not None and 200 <= answer.status < 300:
+        return record
+    raise TemporaryDeliveryError(answer.error or f"HTTP {answer.status}", record=record)
+
+
+WEBHOOKS = OutboxKind(
+    name=KIND,
+    model=WebhookDelivery,
+    send=post_delivery,
+    select_related=("webhook",),
+)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import random
+import uuid
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from decimal import Decimal
 
 from django.db.models import Model
 
+from core.outbox.models import DeliveryStatus
 from crm.demo import vocabulary as words
 from crm.demo.bulk_tables import (
     CONTACT,
@@ -555,8 +557,8 @@ class BatchRows:
         self.rows[INVITATION].append(
             (
                 invitation_id, survey.pk, customer_id, generate_token(), cause, ticket_id,
-                operator_id, channel, False, Channel.EMAIL, SurveyInvitation.Delivery.SENT, 1, "",
-                created, sent_at, expires,
+                operator_id, channel, False, Channel.EMAIL, DeliveryStatus.SENT, 1, "", created,
+                sent_at, expires, uuid.uuid4(),
             )
         )  # fmt: skip
         answered_at = sent_at + answered_after

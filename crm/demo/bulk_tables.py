@@ -76,7 +76,7 @@ INVITATION = Columns(
     (
         "id", "survey_id", "customer_id", "token", "cause", "ticket_id", "operator_id",
         "channel", "personalized", "delivery_channel", "delivery_status", "attempts",
-        "last_error", "created_at", "sent_at", "expires_at",
+        "last_error", "created_at", "sent_at", "expires_at", "idempotency_key",
     ),
 )  # fmt: skip
 RESPONSE = Columns(

@@ -602,12 +602,12 @@ class CommercePlanner:
                 sent_at = self.clock.at_local(due_on, REMINDER_SEND_HOUR)
                 if self.clock.is_past(sent_at):
                     if customer.consent_reminders:
-                        reminder.status = Reminder.Status.SENT
+                        reminder.delivery_status = Reminder.DeliveryStatus.SENT
                         reminder.sent_at = sent_at
                         reminder.attempts = 1
                         plan.interactions.append(self._reminder_sent(plan, reminder, purchase))
                     else:
-                        reminder.status = Reminder.Status.SKIPPED
+                        reminder.delivery_status = Reminder.DeliveryStatus.SKIPPED
                         reminder.last_error = "No consent to service reminders."
                 plan.reminders.append(reminder)
 

@@ -406,9 +406,9 @@ class ServiceSeeder:
                 created_at=created,
                 delivery_channel=customer.preferred_channel,
                 delivery_status=(
-                    SurveyInvitation.Delivery.SENT
+                    SurveyInvitation.DeliveryStatus.SENT
                     if reachable
-                    else SurveyInvitation.Delivery.SKIPPED
+                    else SurveyInvitation.DeliveryStatus.SKIPPED
                 ),
                 sent_at=sent_at if reachable else None,
                 attempts=1 if reachable else 0,

@@ -205,9 +205,15 @@ class SQLiteWriter(BulkCreateWriter):
                 converters.append(_naive_utc_text)
             elif kind == "DateField":
                 converters.append(str)
+            elif kind == "UUIDField":
+                converters.append(_uuid_hex)  # Django keeps a UUID as 32 hex digits on SQLite
             else:
                 converters.append(None)
         return converters
+
+
+def _uuid_hex(value: Any) -> str:
+    return str(value.hex)
 
 
 def _naive_utc_text(value: dt.datetime) -> str:

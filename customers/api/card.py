@@ -107,7 +107,7 @@ class CardReminderSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     kind = serializers.CharField()
     channel = serializers.CharField()
-    status = serializers.CharField()
+    delivery_status = serializers.CharField()
     due_on = serializers.DateField()
     ends_on = serializers.DateField(allow_null=True)
     sent_at = UTCDateTimeField(allow_null=True)

@@ -258,9 +258,9 @@ class ReminderViewSet(ReadOnlyViewSet):
         reminder = self.get_object()
         changed = services.cancel_reminders(reminder_ids=[reminder.pk], actor=acting_user(request))
         reminder.refresh_from_db()
-        if not changed and reminder.status != Reminder.Status.CANCELLED:
+        if not changed and reminder.delivery_status != Reminder.DeliveryStatus.CANCELLED:
             raise Conflict(
                 _("A reminder that is %(status)s cannot be cancelled.")
-                % {"status": reminder.get_status_display().lower()}
+                % {"status": reminder.get_delivery_status_display().lower()}
             )
         return Response(self.get_serializer(reminder).data)

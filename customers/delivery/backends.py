@@ -2,8 +2,8 @@
 
 A backend sends one `OutgoingMessage` and returns the provider's message id. It raises
 `TemporaryDeliveryError` for what may work later (timeouts, 5xx, rate limits) and
-`PermanentDeliveryError` for what never will (a rejected address); the delivery service
-retries the first kind with back-off and fails the second at once.
+`PermanentDeliveryError` for what never will (a rejected address); the outbox (core/outbox)
+retries the first kind with back-off and ends the route at once on the second.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.utils.module_loading import import_string
 
+from core.outbox.errors import DeliveryError, PermanentDeliveryError, TemporaryDeliveryError
 from customers.models import Channel
 
 logger = logging.getLogger(__name__)
@@ -29,21 +30,10 @@ RETRYABLE_HTTP_STATUSES = frozenset({408, 425, 429})
 SERVER_ERROR_MIN = 500
 
 
-class DeliveryError(Exception):
-    """A message could not be handed to the provider."""
-
-
-class TemporaryDeliveryError(DeliveryError):
-    """Worth another attempt later."""
-
-
-class PermanentDeliveryError(DeliveryError):
-    """Will never succeed as it is (invalid address, rejected content)."""
-
-
 @dataclass(frozen=True)
 class OutgoingMessage:
-    """One message to one address; `idempotency_key` lets a provider drop a repeat."""
+    """One message to one address; `idempotency_key` (the same on every attempt) lets a
+    provider drop a repeat, and makes the email's Message-ID."""
 
     channel: str
     to: str
@@ -53,6 +43,14 @@ class OutgoingMessage:
     messenger: str = ""
     headers: dict[str, str] = field(default_factory=dict)
     idempotency_key: str = ""
+
+
+__all__ = ["DeliveryError", "PermanentDeliveryError", "TemporaryDeliveryError"]
+
+
+def message_id_domain() -> str:
+    """The right-hand side of our Message-IDs: the sender's domain, so replies thread to us."""
+    return settings.DEFAULT_FROM_EMAIL.rpartition("@")[2].strip(" >") or "crm.invalid"
 
 
 class ChannelBackend(Protocol):
@@ -66,7 +64,7 @@ class EmailBackend:
         self.options = options
 
     def send(self, message: OutgoingMessage) -> str:
-        message_id = f"<{message.idempotency_key or uuid.uuid4().hex}@crm>"
+        message_id = f"<{message.idempotency_key or uuid.uuid4().hex}@{message_id_domain()}>"
         email = EmailMultiAlternatives(
             subject=message.subject,
             body=message.text,

@@ -44,18 +44,23 @@ def choose_route(
     contacts: Iterable[ContactPoint],
     preferred: str = "",
     consent_required: bool = True,
+    exclude: Iterable[str] = (),
 ) -> Route | NoRoute:
     """The first allowed channel with a usable contact, preferred channel first.
 
     No route for an anonymised customer, for one without consent to reminders (when
-    `consent_required`), or when every contact point was opted out of.
+    `consent_required`), or when every contact point was opted out of. Channels in `exclude`
+    (given up on after their last attempt) are passed over.
     """
     if customer.is_anonymised:
         return NoRoute(_("The customer's data was erased."))
     if consent_required and not customer.consent_reminders:
         return NoRoute(_("The customer does not consent to reminders."))
     usable = [contact for contact in contacts if contact.opted_out_at is None]
+    excluded = set(exclude)
     for channel in channel_order(preferred or customer.preferred_channel):
+        if channel in excluded:
+            continue
         kind = CONTACT_KIND_BY_CHANNEL[channel]
         matching = sorted(
             (contact for contact in usable if contact.kind == kind),

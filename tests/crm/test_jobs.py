@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+import uuid
 
 import pytest
 from celery import Celery
@@ -14,11 +15,11 @@ from django.core import mail
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from core.outbox.tasks import deliver_due_task, deliver_task
 from core.queue import enqueue
 from crm.celery import app as celery_app
 from crm.jobs import JOBS, run_job, run_job_task
 from customers.models import Purchase, Reminder
-from customers.tasks import deliver_reminder_task
 from metrics.models import MetricSnapshot
 from surveys.models import Survey, SurveyInvitation
 from tests.delivery_fixtures import (  # noqa: F401
@@ -54,7 +55,7 @@ def purchase_with_warranty_ending(ends_on: dt.date) -> Purchase:
 
 
 def test_the_registry_has_the_four_jobs() -> None:
-    assert set(JOBS) >= {"reminders", "deliveries", "surveys", "snapshots"}
+    assert set(JOBS) >= {"reminders", "outbox", "surveys", "snapshots"}
 
 
 def test_every_beat_entry_runs_a_registered_job_on_a_crontab() -> None:
@@ -62,15 +63,15 @@ def test_every_beat_entry_runs_a_registered_job_on_a_crontab() -> None:
     for entry in settings.CELERY_BEAT_SCHEDULE.values():
         assert entry["task"] in celery_app.tasks
         assert entry["kwargs"]["name"] in JOBS  # type: ignore[index]
-        assert isinstance(entry["schedule"], crontab)
+        # Daily jobs on the clock; the outbox sweep every few seconds (a dead worker's
+        # messages are back within a minute).
+        assert isinstance(entry["schedule"], crontab | dt.timedelta)
     assert {e["kwargs"]["name"] for e in settings.CELERY_BEAT_SCHEDULE.values()} == set(JOBS)  # type: ignore[index]
     assert settings.CELERY_TIMEZONE == settings.TIME_ZONE
 
 
 def test_the_worker_knows_every_delivery_task() -> None:
-    assert {"customers.deliver_reminder", "surveys.deliver_invitation", "crm.run_job"} <= set(
-        celery_app.tasks
-    )
+    assert {deliver_task.name, deliver_due_task.name, "crm.run_job"} <= set(celery_app.tasks)
 
 
 @pytest.mark.django_db
@@ -81,7 +82,7 @@ def test_run_job_reminders_creates_sends_and_prints_its_summary(capsys) -> None:
     assert capsys.readouterr().out.strip() == (
         "reminders: day=2026-03-02 due=1 created=1 enqueued=1"
     )
-    assert Reminder.objects.get().status == Reminder.Status.SENT
+    assert Reminder.objects.get().delivery_status == Reminder.DeliveryStatus.SENT
     assert len(mail.outbox) == 1
 
 
@@ -94,7 +95,7 @@ def test_running_the_job_twice_gives_each_reminder_once() -> None:
     second = run_job("reminders", on=DAY)
     assert (first["created"], second["created"]) == (2, 0)
     assert second["enqueued"] == 0  # nothing pending is left to send
-    assert Reminder.objects.filter(status="sent").count() == 2
+    assert Reminder.objects.filter(delivery_status="sent").count() == 2
     assert len(mail.outbox) == 2
 
 
@@ -108,19 +109,22 @@ def test_the_celery_task_runs_a_job_for_a_given_day() -> None:
 
 @pytest.mark.django_db
 @pytest.mark.usefixtures("eager_celery", "recording_backend", "frozen_noon")
-def test_the_deliveries_sweep_recovers_stuck_rows_and_sends_what_is_due(settings) -> None:
-    settings.DELIVERY_STUCK_AFTER_SECONDS = 900
+def test_the_outbox_sweep_recovers_stuck_rows_and_sends_what_is_due(settings) -> None:
+    settings.OUTBOX_CLAIM_LEASE_SECONDS = 45
     purchase_with_warranty_ending(DAY + dt.timedelta(days=7))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(deliver_reminder_task, "apply_async", lambda **kwargs: None)
+        patch.setattr(deliver_due_task, "apply_async", lambda **kwargs: None)
         run_job("reminders", on=DAY)  # created, but the message was "lost" on the way
     stuck = Reminder.objects.get()
     Reminder.objects.filter(pk=stuck.pk).update(
-        status="sending", claimed_at=NOON - dt.timedelta(hours=1), attempts=1
+        delivery_status="sending",
+        claimed_at=NOON - dt.timedelta(minutes=1),
+        claim_token=uuid.uuid4(),
+        attempts=1,
     )
-    summary = run_job("deliveries", on=DAY)
-    assert summary == {"recovered": 1, "due": 1, "enqueued": 1}
-    assert Reminder.objects.get().status == Reminder.Status.SENT
+    summary = run_job("outbox", on=DAY)
+    assert summary == {"recovered": 1, "created": 0, "batches": 1, "enqueued": 1}
+    assert Reminder.objects.get().delivery_status == Reminder.DeliveryStatus.SENT
     assert len(mail.outbox) == 1
 
 
@@ -146,7 +150,7 @@ def test_the_surveys_job_invites_once_and_the_sweep_sends_the_invitation() -> No
 
     first = run_job("surveys", on=DAY)
     second = run_job("surveys", on=DAY)
-    sweep = run_job("deliveries", on=DAY)
+    sweep = run_job("outbox", on=DAY)
 
     assert (first, second) == (
         {"day": "2026-03-02", "created": 1},
@@ -156,7 +160,7 @@ def test_the_surveys_job_invites_once_and_the_sweep_sends_the_invitation() -> No
     assert (invitation.survey, invitation.purchase) == (survey, purchase)
     assert sweep["enqueued"] == 1
     invitation.refresh_from_db()
-    assert invitation.delivery_status == SurveyInvitation.Delivery.SENT
+    assert invitation.delivery_status == SurveyInvitation.DeliveryStatus.SENT
     assert len(mail.outbox) == 1
     assert f"/s/{invitation.token}/" in mail.outbox[0].body
 
@@ -207,7 +211,7 @@ def test_the_reminders_job_leaves_rows_pending_when_the_broker_is_down(settings)
 
     purchase_with_warranty_ending(DAY + dt.timedelta(days=7))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(deliver_reminder_task, "apply_async", broker_down)
+        patch.setattr(deliver_due_task, "apply_async", broker_down)
         summary = run_job("reminders", on=DAY)
     assert (summary["created"], summary["enqueued"]) == (1, 0)
-    assert Reminder.objects.get().status == Reminder.Status.PENDING
+    assert Reminder.objects.get().delivery_status == Reminder.DeliveryStatus.PENDING

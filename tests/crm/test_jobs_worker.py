@@ -76,7 +76,7 @@ def test_a_real_worker_runs_the_reminders_job_end_to_end(tmp_path: Path) -> None
     EmailFactory.create(customer=purchase.customer, value="worker-test@example.com")
     Purchase.objects.filter(pk=purchase.pk).update(warranty_ends_on=today + dt.timedelta(days=7))
 
-    client = Celery("test-client")
+    client = Celery("test-client", set_as_current=False)
     client.config_from_object("django.conf:settings", namespace="CELERY")
     client.conf.update(broker_url=broker, task_always_eager=False)
     client.control.purge()  # messages another test left for ids that no longer exist
@@ -120,7 +120,7 @@ def test_a_real_worker_runs_the_reminders_job_end_to_end(tmp_path: Path) -> None
         _wait_for(lambda: "ready." in log.read_text(), WORKER_START_TIMEOUT, worker, log)
         client.send_task("crm.run_job", kwargs={"name": "reminders", "on": today.isoformat()})
         _wait_for(
-            lambda: Reminder.objects.filter(status=Reminder.Status.SENT).exists(),
+            lambda: Reminder.objects.filter(delivery_status=Reminder.DeliveryStatus.SENT).exists(),
             JOB_TIMEOUT,
             worker,
             log,
@@ -137,6 +137,6 @@ def test_a_real_worker_runs_the_reminders_job_end_to_end(tmp_path: Path) -> None
             worker.wait()
         client.close()
     reminder = Reminder.objects.get()
-    assert (reminder.status, reminder.attempts, reminder.channel) == ("sent", 1, "email")
+    assert (reminder.delivery_status, reminder.attempts, reminder.channel) == ("sent", 1, "email")
     assert Interaction.objects.filter(customer=purchase.customer, kind="reminder").count() == 1
     assert log.read_text().count("To: worker-test@example.com") == 1

@@ -110,7 +110,7 @@ def full_customer(frozen: None) -> Customer:
         purchase=purchase,
         kind=Reminder.Kind.WARRANTY,
         due_on=today - dt.timedelta(days=2),
-        status=Reminder.Status.SENT,
+        delivery_status=Reminder.DeliveryStatus.SENT,
         sent_at=NOW - dt.timedelta(days=2),
     )
     InterestFactory.create(
@@ -202,7 +202,7 @@ def test_the_card_answers_every_section_with_its_fields(
     assert warranty["ends_on"] == "2026-03-22"
     assert (warranty["days_left"], warranty["level"]) == (12, "soon")
     (reminder,) = expiring["reminders"]
-    assert reminder["status"] == "sent"
+    assert reminder["delivery_status"] == "sent"
     assert reminder["sent_at"] == "2026-03-08T09:00:00Z"
     assert [line["id"] for line in purchases["latest"]] == [expiring["id"]]
 

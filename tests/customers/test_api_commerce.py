@@ -273,7 +273,9 @@ def test_reminders_are_read_and_cancelled(
     client_for: ClientFor, operator: User, supervisor: User
 ) -> None:
     reminder = ReminderFactory.create()
-    sent = ReminderFactory.create(status="sent", sent_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    sent = ReminderFactory.create(
+        delivery_status="sent", sent_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    )
 
     listed = client_for(operator).get("/api/v1/reminders/")
     by_operator = client_for(operator).post(f"/api/v1/reminders/{reminder.pk}/cancel/")
@@ -282,9 +284,9 @@ def test_reminders_are_read_and_cancelled(
 
     assert listed.status_code == 200 and len(listed.data["results"]) == 2
     assert by_operator.status_code == 403
-    assert cancelled.status_code == 200 and cancelled.data["status"] == "cancelled"
+    assert cancelled.status_code == 200 and cancelled.data["delivery_status"] == "cancelled"
     assert too_late.status_code == 409
-    assert Reminder.objects.get(pk=sent.pk).status == "sent"
+    assert Reminder.objects.get(pk=sent.pk).delivery_status == "sent"
 
 
 def test_updates_of_products_interests_and_offers(

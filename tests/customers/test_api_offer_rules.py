@@ -263,9 +263,9 @@ def test_cancelling_a_reminder_is_one_service_for_the_api_and_the_admin(
         {"action": "cancel", "_selected_action": [by_admin.pk]},
     )
 
-    assert response.status_code == 200 and response.data["status"] == "cancelled"
+    assert response.status_code == 200 and response.data["delivery_status"] == "cancelled"
     for reminder, actor in ((by_api, supervisor), (by_admin, admin_user)):
         stored = Reminder.objects.get(pk=reminder.pk)
-        assert stored.status == Reminder.Status.CANCELLED
+        assert stored.delivery_status == Reminder.DeliveryStatus.CANCELLED
         assert stored.updated_at > old
         assert LogEntry.objects.filter(object_id=str(reminder.pk), user=actor).exists()

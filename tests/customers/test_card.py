@@ -149,7 +149,7 @@ def test_an_expiring_warranty_warns_with_days_left_and_its_reminder(
         purchase=purchase,
         kind=Reminder.Kind.WARRANTY,
         due_on=today - dt.timedelta(days=2),
-        status=Reminder.Status.SENT,
+        delivery_status=Reminder.DeliveryStatus.SENT,
         sent_at=timezone.now() - dt.timedelta(days=2),
     )
 

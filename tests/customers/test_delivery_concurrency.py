@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 from django.db import connection
 
-from customers.delivery.service import deliver_reminder
+from core.outbox.engine import deliver
 from customers.models import Channel, Purchase, Reminder
 from customers.reminders import create_due_reminders
 from tests.delivery_fixtures import RecordingBackend, moscow, recording_backend  # noqa: F401
@@ -73,7 +73,7 @@ def test_two_workers_sending_at_once_send_each_reminder_once() -> None:
     ids = list(Reminder.objects.order_by("id").values_list("id", flat=True))
 
     def send_all() -> list[str]:
-        return [deliver_reminder(reminder_id=pk, now=NOON).status for pk in ids]
+        return [deliver("reminder", pk, now=NOON).status for pk in ids]
 
     results = run_in_parallel(send_all)
     sent_to = Counter(message.to for message in RecordingBackend.sent)
@@ -82,4 +82,4 @@ def test_two_workers_sending_at_once_send_each_reminder_once() -> None:
         "sent": PURCHASES,
         "not_claimed": PURCHASES,
     }
-    assert set(Reminder.objects.values_list("status", "attempts")) == {("sent", 1)}
+    assert set(Reminder.objects.values_list("delivery_status", "attempts")) == {("sent", 1)}

@@ -419,4 +419,4 @@ def test_a_reminder_for_another_customers_purchase_is_refused() -> None:
 
 def test_a_sent_reminder_has_a_sending_time() -> None:
     with pytest.raises(IntegrityError), transaction.atomic():
-        ReminderFactory.create(status=Reminder.Status.SENT, sent_at=None)
+        ReminderFactory.create(delivery_status=Reminder.DeliveryStatus.SENT, sent_at=None)

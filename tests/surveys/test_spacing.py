@@ -178,7 +178,7 @@ def test_the_refusal_says_the_spacing_with_its_plural(
 
 
 def test_an_invitation_that_never_went_out_does_not_count(customer: Customer) -> None:
-    _sent_days_ago(customer, 1, delivery_status=SurveyInvitation.Delivery.SKIPPED)
+    _sent_days_ago(customer, 1, delivery_status=SurveyInvitation.DeliveryStatus.SKIPPED)
 
     _invitation, created = create_invitation(
         survey=SurveyFactory.create(kind=Survey.Kind.CSAT), customer=customer, cause="now"

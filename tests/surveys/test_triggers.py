@@ -71,7 +71,7 @@ def test_resolving_a_ticket_invites_its_customer_through_the_task(
         assert invitation.personalized is True
         assert invitation.delivery_channel == Channel.SMS
         # Delivery ran on commit too (eager): with no phone on file there is nothing to send to.
-        assert invitation.delivery_status == SurveyInvitation.Delivery.SKIPPED
+        assert invitation.delivery_status == SurveyInvitation.DeliveryStatus.SKIPPED
 
 
 def test_nothing_is_invited_before_the_resolution_commits(
@@ -226,26 +226,36 @@ def test_a_manual_survey_to_a_customer_without_consent_is_recorded_as_skipped() 
     survey = SurveyFactory.create(trigger=Survey.Trigger.MANUAL)
     customer = CustomerFactory.create(consent_reminders=False)
     invitation, _created = invite_manually(survey=survey, customer=customer, on=DAY)
-    assert invitation.delivery_status == SurveyInvitation.Delivery.SKIPPED
+    assert invitation.delivery_status == SurveyInvitation.DeliveryStatus.SKIPPED
 
 
-def test_a_broker_that_is_down_does_not_fail_the_resolution(
+def test_a_broker_that_is_down_does_not_fail_the_resolution_and_the_sweep_invites_in_minutes(
     operator: User, django_capture_on_commit_callbacks: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from kombu.exceptions import OperationalError
 
+    from core.outbox.engine import sweep_kind
     from surveys import tasks
 
     def broker_down(*args: Any, **kwargs: Any) -> None:
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr(tasks.invite_after_ticket_resolved, "delay", broker_down)
+    monkeypatch.setattr(tasks.invite_after_ticket_resolved, "apply_async", broker_down)
     _csat()
     with django_capture_on_commit_callbacks(execute=True):
         ticket = _resolved_ticket(operator)
     ticket.refresh_from_db()
     assert ticket.status == Status.RESOLVED
     assert not SurveyInvitation.objects.exists()
-    # The daily run is the safety net.
-    assert create_due_invitations(on=timezone.localdate()) == 1
+    assert ticket.resolved_at is not None
+    # The outbox sweep, not tomorrow's daily run: within its grace it leaves the task its turn,
+    # a few minutes later it creates the invitation (and counts it due to send).
+    assert sweep_kind("survey_invitation", now=ticket.resolved_at + dt.timedelta(seconds=30)) == {
+        "recovered": 0,
+        "created": 0,
+        "batches": 0,
+    }
+    later = ticket.resolved_at + dt.timedelta(minutes=3)
+    assert sweep_kind("survey_invitation", now=later)["created"] == 1
     assert SurveyInvitation.objects.get().ticket == ticket
+    assert sweep_kind("survey_invitation", now=later)["created"] == 0

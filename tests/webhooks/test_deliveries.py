@@ -17,12 +17,14 @@ from typing import Any
 import pytest
 
 from accounts.models import User
+from core.outbox.engine import Outcome, deliver
+from core.outbox.policy import retry_delay
 from crm.celery import app as celery_app
 from tests.api_fixtures import ClientFor
 from tests.factories import CustomerFactory, SurveyInvitationFactory, TicketFactory
 from tickets.services import change_ticket_status
 from webhooks.models import Webhook, WebhookDelivery
-from webhooks.services import retry_delay, sign, verify
+from webhooks.services import sign, verify
 
 pytestmark = pytest.mark.django_db
 
@@ -36,6 +38,7 @@ class Receiver:
     fail_first: int = 0
     received: list[dict[str, Any]] = field(default_factory=list)
     signatures_ok: list[bool] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
     url: str = ""
 
 
@@ -52,6 +55,7 @@ def receiver() -> Iterator[Receiver]:
                 and self.headers["X-CRM-Timestamp"] == str(json.loads(body)["timestamp"])
             )
             state.received.append(json.loads(body))
+            state.headers.append(dict(self.headers))
             failing = len(state.received) <= state.fail_first
             self.send_response(503 if failing else 200)
             self.end_headers()
@@ -87,6 +91,15 @@ def local_receiver_allowed(settings) -> None:
     settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
 
 
+def retry_until_done(delivery: WebhookDelivery) -> None:
+    """Play the sweep: attempt again at each next attempt time until the delivery is done."""
+    delivery.refresh_from_db()
+    while delivery.delivery_status == "pending" and delivery.next_attempt_at is not None:
+        outcome = deliver("webhook", delivery.pk, now=delivery.next_attempt_at)
+        assert outcome.status in {Outcome.RETRY, Outcome.SENT, Outcome.FAILED}
+        delivery.refresh_from_db()
+
+
 def hook(url: str, *events: str) -> Webhook:
     return Webhook.objects.create(name="BI", url=url, events=list(events), secret=SECRET)
 
@@ -107,8 +120,9 @@ def test_customer_created_is_delivered_signed(
     assert delivery["data"]["id"] == response.data["id"]
     assert receiver.signatures_ok == [True]
     record = WebhookDelivery.objects.get()
-    assert (record.status, record.attempts, record.response_status) == ("delivered", 1, 200)
-    assert record.delivered_at is not None
+    assert (record.delivery_status, record.attempts, record.response_status) == ("sent", 1, 200)
+    assert record.sent_at is not None
+    assert receiver.headers[0]["Idempotency-Key"] == str(record.idempotency_key)
 
 
 def test_failing_receiver_is_retried_until_it_answers(
@@ -119,43 +133,47 @@ def test_failing_receiver_is_retried_until_it_answers(
 
     with django_capture_on_commit_callbacks(execute=True):
         TicketFactory.create()
+    retry_until_done(WebhookDelivery.objects.get())
 
     assert len(receiver.received) == 3
     assert all(receiver.signatures_ok)
     assert len({d["id"] for d in receiver.received}) == 1  # one delivery, three attempts
+    # The same key on every attempt, so the receiver can drop a repeat.
+    assert len({h["Idempotency-Key"] for h in receiver.headers}) == 1
     record = WebhookDelivery.objects.get()
-    assert (record.status, record.attempts, record.response_status) == ("delivered", 3, 200)
+    assert (record.delivery_status, record.attempts, record.response_status) == ("sent", 3, 200)
 
 
 def test_gives_up_after_the_last_attempt(
     receiver: Receiver, settings, django_capture_on_commit_callbacks
 ) -> None:
-    settings.WEBHOOK_MAX_ATTEMPTS = 3
+    settings.OUTBOX_MAX_ATTEMPTS = 3
     receiver.fail_first = 100
     hook(receiver.url, "ticket.created")
 
     with django_capture_on_commit_callbacks(execute=True):
         TicketFactory.create()
+    retry_until_done(WebhookDelivery.objects.get())
 
     record = WebhookDelivery.objects.get()
-    assert (record.status, record.attempts, record.response_status) == ("failed", 3, 503)
-    assert record.error == "HTTP 503"
+    assert (record.delivery_status, record.attempts, record.response_status) == ("failed", 3, 503)
+    assert record.last_error == "HTTP 503"
     assert len(receiver.received) == 3
 
 
 def test_unreachable_receiver_records_the_error(
     settings, django_capture_on_commit_callbacks
 ) -> None:
-    settings.WEBHOOK_MAX_ATTEMPTS = 1
+    settings.OUTBOX_MAX_ATTEMPTS = 1
     hook("http://127.0.0.1:9/nothing-listens", "customer.created")
 
     with django_capture_on_commit_callbacks(execute=True):
         CustomerFactory.create()
 
     record = WebhookDelivery.objects.get()
-    assert record.status == "failed"
+    assert record.delivery_status == "failed"
     assert record.response_status is None
-    assert record.error
+    assert record.last_error
 
 
 def test_status_change_and_survey_answer_events(
@@ -206,7 +224,8 @@ def test_no_delivery_for_a_rolled_back_change(receiver: Receiver) -> None:
 
 
 def test_signature_helpers_and_backoff(settings) -> None:
-    settings.WEBHOOK_RETRY_BASE_SECONDS = 30
+    settings.OUTBOX_RETRY_BASE_SECONDS = 30
+    settings.OUTBOX_RETRY_JITTER = 0
     body = b'{"a":1}'
 
     assert verify(secret="k", body=body, signature=sign(secret="k", body=body))

@@ -18,9 +18,16 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 
 from accounts.models import User
+from core.outbox.engine import deliver
 from webhooks.models import Webhook, WebhookDelivery
-from webhooks.services import attempt_delivery
 from webhooks.targets import EXCERPT_CHARS
+
+
+def attempt_delivery(*, delivery_id: int) -> WebhookDelivery:
+    """One attempt through the outbox, and the delivery as it was recorded."""
+    deliver("webhook", delivery_id)
+    return WebhookDelivery.objects.get(pk=delivery_id)
+
 
 pytestmark = pytest.mark.django_db
 
@@ -169,10 +176,10 @@ def test_delivery_to_loopback_is_refused_without_connecting(serve, settings) -> 
     delivery = attempt_delivery(delivery_id=delivery.pk)
 
     assert server.hits == []
-    assert delivery.status == "retrying"
+    assert delivery.delivery_status == "pending"
     assert delivery.response_status is None
     assert delivery.response_body == ""
-    assert delivery.error.startswith("Refused")
+    assert delivery.last_error.startswith("Refused")
 
 
 def test_dns_rebinding_to_loopback_is_refused_at_delivery(
@@ -189,7 +196,7 @@ def test_dns_rebinding_to_loopback_is_refused_at_delivery(
     delivery = attempt_delivery(delivery_id=delivery.pk)
 
     assert server.hits == []
-    assert delivery.error.startswith("Refused")
+    assert delivery.last_error.startswith("Refused")
 
 
 def test_delivery_connects_to_the_checked_address_with_the_host_header(
@@ -208,7 +215,7 @@ def test_delivery_connects_to_the_checked_address_with_the_host_header(
         delivery_id=pending(f"http://hooks.example:{server.port}/in?x=1").pk
     )
 
-    assert (delivery.status, delivery.response_status) == ("delivered", 204)
+    assert (delivery.delivery_status, delivery.response_status) == ("sent", 204)
     assert server.hits == ["/in?x=1"]
     assert hosts == [f"hooks.example:{server.port}"]
 
@@ -222,8 +229,8 @@ def test_redirects_are_not_followed(serve, settings) -> None:
 
     assert redirecting.hits == ["/"]
     assert inside.hits == []
-    assert (delivery.status, delivery.response_status, delivery.error) == (
-        "retrying",
+    assert (delivery.delivery_status, delivery.response_status, delivery.last_error) == (
+        "pending",
         302,
         "HTTP 302",
     )
