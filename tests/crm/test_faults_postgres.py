@@ -18,8 +18,13 @@ import pytest
 
 from tests.faults_fixtures import Answer, FaultWorld, wait_until
 
-# django_db: pytest-django sets up the test database the private cluster copies.
-pytestmark = [pytest.mark.faults, pytest.mark.postgres, pytest.mark.django_db]
+# django_db: pytest-django sets up the test database the private cluster copies; transactional
+# with serialized_rollback as the other fault tests, so that they leave each other the same data.
+pytestmark = [
+    pytest.mark.faults,
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 # A refused connection answers at once; a hung server after the client's 3 s deadline or the
 # 2 s connect timeout. Bounds with room for a busy machine.

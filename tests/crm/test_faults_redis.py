@@ -15,8 +15,13 @@ import pytest
 
 from tests.faults_fixtures import FaultWorld
 
-# django_db: pytest-django sets up the test database the private cluster copies.
-pytestmark = [pytest.mark.faults, pytest.mark.postgres, pytest.mark.django_db]
+# django_db: pytest-django sets up the test database the private cluster copies; transactional
+# with serialized_rollback as the other fault tests, so that they leave each other the same data.
+pytestmark = [
+    pytest.mark.faults,
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 # The first call to a hung Redis waits for its timeout (0.5 s for the cache, 2 s for the
 # broker); then the cache, the broker and the live bus leave that Redis alone for
