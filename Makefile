@@ -8,7 +8,7 @@ HOST      ?= 127.0.0.1
 PORT      ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help setup run migrate seed admin-user test lint format bench bench-quick bench-live web worker beat clean
+.PHONY: help setup run migrate seed admin-user test lint format bench bench-quick bench-live bench-floor bench-load web worker beat clean
 
 help:
 	@echo "make run          set up, migrate, load demo data once, serve on http://$(HOST):$(PORT)"
@@ -17,6 +17,8 @@ help:
 	@echo "make web|worker|beat   the production processes without Docker (gunicorn, Celery)"
 	@echo "make bench        benchmarks; make bench-quick for a short run"
 	@echo "make bench-live   screen-pop latency in Chromium against the ASGI server"
+	@echo "make bench-floor  card, lookup, metrics against their own SQL (PostgreSQL, generate_data)"
+	@echo "make bench-load   wrk against the production server (PostgreSQL, generate_data)"
 
 # Idempotent: re-installs only when pyproject.toml changed since the last install.
 setup: $(STAMP)
@@ -71,6 +73,14 @@ bench-quick: setup
 # Screen-pop latency in Chromium against the ASGI server (needs Redis and /usr/bin/chromium).
 bench-live: setup
 	$(PYTHON) bench/live_bench.py
+
+# Issue 18: each view against its own SQL, and wrk against the production server; both need a
+# PostgreSQL database filled by generate_data (BENCH_DATABASE_URL; see bench/README.md).
+bench-floor: setup
+	$(PYTHON) bench/floor_bench.py
+
+bench-load: setup
+	$(PYTHON) bench/load_bench.py
 
 # The production shape without Docker: collectstatic as the image's build does, then the
 # command docker-compose.yml runs (scripts/serve: migrations, then gunicorn).

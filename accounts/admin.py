@@ -8,13 +8,12 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from rest_framework.authtoken.models import TokenProxy
 
 from accounts.models import ApiToken, Team, User
-from accounts.tokens import issue_token
+from accounts.tokens import issue_token, revoke_queryset
 
 
 @admin.register(User)
@@ -129,7 +128,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Revoke the selected tokens"), permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
-        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        count = revoke_queryset(queryset)
         self.message_user(
             request,
             ngettext("%(count)d token revoked.", "%(count)d tokens revoked.", count)

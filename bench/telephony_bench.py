@@ -21,12 +21,13 @@ GOAL_EVENTS_PER_SECOND = 50.0
 SEED = 19
 
 
-def call_events(calls: int, numbers: list[str]) -> list[dict[str, Any]]:
-    """The events of `calls` calls, interleaved at random, each call's own in order."""
+def call_events(calls: int, numbers: list[str], *, run: str = "") -> list[dict[str, Any]]:
+    """The events of `calls` calls, interleaved at random, each call's own in order; call IDs
+    carry `run`, so that a database measured before holds none of them."""
     rng = random.Random(SEED)
     per_call: list[list[dict[str, Any]]] = []
     for index in range(calls):
-        call_id = f"bench-{index}"
+        call_id = f"bench-{run}{index}"
         number = numbers[index % len(numbers)] if numbers else f"+7900{index:07d}"
         events = [
             {"event": "newCall", "callId": call_id, "direction": "in", "from": number,
@@ -122,18 +123,78 @@ def _raw(events: list[dict[str, Any]]) -> float:
 
 
 def bench_call_events(*, calls: int, numbers: list[str], judged: bool) -> dict[str, Any]:
-    """Events per second through the endpoint, and its time against the raw writes."""
-    events = call_events(calls, numbers)
+    """The endpoint's time per event against the goal's budget (1/50 s), and the raw writes."""
+    events = call_events(calls, numbers, run=f"{time.time_ns()}-")
     endpoint = _through_the_endpoint(events)
     floor = _raw(events)
     per_second = len(events) / endpoint
+    budget = 1.0 / GOAL_EVENTS_PER_SECOND
+    ratio = round((endpoint / len(events)) / budget, 3)
     return {
-        "name": "telephony_events_endpoint_vs_raw_inserts",
-        "ratio": round(endpoint / floor, 2),
-        "goal": f">= {GOAL_EVENTS_PER_SECOND:.0f} events/s (ratio: endpoint time / raw writes)",
-        "ok": per_second >= GOAL_EVENTS_PER_SECOND if judged else None,
+        "name": "telephony_events_endpoint_time_vs_budget",
+        "measured": "seconds per event through the whole endpoint",
+        "baseline": f"the goal's budget: 1/{GOAL_EVENTS_PER_SECOND:.0f} s an event",
+        "ratio": ratio,
+        "goal": 1.0,
+        "ok": ratio <= 1.0 if judged else None,
         "concurrent_calls": calls,
         "events": len(events),
         "events_per_second": round(per_second, 1),
+        "goal_events_per_second": GOAL_EVENTS_PER_SECOND,
         "raw_events_per_second": round(len(events) / floor, 1),
+        "ratio_to_raw_writes": round(endpoint / floor, 2),
     }
+
+
+def main() -> int:
+    """This figure alone, merged into bench/results.json (`run.py` measures every figure)."""
+    import argparse
+    import json
+    import os
+    import platform
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root))
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--calls", type=int, default=1_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="crm-bench-") as scratch:
+        os.environ["DJANGO_SETTINGS_MODULE"] = "crm.settings"
+        os.environ["DATABASE_URL"] = os.environ.get(
+            "BENCH_DATABASE_URL", f"sqlite:///{scratch}/bench.sqlite3"
+        )
+        os.environ.pop("REDIS_URL", None)
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+        from django.db import connection
+
+        from customers.models import ContactPoint
+
+        call_command("migrate", verbosity=0)
+        if not ContactPoint.objects.filter(kind="phone").exists():
+            call_command("generate_data", customers=2_000, seed=7, verbosity=0)
+        numbers = list(
+            ContactPoint.objects.filter(kind="phone")
+            .order_by("pk")
+            .values_list("normalised_value", flat=True)[:20]
+        )
+        figure = bench_call_events(calls=args.calls, numbers=numbers, judged=args.calls >= 1_000)
+        figure["database"] = connection.vendor
+        figure["machine"] = f"{platform.platform()}, {os.cpu_count()} cpus"
+    out = root / "bench" / "results.json"
+    results: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {"figures": []}
+    results.setdefault("machine", {"platform": platform.platform(), "cpus": os.cpu_count()})
+    results["figures"] = [f for f in results.get("figures", []) if f["name"] != figure["name"]]
+    results["figures"].append(figure)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(figure, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

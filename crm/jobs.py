@@ -89,6 +89,20 @@ def outbox(*, on: dt.date) -> Summary:
     return dict(sweep())
 
 
+@register("notification_emails", "enqueue the notification emails no task has claimed")
+def notification_emails(*, on: dt.date) -> Summary:
+    """Emails of notifications the broker never took (it was down); the claim on each makes a
+    second send impossible. `on` is accepted for symmetry; the sweep works on the current time.
+    """
+    from core.queue import enqueue
+    from live.email import unsent_notification_ids
+    from live.tasks import email_notification_task
+
+    email_ids = unsent_notification_ids(now=timezone.now())
+    enqueued = sum(enqueue(email_notification_task, notification_id=pk) for pk in email_ids)
+    return {"due": len(email_ids), "enqueued": enqueued}
+
+
 @register("surveys", "create the survey invitations whose triggers fired")
 def surveys(*, on: dt.date) -> Summary:
     """Invitations for resolved tickets, purchases and periodic surveys (surveys.triggers)."""
@@ -122,12 +136,21 @@ def purchase_days(*, on: dt.date) -> Summary:
     """Rebuild metrics.PurchaseDay whole when it is not current (never built on a database
     that had purchases, or built in another time zone); purchase writes keep it current
     otherwise. `on` is accepted for symmetry."""
-    from metrics import purchase_days as summary
+    from metrics import purchase_days, purchase_days_upkeep
 
-    if summary.is_current():
+    if purchase_days.is_current():
         return {"rebuilt": 0}
-    summary.rebuild()
+    purchase_days_upkeep.rebuild()
     return {"rebuilt": 1}
+
+
+@register("co_purchases", "recount the co-purchase pairs when a purchase write marked them stale")
+def co_purchases(*, on: dt.date) -> Summary:
+    """customers.co_purchases: new purchases keep the counts; changes, deletions, merges and
+    bulk copies mark them stale and this job recounts them. `on` is accepted for symmetry."""
+    from customers import co_purchases as counts
+
+    return {"rebuilt": int(counts.rebuild_if_stale())}
 
 
 @register("calls", "close the calls whose hangup never came (TELEPHONY_STALE_CALL_MINUTES)")

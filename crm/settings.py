@@ -258,6 +258,13 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# API tokens and session users (accounts.auth_cache): a valid token or signed-in user and their
+# permissions are kept in the shared cache this long, and in each process this long (the most a
+# revocation can take to reach another process; the revoking process and the cache forget at
+# once).
+API_TOKEN_CACHE_SECONDS = int(os.environ.get("API_TOKEN_CACHE_SECONDS", "300"))
+API_TOKEN_LOCAL_CACHE_SECONDS = float(os.environ.get("API_TOKEN_LOCAL_CACHE_SECONDS", "5"))
+
 # Live updates (live.bus): Redis pub/sub fans events out to every web process; without it they
 # reach the pages served by the publishing process only (the quick start's single process).
 LIVE_REDIS_URL = os.environ.get("LIVE_REDIS_URL", REDIS_URL)
@@ -326,6 +333,18 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "crm.run_job",
         "schedule": datetime.timedelta(seconds=env_int("OUTBOX_SWEEP_SECONDS", 15)),
         "kwargs": {"name": "outbox"},
+    },
+    # The card's co-purchase counts, recounted only when a write marked them stale.
+    "co-purchases-sweep": {
+        "task": "crm.run_job",
+        "schedule": crontab(minute="*/10"),
+        "kwargs": {"name": "co_purchases"},
+    },
+    # Notification emails whose task never reached the broker (live/email.py).
+    "notification-emails-sweep": {
+        "task": "crm.run_job",
+        "schedule": crontab(minute="*/10"),
+        "kwargs": {"name": "notification_emails"},
     },
     # Only works when the purchase summary is stale (after a migration or a time zone change).
     "purchase-days-daily": {
@@ -515,8 +534,8 @@ API_THROTTLE_RATE = os.environ.get("CRM_API_THROTTLE_RATE", "20000/hour")
 # How long an Idempotency-Key replays its first answer (24 hours, as Stripe's do).
 API_IDEMPOTENCY_TTL_SECONDS = env_int("CRM_API_IDEMPOTENCY_TTL_SECONDS", 24 * 60 * 60)
 # How long a request holds its Idempotency-Key while it runs: a retry after that takes the key
-# over (the first request's worker died). Keep it above the server's request timeout
-# (gunicorn's --timeout, 30 s by default), so that a slow request is not run twice.
+# over (the first request's worker died). Keep it above the server's worker timeout
+# (CRM_WEB_TIMEOUT in scripts/serve, 60 s), so that a slow request is not run twice.
 API_IDEMPOTENCY_LEASE_SECONDS = env_int("CRM_API_IDEMPOTENCY_LEASE_SECONDS", 120)
 # Lists and objects in a JSON body nest at most this deep; deeper is a 400 before any parsing
 # code recurses into it. The API's own bodies nest four levels at most.
@@ -596,11 +615,18 @@ for _network in WEBHOOK_ALLOWED_NETWORKS:
 TELEPHONY_STALE_CALL_MINUTES = env_int("TELEPHONY_STALE_CALL_MINUTES", 240)
 # The PBX's click-to-call webhook (POSTed {"from": extension, "to": number}); empty: tel: only.
 TELEPHONY_CLICK_TO_CALL_URL = os.environ.get("TELEPHONY_CLICK_TO_CALL_URL", "")
+# The PBX's own rate limit, per second: 1,000 calls in progress send ~15 events a second on
+# average (54,000 an hour, past the API's hourly rate); a one-second window keeps the
+# throttle's history short, so it costs the same at the thousandth event as at the first.
+TELEPHONY_THROTTLE_RATE = os.environ.get("TELEPHONY_THROTTLE_RATE", "200/second")
 TELEPHONY_CLICK_TO_CALL_TIMEOUT_SECONDS = env_int("TELEPHONY_CLICK_TO_CALL_TIMEOUT_SECONDS", 5)
 
 # --- Security (production) ----------------------------------------------------------------
 
 SESSION_COOKIE_HTTPONLY = True
+# Sessions are read from the cache (the database keeps them and answers when the cache fails):
+# a signed-in page costs no session statement unless the session changes.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -678,7 +704,8 @@ PERMISSIONS_POLICY: dict[str, list[str]] = {
 AUTHENTICATION_BACKENDS = [
     # First, so a locked-out username or address never reaches the password check.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # ModelBackend with the session's user and permissions kept by accounts.auth_cache.
+    "accounts.backends.CachedModelBackend",
 ]
 
 # --- Email ---------------------------------------------------------------------------------------
@@ -721,6 +748,10 @@ LOGGING = {
 
 # A customer who bought nothing for this many days is lost (churn rate, retention rate).
 METRICS_CHURN_INACTIVITY_DAYS = env_int("METRICS_CHURN_INACTIVITY_DAYS", 365)
+# The metrics API keeps each answer in the cache until the data it reads changes
+# (metrics/answer_cache.py), and at most this long: the backstop for slices changed on other
+# rows (a customer's segment). 0 turns the cache off.
+METRICS_ANSWER_CACHE_SECONDS = env_int("METRICS_ANSWER_CACHE_SECONDS", 300)
 # Predictive CLV (BG/NBD + Gamma-Gamma): the time unit the models count in ("week" or "day"),
 # the horizon the value is predicted over, and the yearly discount rate applied to it.
 CLV_TIME_UNIT = os.environ.get("CLV_TIME_UNIT", "week")

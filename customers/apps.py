@@ -10,6 +10,8 @@ class CustomersConfig(AppConfig):
 
     def ready(self) -> None:
         from core.outbox.registry import register
+        from customers import co_purchases
         from customers.delivery.service import REMINDERS
 
         register(REMINDERS)
+        co_purchases.connect()

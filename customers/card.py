@@ -239,13 +239,12 @@ def _contacts(context: CardContext) -> Mapping[str, Any]:
 
 
 def _purchases(context: CardContext) -> Mapping[str, Any]:
+    expiring, latest = selectors.card_purchases(
+        context.customer.pk, today=context.today, expiring=EXPIRING_SHOWN, latest=PURCHASES_SHOWN
+    )
     return {
-        "expiring": selectors.expiring_purchases(
-            context.customer.pk, today=context.today, limit=EXPIRING_SHOWN
-        ),
-        "latest": selectors.purchase_page(
-            context.customer.pk, today=context.today, offset=0, limit=PURCHASES_SHOWN
-        ),
+        "expiring": expiring,
+        "latest": latest,
         "count": Purchase.objects.filter(customer=context.customer).count(),
         "warning_days": settings.CRM_EXPIRY_WARNING_DAYS,
     }

@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from customers import co_purchases
 from customers.models import ContactPoint, Customer, CustomerAlias
 from customers.signals import customers_merged, send_rows_written
 
@@ -92,6 +93,8 @@ def merge_customers(*, survivor: Customer, other: Customer, actor: User) -> Cust
             if field.is_relation and field.related_model is Customer:
                 model._base_manager.filter(**{field.attname: other.pk}).delete()
     CustomerAlias.objects.filter(customer=other).update(customer=survivor)
+    # The other's products join the survivor's: pairs change in ways increments cannot follow.
+    co_purchases.mark_stale()
     survivor.tags.add(*other.tags.all())
     for name in FILLED_FROM_OTHER:
         if not getattr(survivor, name) and getattr(other, name):

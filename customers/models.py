@@ -579,6 +579,58 @@ def check_same_customer(owner: models.Model, *fields: str) -> None:
         raise ValidationError(errors)
 
 
+class ProductCoPurchase(models.Model):
+    """How many distinct customers bought both products (completed purchases): the card's
+    "customers who bought X also bought Z", derived from purchases by customers.co_purchases.
+
+    Both directions are kept, so a card reads the partners of what its customer owns with one
+    index range per owned product."""
+
+    product = models.ForeignKey(
+        Product, verbose_name=_("product"), on_delete=models.CASCADE, related_name="+"
+    )
+    other_product = models.ForeignKey(
+        Product, verbose_name=_("other product"), on_delete=models.CASCADE, related_name="+"
+    )
+    customers = models.PositiveIntegerField(_("customers"), default=0)
+
+    class Meta:
+        verbose_name = _("co-purchase count")
+        verbose_name_plural = _("co-purchase counts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["product", "other_product"], name="co_purchase_pair_unique"
+            ),
+            models.CheckConstraint(
+                condition=~Q(product=F("other_product")), name="co_purchase_two_products"
+            ),
+        ]
+        indexes = [
+            # The card: the strongest partners of each owned product, strongest first.
+            models.Index(
+                fields=["product", "-customers", "other_product"], name="co_purchase_strength_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} + {self.other_product_id}: {self.customers}"
+
+
+class CoPurchaseState(models.Model):
+    """One row: whether ProductCoPurchase needs a rebuild because a write it cannot follow
+    incrementally (a purchase changed, deleted or merged) happened since the last rebuild."""
+
+    stale_since = models.DateTimeField(null=True, blank=True)
+    rebuilt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("co-purchase state")
+        verbose_name_plural = _("co-purchase state")
+
+    def __str__(self) -> str:
+        return f"stale since {self.stale_since}" if self.stale_since else "current"
+
+
 class Interest(models.Model):
     """A product the customer showed interest in and did not (yet) buy."""
 

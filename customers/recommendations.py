@@ -4,7 +4,8 @@ Four rules, each computed by the database from the customer's history:
 
 - successor: a product bought long ago (settings.CRM_SUCCESSOR_AFTER_DAYS) has a successor;
 - co-purchase: other customers who bought what this one owns also bought Z (at least
-  settings.CRM_CO_PURCHASE_MIN_CUSTOMERS of them, among the latest CO_PURCHASE_SAMPLE_BUYERS);
+  settings.CRM_CO_PURCHASE_MIN_CUSTOMERS of them, counted over all customers in
+  customers.co_purchases.ProductCoPurchase);
 - extension or renewal: a warranty, support contract or subscription ends within
   settings.CRM_EXPIRY_WARNING_DAYS: a warranty extension, support service or subscription of the
   same category or among the product's related products (or the subscription itself);
@@ -24,10 +25,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Max, Q
+from django.db.models import Max, Q
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
+from customers.co_purchases import partners
 from customers.models import Customer, Interest, Offer, Product, Purchase
 from customers.selectors import expires_in_words
 
@@ -53,9 +55,6 @@ REVIVE_SCORES: dict[str, float] = {
 }
 # An interest loses up to a third of its weight as it ages towards CRM_INTEREST_REVIVE_DAYS.
 REVIVE_AGE_DECAY = 0.3
-# Co-purchase counts read the purchases of this many latest other buyers of the customer's
-# products (a sample of 2,000 keeps the card fast with millions of customers).
-CO_PURCHASE_SAMPLE_BUYERS = 2000
 # Candidates read per rule before the final ranking: enough to fill the card after exclusions.
 CANDIDATES_PER_RULE = 20
 # At most this many offers of one rule, so that one strong pattern does not hide the others.
@@ -112,7 +111,7 @@ def recommend(customer: Customer, *, now: dt.datetime, limit: int) -> list[Recom
     )
     candidates = [
         *_successors(owned_rows, now=now),
-        *_co_purchases(customer, owned),
+        *_co_purchases(owned),
         *_extensions(customer, now=now),
         *_open_interests(customer, now=now),
     ]
@@ -200,43 +199,21 @@ def _successors(owned_rows: list[Any], *, now: dt.datetime) -> list[_Candidate]:
     return found
 
 
-def _co_purchases(customer: Customer, owned: dict[int, Any]) -> list[_Candidate]:
-    """Products other buyers of the customer's products also bought, counted by the database."""
+def _co_purchases(owned: dict[int, Any]) -> list[_Candidate]:
+    """Products other buyers of the customer's products also bought, from the maintained
+    counts (customers.co_purchases): one indexed query whatever the history."""
     if not owned:
         return []
-    owned_ids = list(owned)
-    # The latest buyers of what this customer owns, not all of them: recent taste, and a cost
-    # that does not grow with the customer base.
-    recent_buyers = (
-        Purchase.objects.filter(status=Purchase.Status.COMPLETED, product_id__in=owned_ids)
-        .exclude(customer_id=customer.pk)
-        .order_by("-purchased_at")
-        .values("customer_id")[:CO_PURCHASE_SAMPLE_BUYERS]
-    )
-    pairs = (
-        Purchase.objects.filter(
-            status=Purchase.Status.COMPLETED,
-            product__isnull=False,
-            customer_id__in=recent_buyers,
-            customer__purchases__status=Purchase.Status.COMPLETED,
-            customer__purchases__product_id__in=owned_ids,
-        )
-        .exclude(product_id__in=owned_ids)
-        .values("product_id", "customer__purchases__product_id")
-        .annotate(buyers=Count("customer_id", distinct=True))
-        .filter(buyers__gte=settings.CRM_CO_PURCHASE_MIN_CUSTOMERS)
-        .order_by("-buyers", "product_id")[:CANDIDATES_PER_RULE]
-    )
     found = []
-    for pair in pairs:
-        owned_name = owned[pair["customer__purchases__product_id"]]["product__name"]
-        buyers = pair["buyers"]
+    for owned_id, product_id, buyers in partners(
+        owned, min_customers=settings.CRM_CO_PURCHASE_MIN_CUSTOMERS, limit=CANDIDATES_PER_RULE
+    ):
         found.append(
             _Candidate(
                 kind=Offer.Rule.CO_PURCHASE,
-                product_id=pair["product_id"],
+                product_id=product_id,
                 score=min(CO_PURCHASE_MAX, CO_PURCHASE_BASE + CO_PURCHASE_PER_CUSTOMER * buyers),
-                reason=_co_purchase_reason(owned_name, buyers),
+                reason=_co_purchase_reason(owned[owned_id]["product__name"], buyers),
             )
         )
     return found

@@ -175,29 +175,58 @@ def _terms(purchase: Purchase, today: dt.date) -> list[Term]:
 
 def _lines(purchases: Sequence[Purchase], today: dt.date) -> list[PurchaseLine]:
     """Purchases with their terms and reminders: one query for the reminders of all of them."""
-    by_purchase: dict[int, list[Reminder]] = {p.pk: [] for p in purchases}
+    return _lines_of_lists([purchases], today)[0]
+
+
+def _lines_of_lists(
+    lists: Sequence[Sequence[Purchase]], today: dt.date
+) -> list[list[PurchaseLine]]:
+    """Several lists of purchases with their terms, one reminders query for all of them."""
+    by_purchase: dict[int, list[Reminder]] = {p.pk: [] for ps in lists for p in ps}
     if by_purchase:
         for reminder in Reminder.objects.filter(purchase_id__in=list(by_purchase)).order_by(
             "due_on", "id"
         ):
             by_purchase[reminder.purchase_id].append(reminder)
-    return [PurchaseLine(p, _terms(p, today), by_purchase[p.pk]) for p in purchases]
+    return [[PurchaseLine(p, _terms(p, today), by_purchase[p.pk]) for p in ps] for ps in lists]
 
 
 def purchase_page(
     customer_id: int, *, today: dt.date, offset: int, limit: int
 ) -> list[PurchaseLine]:
     """A page of the customer's purchases, newest first, with terms and reminders (2 queries)."""
-    purchases = list(
+    return _lines(_page(customer_id, offset=offset, limit=limit), today)
+
+
+def _page(customer_id: int, *, offset: int, limit: int) -> list[Purchase]:
+    return list(
         Purchase.objects.filter(customer_id=customer_id)
         .select_related("product")
         .order_by("-purchased_at", "-id")[offset : offset + limit]
     )
-    return _lines(purchases, today)
 
 
 def expiring_purchases(customer_id: int, *, today: dt.date, limit: int) -> list[PurchaseLine]:
     """Completed purchases with a term ending within CRM_EXPIRY_WARNING_DAYS, nearest end first."""
+    return _lines(_expiring(customer_id, today=today, limit=limit), today)
+
+
+def card_purchases(
+    customer_id: int, *, today: dt.date, expiring: int, latest: int
+) -> tuple[list[PurchaseLine], list[PurchaseLine]]:
+    """The card's two purchase lists (expiring soon, newest), with one reminders query for
+    both (3 queries)."""
+    both = _lines_of_lists(
+        [
+            _expiring(customer_id, today=today, limit=expiring),
+            _page(customer_id, offset=0, limit=latest),
+        ],
+        today,
+    )
+    return both[0], both[1]
+
+
+def _expiring(customer_id: int, *, today: dt.date, limit: int) -> list[Purchase]:
     horizon = today + dt.timedelta(days=settings.CRM_EXPIRY_WARNING_DAYS)
     window = Q()
     ends_in_window = []
@@ -211,13 +240,12 @@ def expiring_purchases(customer_id: int, *, today: dt.date, limit: int) -> list[
                 output_field=DateField(),
             )
         )
-    purchases = list(
+    return list(
         Purchase.objects.filter(window, customer_id=customer_id, status=Purchase.Status.COMPLETED)
         .select_related("product")
         .annotate(next_end=Least(*ends_in_window))
         .order_by("next_end", "-id")[:limit]
     )
-    return _lines(purchases, today)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from customers.models import (
     Purchase,
     Reminder,
 )
+from customers.signals import send_rows_written
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -459,38 +460,59 @@ def save_contact_point(
     return target
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # one statement, or a get_or_create of its own
 def record_call_interaction(
     *,
     call_id: str,
-    customer: Customer | None,
+    customer_id: int | None,
     direction: str,
     started_at: dt.datetime,
     answered_at: dt.datetime | None,
     ended_at: dt.datetime | None,
-    operator: User | None,
+    operator_id: int | None,
     contact_address: str,
-) -> Interaction:
-    """Create or bring up to date the timeline entry of a telephone call, by its call ID.
+    interaction_id: int | None = None,
+    previous_started_at: dt.datetime | None = None,
+) -> int:
+    """Create or bring up to date the timeline entry of a telephone call, by its call ID;
+    returns its id.
 
     The PBX's call ID (`external_id` on the phone channel) marks the entry as measured by the
-    telephony: the waiting time and abandonment metrics read only such entries.
+    telephony: the waiting time and abandonment metrics read only such entries. Given the
+    entry's id (the call record keeps it), one UPDATE writes it; the metrics' rollups hear of
+    the days it touched (`previous_started_at` and now) through `rows_written`.
     """
+    values: dict[str, Any] = {
+        "customer_id": customer_id,
+        "direction": direction,
+        "started_at": started_at,
+        "answered_at": answered_at,
+        "ended_at": ended_at,
+        "operator_id": operator_id,
+        "contact_address": contact_address,
+    }
+    if interaction_id is not None:
+        entry = Interaction.objects.filter(
+            pk=interaction_id, channel=Channel.PHONE, external_id=call_id
+        )
+        if entry.update(**values, updated_at=timezone.now()):
+            row = {
+                **values,
+                "id": interaction_id,
+                "kind": Interaction.Kind.CONTACT,
+                "channel": Channel.PHONE,
+                "external_id": call_id,
+            }
+            before = [{**row, "started_at": previous_started_at}] if previous_started_at else []
+            send_rows_written(Interaction, [*before, row])
+            return interaction_id
     interaction, _created = Interaction.objects.select_for_update().get_or_create(
         channel=Channel.PHONE,
         external_id=call_id,
-        defaults={
-            "kind": Interaction.Kind.CONTACT,
-            "direction": direction,
-            "started_at": started_at,
-        },
+        defaults={"kind": Interaction.Kind.CONTACT, **values},
     )
-    interaction.customer = customer
-    interaction.direction = direction
-    interaction.started_at = started_at
-    interaction.answered_at = answered_at
-    interaction.ended_at = ended_at
-    interaction.operator = operator
-    interaction.contact_address = contact_address
-    interaction.save()
-    return interaction
+    for name, value in values.items():
+        setattr(interaction, name, value)
+    if not _created:
+        interaction.save()
+    return interaction.pk

@@ -189,7 +189,10 @@ def _add_errors(
 
 def _remember(request: HttpRequest, customer: Customer) -> None:
     """Keep the operator's recently opened cards for the home page (newest first)."""
-    recent = [i for i in request.session.get("recent_customers", []) if i != customer.pk]
+    kept = request.session.get("recent_customers", [])
+    if kept[:1] == [customer.pk]:
+        return  # already the newest: writing the same list again would cost a session write
+    recent = [i for i in kept if i != customer.pk]
     request.session["recent_customers"] = [customer.pk, *recent][:RECENT_CUSTOMERS]
 
 

@@ -27,6 +27,12 @@ class Notification(models.Model):
     url = models.CharField(_("link"), max_length=300, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    emailed_at = models.DateTimeField(
+        _("emailed at"),
+        null=True,
+        blank=True,
+        help_text=_("Claimed by the one task that sends the email; cleared again if it fails."),
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

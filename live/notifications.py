@@ -1,21 +1,23 @@
-"""Notify operators: one row per recipient and occurrence, then a live toast and an email."""
+"""Notify operators: one row per recipient and occurrence, then a live toast and an email.
+
+Both leave after the commit; the email through a Celery task (live.tasks), so no request or
+job waits on the mail server.
+"""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable
 from functools import partial
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import translation
 
 from accounts.models import User
+from core.queue import enqueue
 from live import bus
 from live.models import Notification
-
-logger = logging.getLogger(__name__)
+from live.tasks import email_notification_task
 
 
 def notify(
@@ -60,13 +62,4 @@ def _deliver(notification: Notification, recipient: User) -> None:
         user_ids=[recipient.pk],
     )
     if recipient.email:
-        try:
-            send_mail(
-                subject=notification.text,
-                message=notification.text
-                + (f"\n\n{settings.SITE_URL}{notification.url}" if notification.url else ""),
-                from_email=None,
-                recipient_list=[recipient.email],
-            )
-        except OSError:
-            logger.exception("notification %s: email failed", notification.pk)
+        enqueue(email_notification_task, notification_id=notification.pk)

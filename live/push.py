@@ -9,14 +9,23 @@ from live import bus
 
 
 def screen_pop(
-    *, operator_ids: list[int], phone: str, customer_ids: list[int], call_id: int | None
+    *,
+    operator_ids: list[int],
+    phone: str,
+    customer_ids: list[int],
+    call_id: int | None,
+    panel: str = "",
 ) -> None:
-    """A call rings for these operators: their open page shows the caller's card."""
+    """A call rings for these operators: their open page shows the caller's card.
+
+    `panel` is the caller's compact card as HTML (rendered, escaped, by the publisher): the page
+    shows it at once, then opens the full card; without it the page opens the card directly.
+    """
     if not operator_ids:
         return
     bus.publish(
         "screen_pop",
-        {"phone": phone, "customer_ids": list(customer_ids), "call_id": call_id},
+        {"phone": phone, "customer_ids": list(customer_ids), "call_id": call_id, "panel": panel},
         user_ids=operator_ids,
     )
 

@@ -10,11 +10,11 @@ class MetricsConfig(AppConfig):
 
     def ready(self) -> None:
         from customers.merge import register_derived
-        from metrics import card, purchase_days, rollup_invalidation
+        from metrics import card, purchase_days_upkeep, rollup_invalidation
         from metrics.models import PurchaseDay
 
-        # Rebuilt by purchase_days on the merge's rows_written of the moved purchases, not moved.
+        # Not moved by a merge: rebuilt by purchase_days_upkeep on the merge's rows_written.
         register_derived(PurchaseDay)
         card.register()
-        purchase_days.connect()
+        purchase_days_upkeep.connect()
         rollup_invalidation.connect()

@@ -1,5 +1,6 @@
-"""Customer lifetime value: historical, the simple formula, and predictive (BG/NBD with
-Gamma-Gamma), fitted by maximum likelihood.
+"""Customer lifetime value: predictive (BG/NBD with Gamma-Gamma), fitted by maximum
+likelihood, and one customer's value for the card. (The historical and simple CLV metrics
+over a period are customer-base metrics: `metrics.definitions.customer_base`.)
 
 Predictive models: the beta-geometric / negative binomial distribution model of repeat
 purchase counts (Fader, Hardie & Lee 2005, "Counting your customers the easy way") and the
@@ -36,12 +37,10 @@ from scipy import optimize, special
 from core.dates import site_day, site_day_start, site_today
 from customers.models import Purchase
 from customers.selectors import average_order_value, order_day
-from metrics.filters import MetricFilters, Period
 from metrics.models import CLVModelFit
-from metrics.stats import Estimate
+from metrics.periods import DAYS_PER_YEAR
 
 DAYS_PER_UNIT = {"week": 7.0, "day": 1.0}
-DAYS_PER_YEAR = 365.25
 MONTHS_PER_YEAR = 12
 # Starting point of the optimiser, on the log scale: all four parameters at 1.
 INITIAL_LOG_PARAMS = 0.0
@@ -61,8 +60,6 @@ BOUNDARY_MARGIN = 0.01
 MAX_EXPECTED_PURCHASES = 10_000.0
 MAX_PREDICTED_VALUE = 1e12
 CENT = Decimal("0.01")
-# Half a kopeck: revenue sums that differ by less are the same money.
-MONEY_EPSILON = 0.005
 
 FloatArray = NDArray[np.float64]
 
@@ -704,44 +701,3 @@ def customer_value(customer_id: int, *, now: dt.datetime) -> CustomerValue:
 def line_cost() -> Any:
     """The cost of a purchase line: unit cost times quantity."""
     return F("product__cost") * F("quantity")
-
-
-# --- The simple formula ---------------------------------------------------------------------
-
-
-def simple_clv(filters: MetricFilters) -> Estimate:
-    """AOV x purchases per customer per year x expected lifespan x margin, over the period.
-
-    Orders are customer-days; the margin is the measured one where every line in the period
-    has a product cost, else `CLV_DEFAULT_MARGIN`. n is the number of buying customers.
-    """
-    from metrics.calculations import purchase_activity
-
-    return simple_clv_from_activity(purchase_activity(filters), filters.period)
-
-
-def simple_clv_from_activity(activity: dict[str, Any], period: Period) -> Estimate:
-    """The simple formula from the period's purchase activity (see simple_clv)."""
-    customers, orders = int(activity["customers"]), int(activity["orders"])
-    if not customers or not orders:
-        return Estimate(value=None, n=0)
-    revenue = float(activity["revenue"])
-    costed = float(activity["revenue_with_cost"])
-    margin = settings.CLV_DEFAULT_MARGIN
-    if revenue and abs(costed - revenue) < MONEY_EPSILON:
-        margin = (costed - float(activity["cost"])) / revenue
-    years = period.days / DAYS_PER_YEAR
-    aov = revenue / orders
-    frequency = orders / customers / years
-    lifespan = settings.CLV_EXPECTED_LIFESPAN_YEARS
-    return Estimate(
-        value=aov * frequency * lifespan * margin,
-        n=customers,
-        components={
-            "average_order_value": aov,
-            "purchases_per_year": frequency,
-            "expected_lifespan_years": lifespan,
-            "margin": margin,
-            "currency": settings.DEFAULT_CURRENCY,
-        },
-    )

@@ -30,8 +30,8 @@ points, so today's purchases leave every rolled-up day as it is. `PurchaseDayRol
 per day, the day's totals and the counts of pair and triple points by x; pair and triple
 points further back than any figure compares (x before the batch's first day less twice the
 window) are left out. The nightly `rollups` job writes the rows of each day not yet covered
-(`FactRollupDay`, family "customer_days", with the race argument of `metrics.rollups`);
-`metrics.purchase_days.rebuild()` bumps the days whose points it changed. The figures add the
+(`FactRollupDay`, family "customer_days", with the race argument of `metrics.rollup_days`);
+`metrics.purchase_days_upkeep.rebuild()` bumps the days whose points it changed. The figures add the
 rolled-up days and read the others (today, yesterday, days written since) from `PurchaseDay`
 with the same sums, so both give the same totals.
 """
@@ -51,8 +51,20 @@ from django.db.models import Count, F, FloatField, Min, Q, QuerySet, Sum
 from django.db.models.functions import Cast
 
 from core.dates import site_today
-from metrics.filters import Period
+from metrics import purchase_days
 from metrics.models import PurchaseDay, PurchaseDayRollup
+from metrics.periods import Period
+from metrics.rollup_days import (
+    BATCH_DAYS,
+    covered_days,
+    days_from,
+    days_in,
+    invalidate,
+    last_rollable_day,
+    mark_covered,
+    read_versions,
+    runs,
+)
 
 FAMILY = "customer_days"
 # Bumped whenever what a rolled-up row holds or how it is computed changes: older rows are
@@ -71,7 +83,7 @@ SIGNATURE = (
     "revenue_to_date",
     "first_costed",
 )
-# The totals `metrics.calculations.customer_figures` adds up, per period.
+# The totals `metrics.customer_figures` adds up, per period.
 TOTALS = (
     "customers",
     "repeaters",
@@ -291,26 +303,22 @@ def _uncovered(runs: list[tuple[dt.date, dt.date]], end: dt.date) -> Q:
 
 def covered_runs(window_days: int, end: dt.date) -> list[tuple[dt.date, dt.date]]:
     """The rolled-up days before `end` that can be read, as (first, last) runs: one query."""
-    from metrics.rollups import _runs, covered_days
-
     days = covered_days({FAMILY: schema(window_days)}, dt.date.min, end - dt.timedelta(days=1))
-    return _runs(days[FAMILY])
+    return runs(days[FAMILY])
 
 
 def totals(periods: list[Period], window_days: int) -> list[dict[str, Any]]:
     """The totals of each period for every customer: the rolled-up days from the rollup, the
     other days from the summary (three queries)."""
     end = max(period.end for period in periods) + dt.timedelta(days=1)
-    runs = covered_runs(window_days, end)
+    covered = covered_runs(window_days, end)
     summary = summary_totals(
-        PurchaseDay.objects.filter(_uncovered(runs, end)), periods, window_days
+        PurchaseDay.objects.filter(_uncovered(covered, end)), periods, window_days
     )
-    if not runs:
+    if not covered:
         return summary
-    from metrics.rollups import _days_in
-
     rolled = _totals(
-        PurchaseDayRollup.objects.filter(_days_in(runs)),
+        PurchaseDayRollup.objects.filter(days_in(covered)),
         _Source(rolled_up=True),
         periods,
         window_days,
@@ -368,9 +376,7 @@ _STORED_TOTALS = ("new", "revenue", "revenue_with_cost", "cost", "revenue_square
 
 def roll_up(first: dt.date, last: dt.date, window_days: int) -> int:
     """Roll up the days `first` to `last`: the versions, then the summary, then the rows and
-    markers (the order the race argument of metrics.rollups needs). Returns rows written."""
-    from metrics.rollups import mark_covered, read_versions
-
+    markers (the order the race argument of metrics.rollup_days needs). Returns rows written."""
     versions = read_versions(FAMILY, first, last)
     rows = compute(first, last, window_days)
     with transaction.atomic():
@@ -383,18 +389,15 @@ def roll_up(first: dt.date, last: dt.date, window_days: int) -> int:
 def roll_up_due(*, on: dt.date, window_days: int) -> int:
     """Roll up every day not covered from the first purchase day up to two days before `on`
     (as metrics.rollups does), while the summary is current; returns the days rolled."""
-    from metrics import purchase_days
-    from metrics.rollups import BATCH_DAYS, RECENT_DAYS, _days_from, _runs, covered_days
-
     if not purchase_days.is_current():
         return 0  # the summary is rebuilt first (the purchase_days job), then rolled up
     earliest = earliest_day()
-    last = min(on, site_today()) - dt.timedelta(days=RECENT_DAYS)
+    last = last_rollable_day(on)
     if earliest is None or earliest > last:
         return 0
     covered = covered_days({FAMILY: schema(window_days)}, earliest, last)[FAMILY]
-    missing = [day for day in _days_from(earliest, last) if day not in covered]
-    for start, end in _runs(missing, longest=BATCH_DAYS):
+    missing = [day for day in days_from(earliest, last) if day not in covered]
+    for start, end in runs(missing, longest=BATCH_DAYS):
         roll_up(start, end, window_days)
     return len(missing)
 
@@ -415,8 +418,6 @@ def invalidate_changed(before: set[tuple[Any, ...]], after: set[tuple[Any, ...]]
 
 def invalidate_days(days: Iterable[dt.date]) -> int:
     """Bump these days' markers (inside the writer's transaction; today is skipped)."""
-    from metrics.rollups import invalidate
-
     return invalidate((FAMILY, day) for day in days)
 
 

@@ -17,37 +17,31 @@ then becomes a count of rows in a range of days, with no grouping:
 - revenue to the end of the period: `revenue_to_date` of their last row before e.
 
 Customers whose purchases in the window carry a subscription end (lost also when a
-subscription lapses unrenewed) are left to the grouped query of `metrics.calculations`, and
-so is every period longer than the window and a product-category filter (a day mixes
-categories). The rows are derived data: `rebuild()` recomputes them for some customers (or
-all), in SQL with window functions; `metrics.apps` keeps them current on every purchase and
-product cost write, and on the `rows_written` signal of purchases written in bulk
-(`customers.purchases.write_purchases`).
+subscription lapses unrenewed) are left to the grouped query of
+`metrics.definitions.customer_base`, and so is every period longer than the window and a
+product-category filter (a day mixes categories). The rows are derived data: `build()`
+recomputes them for some customers (or all), in SQL with window functions;
+`metrics.purchase_days_upkeep` keeps them current on every purchase and product cost write.
 
 The figures themselves are sums over the rows' points (`metrics.customer_rollup`), read from
-the daily rollup of these rows for the days it covers; `rebuild()` uncovers the days whose
-points it changed.
+the daily rollup of these rows for the days it covers (`metrics.customer_figures`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Count, F, Max, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from customers.models import Purchase
-from metrics import customer_rollup
-from metrics.filters import MetricFilters, Period
 from metrics.models import PurchaseDay, PurchaseDaysBuild
+from metrics.periods import MetricFilters, Period
 
-# Customers rebuilt per statement (keeps IN lists well under SQLite's variable limit).
-REBUILD_BATCH = 500
 COLUMNS = (
     "customer_id",
     "day",
@@ -110,29 +104,19 @@ def _insert(customer_ids: list[int] | None) -> None:
         cursor.execute(sql, params)
 
 
-def rebuild(customer_ids: Iterable[int] | None = None) -> None:
-    """Recompute the rows of these customers, or of everyone (and mark the build current for
-    the site's time zone). Atomic: readers never see a customer half rebuilt. The rolled-up
-    days (metrics.customer_rollup) whose points changed are uncovered in the same
-    transaction: a new purchase today changes none."""
-    with transaction.atomic():
-        if customer_ids is None:
-            first = customer_rollup.earliest_day()
-            PurchaseDay.objects.all().delete()
-            _insert(None)
-            PurchaseDaysBuild.objects.all().delete()
-            PurchaseDaysBuild.objects.create(time_zone=settings.TIME_ZONE)
-            now_first = customer_rollup.earliest_day()
-            known = [day for day in (first, now_first) if day is not None]
-            customer_rollup.invalidate_from(min(known) if known else None)
-            return
-        ids = sorted(set(customer_ids))
-        for start in range(0, len(ids), REBUILD_BATCH):
-            batch = ids[start : start + REBUILD_BATCH]
-            before = customer_rollup.signatures(batch)
-            PurchaseDay.objects.filter(customer_id__in=batch).delete()
-            _insert(batch)
-            customer_rollup.invalidate_changed(before, customer_rollup.signatures(batch))
+def build(customer_ids: list[int]) -> None:
+    """Recompute the rows of these customers (call inside a transaction)."""
+    PurchaseDay.objects.filter(customer_id__in=customer_ids).delete()
+    _insert(customer_ids)
+
+
+def build_all() -> None:
+    """Recompute every row and mark the build current for the site's time zone (call inside
+    a transaction)."""
+    PurchaseDay.objects.all().delete()
+    _insert(None)
+    PurchaseDaysBuild.objects.all().delete()
+    PurchaseDaysBuild.objects.create(time_zone=settings.TIME_ZONE)
 
 
 def is_current() -> bool:
@@ -153,7 +137,7 @@ def applies(filters: MetricFilters, periods: list[Period], window_days: int) -> 
     )
 
 
-def _rows(filters: MetricFilters) -> QuerySet[PurchaseDay]:
+def rows(filters: MetricFilters) -> QuerySet[PurchaseDay]:
     rows = PurchaseDay.objects.all()
     if filters.segment:
         rows = rows.filter(customer__segment=filters.segment)
@@ -165,7 +149,7 @@ def subscribers(filters: MetricFilters, periods: list[Period], window_days: int)
     grouped query answers for them (a lapsed subscription loses a customer)."""
     window = dt.timedelta(days=window_days)
     return (
-        _rows(filters)
+        rows(filters)
         .filter(
             subscription_ends_on__isnull=False,
             day__gte=min(period.start for period in periods) - window,
@@ -173,84 +157,3 @@ def subscribers(filters: MetricFilters, periods: list[Period], window_days: int)
         )
         .values("customer_id")
     )
-
-
-def totals(
-    filters: MetricFilters,
-    periods: list[Period],
-    window_days: int,
-    *,
-    exclude: QuerySet[Any] | list[int] | None = None,
-) -> list[dict[str, Any]]:
-    """Per period, the additive totals of `metrics.calculations.customer_totals` for every
-    customer but those in `exclude`, as sums over the customers' purchase days
-    (metrics.customer_rollup): from the daily rollup for the days it covers, or, under a
-    segment slice (not a rollup dimension), from the rows of the segment's customers."""
-    if filters.segment:
-        rows = _rows(filters)
-        if exclude is not None:
-            rows = rows.exclude(customer_id__in=exclude)
-        return customer_rollup.summary_totals(rows, periods, window_days)
-    parts = [(1, customer_rollup.totals(periods, window_days))]
-    if exclude is not None:
-        excluded = PurchaseDay.objects.filter(customer_id__in=exclude)
-        parts.append((-1, customer_rollup.summary_totals(excluded, periods, window_days)))
-    return customer_rollup.add(*parts)
-
-
-# --- Keeping the rows current ---------------------------------------------------------------
-
-
-def _previous_customer(sender: Any, instance: Purchase, **kwargs: Any) -> None:
-    """Remember whose a purchase was before this save (a purchase moved to another
-    customer changes both customers' days)."""
-    instance._purchase_days_customer = (  # type: ignore[attr-defined]
-        Purchase.objects.filter(pk=instance.pk).values_list("customer_id", flat=True).first()
-        if instance.pk
-        else None
-    )
-
-
-def _purchase_saved(sender: Any, instance: Purchase, **kwargs: Any) -> None:
-    before = getattr(instance, "_purchase_days_customer", None)
-    rebuild({instance.customer_id} | ({before} if before else set()))
-
-
-def _purchase_deleted(sender: Any, instance: Purchase, **kwargs: Any) -> None:
-    rebuild([instance.customer_id])
-
-
-def _previous_cost(sender: Any, instance: Any, **kwargs: Any) -> None:
-    instance._purchase_days_cost = (
-        type(instance).objects.filter(pk=instance.pk).values_list("cost", flat=True).first()
-        if instance.pk
-        else None
-    )
-
-
-def _product_saved(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
-    """A product's cost is in its buyers' known cost and margin."""
-    if created or getattr(instance, "_purchase_days_cost", None) == instance.cost:
-        return
-    rebuild(Purchase.objects.filter(product=instance).values_list("customer_id", flat=True))
-
-
-def _purchases_written(sender: Any, rows: list[Mapping[str, Any]], **kwargs: Any) -> None:
-    """customers.signals.rows_written of purchases (bulk writers): their customers' rows."""
-    rebuild({row["customer_id"] for row in rows})
-
-
-def connect() -> None:
-    """Rebuild a customer's rows in the transaction of every write to their purchases (and of
-    every product cost change); called from MetricsConfig.ready()."""
-    from django.db.models.signals import post_delete, post_save, pre_save
-
-    from customers.models import Product
-    from customers.signals import rows_written
-
-    pre_save.connect(_previous_customer, sender=Purchase, dispatch_uid="purchase_days_pre")
-    post_save.connect(_purchase_saved, sender=Purchase, dispatch_uid="purchase_days_save")
-    post_delete.connect(_purchase_deleted, sender=Purchase, dispatch_uid="purchase_days_del")
-    pre_save.connect(_previous_cost, sender=Product, dispatch_uid="purchase_days_product_pre")
-    post_save.connect(_product_saved, sender=Product, dispatch_uid="purchase_days_product")
-    rows_written.connect(_purchases_written, sender=Purchase, dispatch_uid="purchase_days_bulk")

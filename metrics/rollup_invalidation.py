@@ -1,5 +1,6 @@
-"""Which writes uncover which rolled-up days (metrics.rollups), connected from
-MetricsConfig.ready() so that customers, tickets and surveys import nothing from metrics.
+"""Which writes uncover which rolled-up days of the fact families (`metrics.rollups`, markers
+in `metrics.rollup_days`), connected from MetricsConfig.ready() so that customers, tickets and
+surveys import nothing from metrics.
 
 Each model whose rows feed a family is *watched*: the instant that places a row on a day
 and the fields whose change can move that day's aggregates (its own facts and the dimensions
@@ -30,8 +31,9 @@ from django.db.models.signals import post_delete, post_init, post_save, pre_dele
 
 from customers.models import Interaction, Interest, Offer
 from customers.signals import rows_written
+from metrics import answer_cache
 from metrics.models import FactRollup, FactRollupDay
-from metrics.rollups import invalidate, local_day
+from metrics.rollup_days import invalidate, local_day
 from surveys.models import Survey, SurveyInvitation, SurveyResponse
 from tickets.models import Ticket
 
@@ -190,6 +192,15 @@ def before_save(sender: type[Model], instance: Model, raw: bool = False, **kwarg
         remembered.update(stored or {})
 
 
+def _uncover(pairs: list[tuple[str, dt.date | None]], *, using: str) -> None:
+    """The rolled-up days of the written rows are uncovered, and the metrics API's cached
+    answers (metrics.answer_cache) dropped when the transaction commits: today's rows too,
+    which no rollup holds but an answer may."""
+    invalidate(pairs, using=using)
+    if pairs:
+        answer_cache.data_changed(using)
+
+
 def _changed(old: Mapping[str, Any], new: Model, fields: Iterable[str]) -> bool:
     return any(old.get(field, _UNKNOWN) != new.__dict__.get(field) for field in fields)
 
@@ -214,7 +225,7 @@ def saved(
     dependents = DEPENDENTS.get(sender)
     if dependents and not created and _changed(old, instance, dependents.fields):
         pairs += dependents.days(instance)
-    invalidate(pairs, using=using)
+    _uncover(pairs, using=using)
     _remember(instance, update_fields)
 
 
@@ -223,7 +234,7 @@ def deleting(sender: type[Model], instance: Model, using: str = "default", **kwa
     SET_NULL before post_delete could find them)."""
     dependents = DEPENDENTS.get(sender)
     if dependents and dependents.on_delete:
-        invalidate(dependents.days(instance), using=using)
+        _uncover(dependents.days(instance), using=using)
 
 
 def deleted(sender: type[Model], instance: Model, using: str = "default", **kwargs: Any) -> None:
@@ -232,7 +243,7 @@ def deleted(sender: type[Model], instance: Model, using: str = "default", **kwar
     pairs: list[tuple[str, dt.date | None]] = []
     for watch in WATCHES.get(sender, ()):
         pairs += watch.days(old, instance.__dict__)
-    invalidate(pairs, using=using)
+    _uncover(pairs, using=using)
 
 
 def operator_deleted(
@@ -244,14 +255,15 @@ def operator_deleted(
         family=OuterRef("family"), day=OuterRef("day"), operator_id=instance.pk
     )
     FactRollupDay.objects.using(using).filter(Exists(groups)).update(version=F("version") + 1)
+    answer_cache.data_changed(using)
 
 
 def bulk_written(
     sender: type[Model], rows: list[Mapping[str, Any]], using: str = "default", **kwargs: Any
 ) -> None:
     """customers.signals.rows_written: the days of rows written without save()."""
-    invalidate(
-        (pair for watch in WATCHES.get(sender, ()) for row in rows for pair in watch.days(row)),
+    _uncover(
+        [pair for watch in WATCHES.get(sender, ()) for row in rows for pair in watch.days(row)],
         using=using,
     )
 

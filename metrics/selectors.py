@@ -15,20 +15,12 @@ from django.db.models import Q
 from core.dates import site_today
 from customers.models import Channel
 from metrics import stats
-from metrics.calculations import (
-    MEAN,
-    MEDIAN_METRIC,
-    METRICS,
-    NPS,
-    SHARE,
-    GroupedFacts,
-    MetricDefinition,
-    compute_periods,
-    median_periods,
-    split_metric,
-)
-from metrics.filters import MetricFilters, Period
+from metrics.definitions.base import MEAN, NPS, SHARE, MetricDefinition
+from metrics.definitions.tickets import MEDIAN_METRIC, median_periods
+from metrics.engine import GroupedFacts, compute_metric, compute_periods, split_metric
 from metrics.models import MetricSnapshot
+from metrics.periods import MetricFilters, Period
+from metrics.registry import METRICS
 from metrics.stats import Difference, Estimate
 
 # Relative change below which a trend counts as flat (half a percent of the earlier value).
@@ -378,7 +370,7 @@ def timeseries(name: str, filters: MetricFilters, *, interval: str) -> list[Seri
         from_facts = definition.buckets(filters.with_period(span), interval)
     elif missing:
         from_facts = {
-            start: definition.compute(filters.with_period(inside)) for start, inside in missing
+            start: compute_metric(name, filters.with_period(inside)) for start, inside in missing
         }
     return [
         SeriesPoint(

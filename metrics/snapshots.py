@@ -10,9 +10,11 @@ import datetime as dt
 
 from django.db import transaction
 
-from metrics.calculations import MEAN, METRICS, NPS, compute_all, split_all
-from metrics.filters import MetricFilters, Period
+from metrics.definitions.base import MEAN, NPS
+from metrics.engine import compute_all, split_all
 from metrics.models import MetricSnapshot
+from metrics.periods import MetricFilters, Period
+from metrics.registry import METRICS
 from metrics.selectors import DETRACTORS_SUFFIX, PROMOTERS_SUFFIX, SD_SUFFIX
 from metrics.stats import Estimate
 

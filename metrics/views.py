@@ -14,8 +14,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from metrics import selectors
-from metrics.calculations import METRICS
-from metrics.filters import MetricFilterForm, MetricFilters
+from metrics.forms import MetricFilterForm
+from metrics.periods import MetricFilters
+from metrics.registry import METRICS
 from metrics.stats import Estimate
 
 # Periods longer than this are charted by month, shorter ones by week.

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.db.models import DateTimeField, ExpressionWrapper, F
+
 from customers.selectors import HistoricalValue, historical_value
 from surveys.models import NPSBand, Survey, SurveyInvitation, SurveyResponse, nps_band
 from surveys.services import last_survey_sent, next_survey_from
@@ -51,7 +53,14 @@ def customer_satisfaction(customer_id: int, *, now: dt.datetime) -> CustomerSati
     waiting = SurveyInvitation.objects.filter(
         customer_id=customer_id, response__isnull=True, expires_at__gt=now
     )
-    newest = answers.select_related("invitation__survey").order_by("-answered_at", "-id")
+    # Ordered by an expression, not the column: with the column, PostgreSQL walks every answer
+    # backwards along the answered_at index looking for this customer's (0.4 s at 200,000
+    # customers for one who has none); the expression makes it read the customer's invitations
+    # first and sort their few answers (issue 18).
+    newest = answers.select_related("invitation__survey").order_by(
+        ExpressionWrapper(F("answered_at") + dt.timedelta(0), output_field=DateTimeField()).desc(),
+        "-id",
+    )
     last = last_survey_sent(customer_id)
     return CustomerSatisfaction(
         value=historical_value(customer_id, now=now),

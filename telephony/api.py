@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -12,6 +13,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import parsers, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from core.api.parsers import JSONParser
@@ -87,6 +89,15 @@ def _plain(data: Any) -> dict[str, Any]:
     return plain
 
 
+class PbxRateThrottle(UserRateThrottle):
+    """A PBX's events per second (settings.TELEPHONY_THROTTLE_RATE), not the API's per hour."""
+
+    scope = "telephony"
+
+    def get_rate(self) -> str | None:
+        return settings.TELEPHONY_THROTTLE_RATE or None
+
+
 class CallEventView(APIView):
     """A PBX reports a call event; only the Telephony role's token may (telephony.add_callevent)."""
 
@@ -94,6 +105,7 @@ class CallEventView(APIView):
     required_permissions = ("telephony.add_callevent",)
     # PBX scripts written for Zammad post form-encoded bodies; others send JSON.
     parser_classes = [JSONParser, parsers.FormParser]
+    throttle_classes = [PbxRateThrottle]
 
     @extend_schema(
         tags=["telephony"],

@@ -35,3 +35,7 @@ def _test_settings(settings: Settings) -> None:
     """English messages (the ones tests assert) and a fast password hasher for personas."""
     settings.LANGUAGE_CODE = "en"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # The metrics API's answer cache is dropped by on_commit callbacks, which a test's rolled
+    # back transaction never runs: a test would read its own earlier answer. Off, except in
+    # the tests of the cache (tests/metrics/test_api_answers.py).
+    settings.METRICS_ANSWER_CACHE_SECONDS = 0

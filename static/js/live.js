@@ -60,17 +60,34 @@
     return false;
   }
 
-  // One known caller: straight to the card (the event already matched the number); several or
-  // none: the call page lists the candidates or offers a new customer with the number.
+  // The compact card the event carries (server-rendered, escaped HTML), as an element.
+  function panelOf(data) {
+    if (!data.panel) { return null; }
+    var holder = document.createElement("template");
+    holder.innerHTML = data.panel;
+    return holder.content.firstElementChild;
+  }
+
+  // The caller's compact card shows at once (no request); then the full card loads: one known
+  // caller's card, or the call page with the candidates or "new customer" with the number.
+  // With unsaved input on the page the operator gets the compact card as a notice instead.
   function screenPop(data) {
     var url = data.customer_ids.length === 1
       ? cfg.cardUrl.replace("/0/", "/" + data.customer_ids[0] + "/")
       : cfg.callUrl + "?phone=" + encodeURIComponent(data.phone);
+    var panel = panelOf(data);
     if (hasUnsavedInput()) {
-      notice(format(cfg.tCall, { phone: data.phone }), url, cfg.tOpenCard).classList.add("screen-pop");
-    } else {
-      window.location.assign(url);
+      var item = panel ? notice("", null) : notice(format(cfg.tCall, { phone: data.phone }), url, cfg.tOpenCard);
+      item.classList.add("screen-pop");
+      if (panel) { item.insertBefore(panel, item.firstChild); }
+      return;
     }
+    if (panel) {
+      var shown = document.getElementById("screen-pop");
+      shown.replaceChildren(panel);
+      shown.hidden = false;
+    }
+    window.location.assign(url);
   }
 
   // The queue page: re-fetch its results with the filters it shows (one request at a time).

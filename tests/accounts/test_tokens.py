@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -13,8 +14,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import ApiToken, User
-from accounts.roles import OPERATORS
-from accounts.tokens import issue_token, revoke_token
+from accounts.roles import OPERATORS, TELEPHONY
+from accounts.tokens import authenticate_key, issue_token, revoke_token
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -54,10 +55,20 @@ def test_a_user_has_several_named_tokens_each_revoked_on_its_own(shop: User) -> 
 
 
 def test_an_expired_token_is_refused(shop: User) -> None:
-    _token, key = issue_token(user=shop, expires_at=timezone.now() + dt.timedelta(minutes=1))
+    token, key = issue_token(user=shop, expires_at=timezone.now() + dt.timedelta(minutes=1))
+    assert _get(key) == 200  # now cached, with its expiry
+    assert token.expires_at is not None
+
+    assert authenticate_key(key, now=token.expires_at - dt.timedelta(seconds=1)) is not None
+    assert authenticate_key(key, now=token.expires_at + dt.timedelta(seconds=1)) is None
+
+
+def test_a_token_whose_expiry_is_brought_forward_is_refused(shop: User) -> None:
+    token, key = issue_token(user=shop, expires_at=timezone.now() + dt.timedelta(days=30))
     assert _get(key) == 200
 
-    ApiToken.objects.update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    token.expires_at = timezone.now() - dt.timedelta(seconds=1)
+    token.save()  # what the admin's change form does
 
     assert _get(key) == 401
 
@@ -69,16 +80,22 @@ def test_a_deactivated_user_token_is_refused(shop: User) -> None:
     assert _get(key) == 401
 
 
-def test_authenticating_is_one_lookup_by_the_hash(shop: User) -> None:
+def test_authenticating_is_one_lookup_by_the_hash_then_none(shop: User) -> None:
     token, key = issue_token(user=shop)
-    from accounts.tokens import authenticate_key
 
     with CaptureQueriesContext(connection) as queries:
         found = authenticate_key(key)
 
     assert found is not None and found.pk == token.pk
-    assert len(queries) == 1
     assert "digest" in queries[0]["sql"]
+    # The rest read the user's permissions once, for the checks of later requests.
+    assert all("permission" in query["sql"] for query in queries.captured_queries[1:])
+
+    with CaptureQueriesContext(connection) as queries:
+        again = authenticate_key(key)
+
+    assert again is not None and again.pk == token.pk and again.user.pk == shop.pk
+    assert len(queries) == 0
 
 
 def test_the_admin_issues_a_token_showing_the_key_once_and_revokes_it(shop: User) -> None:
@@ -139,3 +156,24 @@ def test_old_plain_tokens_are_hashed_by_the_migration_and_keep_working() -> None
 
     found = authenticate_key(old_key)
     assert found is not None and found.pk == token.pk
+
+
+@pytest.mark.django_db
+def test_a_tokens_permissions_are_read_in_one_query_and_are_the_backends(
+    django_assert_num_queries: Any,
+) -> None:
+    from django.contrib.auth.backends import ModelBackend
+    from django.contrib.auth.models import Group, Permission
+
+    from accounts.auth_cache import load_permissions
+
+    user = UserFactory.create(groups=[TELEPHONY])
+    user.user_permissions.add(Permission.objects.get(codename="view_customer"))
+    group_permissions = Group.objects.get(name=TELEPHONY).permissions.all()
+    with django_assert_num_queries(1):
+        load_permissions(user)
+    loaded: set[str] = getattr(user, "_perm_cache")  # noqa: B009 - ModelBackend's own name
+    fresh = type(user).objects.get(pk=user.pk)
+    assert loaded == ModelBackend().get_all_permissions(fresh)
+    assert "customers.view_customer" in loaded
+    assert {f"{p.content_type.app_label}.{p.codename}" for p in group_permissions} <= loaded

@@ -103,32 +103,28 @@ def test_a_screen_pop_reaches_the_named_operators_browser_and_no_other(
     assert ivan_page.url == f"{asgi_server.url}/"
 
 
-def test_a_pbx_new_call_pops_the_card_in_the_named_operators_browser_only(
-    asgi_server: Any, operator_page: Any, olga: User, ivan: User, anna: Customer
-) -> None:
-    # The whole path: the PBX posts newCall to the running server with its own token; the
-    # server's call service, after commit, pushes the screen-pop through Redis to Olga's page.
+def pbx_token() -> str:
     out = io.StringIO()
     call_command(
         "create_api_token", "pbx-main", "--create-user", "--group", "Telephony", stdout=out
     )
-    token = out.getvalue().split()[-1]
-    olga_page, ivan_page = operator_page(), operator_page()
-    log_in(olga_page, asgi_server, olga)
-    log_in(ivan_page, asgi_server, ivan)
+    return out.getvalue().split()[-1]
 
+
+def post_new_call(server: Any, token: str, *, call_id: str, operator: str) -> None:
+    """The PBX posts newCall to the running server with its own token."""
     body = json.dumps(
         {
             "event": "newCall",
-            "callId": "e2e-1",
+            "callId": call_id,
             "direction": "in",
             "from": "89123456789",
             "to": "100",
-            "user": ["olga"],
+            "user": [operator],
         }
     ).encode()
     request = urllib.request.Request(
-        f"{asgi_server.url}/api/v1/telephony/events/",
+        f"{server.url}/api/v1/telephony/events/",
         data=body,
         method="POST",
         headers={
@@ -140,12 +136,65 @@ def test_a_pbx_new_call_pops_the_card_in_the_named_operators_browser_only(
     with urllib.request.urlopen(request, timeout=10) as answer:
         assert answer.status == 200
 
+
+def record_panels(page: Any) -> list[str]:
+    """The text of each screen-pop panel the page shows, kept across its navigations."""
+    shown: list[str] = []
+    page.expose_function("__panelShown", lambda text: shown.append(text))
+    page.add_init_script(
+        "new MutationObserver(() => {"
+        " const panel = document.querySelector('#screen-pop .screen-pop-panel');"
+        " if (panel && !panel.dataset.seen) {"
+        "  panel.dataset.seen = '1'; window.__panelShown(panel.innerText); }"
+        "}).observe(document, {childList: true, subtree: true});"
+    )
+    return shown
+
+
+def test_a_pbx_new_call_pops_the_card_in_the_named_operators_browser_only(
+    asgi_server: Any, operator_page: Any, olga: User, ivan: User, anna: Customer
+) -> None:
+    # The whole path: the PBX posts newCall to the running server; the server's call service,
+    # after commit, pushes the screen-pop with the caller's compact card through Redis to
+    # Olga's page, which shows it at once and then opens the full card.
+    open_ticket(customer=anna, subject="Kettle", channel="email", body="It leaks")
+    token = pbx_token()
+    olga_page, ivan_page = operator_page(), operator_page()
+    panels = record_panels(olga_page)
+    log_in(olga_page, asgi_server, olga)
+    log_in(ivan_page, asgi_server, ivan)
+
+    post_new_call(asgi_server, token, call_id="e2e-1", operator="olga")
+
     olga_page.wait_for_url(f"{asgi_server.url}/customers/{anna.pk}/")
     olga_page.get_by_text("Anna Ivanova").first.wait_for()
+    assert len(panels) == 1
+    panel = " ".join(panels[0].split())
+    assert "Incoming call from +79123456789" in panel
+    assert "Anna Ivanova" in panel and "Open tickets 1" in panel
     arm_echo(ivan_page)
     push.echo(user_id=ivan.pk, sent_at=0)
     ivan_page.evaluate("() => window.__echo")
     assert ivan_page.url == f"{asgi_server.url}/"
+
+
+def test_a_busy_operator_gets_the_callers_compact_card_as_a_notice(
+    asgi_server: Any, operator_page: Any, olga: User, anna: Customer
+) -> None:
+    ticket = open_ticket(customer=anna, subject="Kettle", channel="email", body="It leaks")
+    token = pbx_token()
+    page = operator_page()
+    log_in(page, asgi_server, olga, f"/tickets/{ticket.pk}/")
+    page.fill("form.reply-form textarea", "Dear Anna, half a reply")
+
+    post_new_call(asgi_server, token, call_id="e2e-busy", operator="olga")
+
+    notice = page.locator(".live-notice.screen-pop .screen-pop-panel")
+    notice.wait_for()
+    assert "Anna Ivanova" in notice.inner_text()
+    assert notice.locator("a.screen-pop-open").get_attribute("href") == f"/customers/{anna.pk}/"
+    assert page.url.endswith(f"/tickets/{ticket.pk}/")
+    assert page.input_value("form.reply-form textarea") == "Dear Anna, half a reply"
 
 
 def test_an_unknown_callers_screen_pop_opens_the_call_page_with_the_number(

@@ -320,17 +320,3 @@ def test_recommendations_take_a_fixed_number_of_queries(
 
     with django_assert_max_num_queries(7):
         recommend(customer, now=NOW, limit=5)
-
-
-def test_co_purchase_counts_only_the_latest_buyers(
-    customer: Customer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("customers.recommendations.CO_PURCHASE_SAMPLE_BUYERS", 2)
-    laptop = ProductFactory.create()
-    old_pattern = ProductFactory.create()
-    _buyers_of(settings.CRM_CO_PURCHASE_MIN_CUSTOMERS, laptop, old_pattern)  # 50 days ago
-    for _ in range(2):  # the two latest buyers of the laptop bought nothing else
-        bought(CustomerFactory.create(), laptop, days_ago=1)
-    bought(customer, laptop, days_ago=5)
-
-    assert old_pattern.pk not in offered(customer)

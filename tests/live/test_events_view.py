@@ -47,7 +47,11 @@ def test_the_stream_carries_the_operators_screen_pop_and_unsubscribes_on_close(
             operator_ids=[other_team_operator.pk], phone="+79990000000", customer_ids=[], call_id=1
         )
         push.screen_pop(
-            operator_ids=[operator.pk], phone="+79161234567", customer_ids=[3], call_id=2
+            operator_ids=[operator.pk],
+            phone="+79161234567",
+            customer_ids=[3],
+            call_id=2,
+            panel="<section>Anna</section>",
         )
         frame = (await asyncio.wait_for(anext(chunks), 5)).decode()
         lines = dict(line.split(": ", 1) for line in frame.strip().splitlines())
@@ -56,6 +60,7 @@ def test_the_stream_carries_the_operators_screen_pop_and_unsubscribes_on_close(
             "phone": "+79161234567",
             "customer_ids": [3],
             "call_id": 2,
+            "panel": "<section>Anna</section>",
         }
         assert int(lines["id"]) > 0
         await chunks.aclose()

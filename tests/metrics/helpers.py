@@ -7,7 +7,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from metrics.filters import MetricFilters, Period
+from metrics.periods import MetricFilters, Period
 from surveys.models import Survey, SurveyResponse
 from tests.factories import SurveyFactory, SurveyInvitationFactory, SurveyResponseFactory
 

@@ -9,7 +9,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from metrics.calculations import METRICS
+from metrics.registry import METRICS
 from surveys.models import Survey
 from tests.metrics.helpers import answer, survey
 

@@ -22,10 +22,10 @@ from django.utils import timezone
 
 from core.dates import site_day_start, site_today
 from customers.models import Customer, Purchase
-from metrics import customer_rollup, purchase_days
-from metrics.calculations import customer_figures
-from metrics.filters import MetricFilters, Period
+from metrics import customer_rollup, purchase_days_upkeep
+from metrics.customer_figures import customer_figures
 from metrics.models import FactRollupDay, PurchaseDay, PurchaseDayRollup
+from metrics.periods import MetricFilters, Period
 from tests.factories import CustomerFactory, ProductFactory, PurchaseFactory
 from tests.metrics.test_purchase_days import SEGMENTS, _assert_same, _history, _periods
 
@@ -56,7 +56,7 @@ def _assert_all_periods(window: int) -> None:
 @pytest.mark.parametrize("window", [365, 60])
 def test_figures_from_the_rollup_equal_the_grouped_query(seed: int, window: int) -> None:
     _history(seed)
-    purchase_days.rebuild()
+    purchase_days_upkeep.rebuild()
     with override_settings(METRICS_CHURN_INACTIVITY_DAYS=window):
         assert _roll_up(window) > 0
         assert PurchaseDayRollup.objects.exists()
@@ -65,7 +65,7 @@ def test_figures_from_the_rollup_equal_the_grouped_query(seed: int, window: int)
 
 def test_a_rollup_for_another_window_is_not_read() -> None:
     _history(5, customers=15)
-    purchase_days.rebuild()
+    purchase_days_upkeep.rebuild()
     _roll_up(365)
     year = Period(dt.date(2025, 1, 1), dt.date(2025, 12, 31))
     assert customer_rollup.covered_runs(365, year.end)
@@ -76,7 +76,7 @@ def test_a_rollup_for_another_window_is_not_read() -> None:
 
 def test_a_half_rolled_history_reads_the_other_days_from_the_summary() -> None:
     _history(6)
-    purchase_days.rebuild()
+    purchase_days_upkeep.rebuild()
     # The job as if it had run on 2024-07-01: the days since come from the summary.
     customer_rollup.roll_up_due(on=dt.date(2024, 7, 1), window_days=365)
     runs = customer_rollup.covered_runs(365, dt.date(2026, 1, 1))
@@ -86,7 +86,7 @@ def test_a_half_rolled_history_reads_the_other_days_from_the_summary() -> None:
 
 def test_a_backdated_write_uncovers_its_days_and_the_figures_stay_exact() -> None:
     people = _history(7, customers=25)
-    purchase_days.rebuild()
+    purchase_days_upkeep.rebuild()
     _roll_up()
     assert not _uncovered()
     purchase = Purchase.objects.filter(
@@ -113,7 +113,7 @@ def test_a_new_purchase_today_uncovers_no_day() -> None:
     person = CustomerFactory.create()
     for day in (dt.date(2025, 3, 1), dt.date(2025, 9, 1)):
         PurchaseFactory.create(customer=person, purchased_at=site_day_start(day))
-    purchase_days.rebuild()
+    purchase_days_upkeep.rebuild()
     _roll_up()
     before = dict(FactRollupDay.objects.values_list("day", "version"))
     with CaptureQueriesContext(connection) as context:
@@ -131,7 +131,7 @@ def test_a_product_cost_change_uncovers_its_buyers_days() -> None:
         amount=Decimal("90.00"),
         purchased_at=site_day_start(dt.date(2025, 4, 2)),
     )
-    purchase_days.rebuild()
+    purchase_days_upkeep.rebuild()
     _roll_up()
     product.cost = Decimal("40.00")
     product.save()
@@ -143,7 +143,7 @@ def test_a_product_cost_change_uncovers_its_buyers_days() -> None:
 
 def test_deleted_purchases_uncover_their_days() -> None:
     people = _history(8, customers=12)
-    purchase_days.rebuild()
+    purchase_days_upkeep.rebuild()
     _roll_up()
     gone = next(p for p in people if PurchaseDay.objects.filter(customer=p).exists())
     days = set(PurchaseDay.objects.filter(customer=gone).values_list("day", flat=True))
@@ -155,9 +155,9 @@ def test_deleted_purchases_uncover_their_days() -> None:
 
 def test_a_whole_rebuild_uncovers_every_day_until_the_job_runs() -> None:
     _history(9, customers=10)
-    purchase_days.rebuild()
+    purchase_days_upkeep.rebuild()
     _roll_up()
-    purchase_days.rebuild()
+    purchase_days_upkeep.rebuild()
     year = Period(dt.date(2025, 1, 1), dt.date(2025, 12, 31))
     assert not customer_rollup.covered_runs(365, year.end)
     _assert_same(MetricFilters(period=year), [year, year.previous()])
@@ -190,11 +190,11 @@ def test_rolled_up_figures_read_a_bounded_number_of_rows(
     rollup: five queries whatever the history's length; no purchase or summary scan of the
     rolled-up days."""
     _history(10, customers=30)
-    purchase_days.rebuild()
+    purchase_days_upkeep.rebuild()
     _roll_up()
     year = Period(dt.date(2025, 1, 1), dt.date(2025, 12, 31))
     Purchase.objects.exclude(subscription_ends_on=None).update(subscription_ends_on=None)
-    purchase_days.rebuild(Customer.objects.values_list("pk", flat=True))
+    purchase_days_upkeep.rebuild(Customer.objects.values_list("pk", flat=True))
     with django_assert_max_num_queries(5) as context:
         customer_figures(MetricFilters(period=year), [year, year.previous()])
     assert not any("customers_purchase" in q["sql"] for q in context.captured_queries)
@@ -204,10 +204,10 @@ def test_many_subscribers_are_answered_through_a_subquery_alike(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Past LAPSING_ID_LIST_LIMIT the subscribers stay a subquery: the same figures."""
-    from metrics import calculations
+    from metrics import customer_figures as figures_module
 
     _history(11, customers=30)
-    purchase_days.rebuild()
+    purchase_days_upkeep.rebuild()
     _roll_up()
-    monkeypatch.setattr(calculations, "LAPSING_ID_LIST_LIMIT", 0)
+    monkeypatch.setattr(figures_module, "LAPSING_ID_LIST_LIMIT", 0)
     _assert_all_periods(365)

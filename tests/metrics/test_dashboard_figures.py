@@ -17,7 +17,7 @@ from django.utils import translation
 
 from accounts.models import User
 from customers.models import Customer
-from metrics import calculations as calc
+from metrics import engine as calc
 from metrics import stats
 from metrics.selectors import shares_summing_to_100
 from metrics.templatetags.metrics_format import amount, figure

@@ -1,7 +1,7 @@
 """The customer-base metrics from the per-customer-day summary equal the grouped query's.
 
 `metrics.purchase_days` answers churn, retention, repeat purchases and historical CLV by
-counting rows in ranges of days; `metrics.calculations.customer_totals` groups the purchases by
+counting rows in ranges of days; `customer_base.customer_totals` groups the purchases by
 customer. On a seeded random history (several purchases a day, refunds, products with and
 without a cost, subscriptions, purchases near local midnight, segments) every figure must be
 the same, for periods short and long, early and late, and after every kind of write.
@@ -20,10 +20,10 @@ from django.utils import timezone
 
 from core.dates import site_day_start
 from customers.models import Customer, Product, Purchase
-from metrics import purchase_days
-from metrics.calculations import customer_figures
-from metrics.filters import MetricFilters, Period
+from metrics import purchase_days, purchase_days_upkeep
+from metrics.customer_figures import customer_figures
 from metrics.models import PurchaseDay, PurchaseDaysBuild
+from metrics.periods import MetricFilters, Period
 from tests.factories import CustomerFactory, ProductFactory, PurchaseFactory
 
 pytestmark = pytest.mark.django_db
@@ -113,7 +113,7 @@ def _assert_same(filters: MetricFilters, periods: list[Period]) -> None:
 @pytest.mark.parametrize("window", [365, 60])
 def test_every_figure_equals_the_grouped_query(seed: int, window: int) -> None:
     _history(seed)
-    purchase_days.rebuild()
+    purchase_days_upkeep.rebuild()
     with override_settings(METRICS_CHURN_INACTIVITY_DAYS=window):
         for periods in _periods():
             _assert_same(MetricFilters(period=periods[0]), periods)
@@ -124,7 +124,7 @@ def test_the_summary_is_read_and_the_slow_path_is_not(django_assert_max_num_quer
     """Without subscriptions: the build check, the subscriber check and two counts."""
     for i in range(3):
         PurchaseFactory.create(purchased_at=site_day_start(dt.date(2025, 3, 1 + i)))
-    purchase_days.rebuild()
+    purchase_days_upkeep.rebuild()
     year = Period(dt.date(2025, 1, 1), dt.date(2025, 12, 31))
     with django_assert_max_num_queries(4) as context:
         figures = customer_figures(MetricFilters(period=year), [year, year.previous()])
@@ -170,11 +170,11 @@ def test_rows_link_days_and_keep_running_totals() -> None:
 
 def test_every_write_keeps_the_rows_equal_to_a_rebuild() -> None:
     people = _history(seed=7, customers=12)
-    purchase_days.rebuild()
+    purchase_days_upkeep.rebuild()
 
     def assert_fresh() -> None:
         kept = list(PurchaseDay.objects.order_by("customer_id", "day").values())
-        purchase_days.rebuild()
+        purchase_days_upkeep.rebuild()
         rebuilt = list(PurchaseDay.objects.order_by("customer_id", "day").values())
         strip = [{k: v for k, v in row.items() if k != "id"} for row in kept]
         assert strip == [{k: v for k, v in row.items() if k != "id"} for row in rebuilt]
@@ -216,7 +216,7 @@ def test_a_write_rolled_back_leaves_the_rows_as_they_were() -> None:
 
 def test_a_changed_time_zone_falls_back_until_rebuilt() -> None:
     PurchaseFactory.create(purchased_at=site_day_start(dt.date(2025, 1, 5)))
-    purchase_days.rebuild()
+    purchase_days_upkeep.rebuild()
     assert purchase_days.is_current()
     with override_settings(TIME_ZONE="America/New_York"):
         assert not purchase_days.is_current()
@@ -225,7 +225,7 @@ def test_a_changed_time_zone_falls_back_until_rebuilt() -> None:
 
 
 def test_a_category_filter_or_a_long_period_uses_the_grouped_query() -> None:
-    purchase_days.rebuild()
+    purchase_days_upkeep.rebuild()
     month = Period(dt.date(2025, 1, 1), dt.date(2025, 1, 31))
     assert purchase_days.applies(MetricFilters(period=month), [month], 365)
     assert not purchase_days.applies(MetricFilters(period=month, category_id=1), [month], 365)

@@ -15,10 +15,11 @@ from core.dates import site_day_start, site_today
 from crm.demo.bulk import generate
 from crm.jobs import run_job
 from customers.models import Channel, Customer, Interaction, Interest, Offer, ProductCategory
-from metrics import rollups, selectors
-from metrics.calculations import METRICS, GroupedFacts, compute_all, split_metric
-from metrics.filters import MetricFilters, Period
+from metrics import rollup_days, rollups, selectors
+from metrics.engine import GroupedFacts, compute_all, compute_metric, split_metric
 from metrics.models import ROLLUP_AGGREGATES, FactRollup, FactRollupDay
+from metrics.periods import MetricFilters, Period
+from metrics.registry import METRICS, families
 from metrics.rollup_invalidation import WATCHES
 from metrics.stats import Estimate
 from surveys.models import Survey, SurveyResponse
@@ -60,8 +61,8 @@ def _dashboard_equals_facts(filters: MetricFilters) -> None:
 
 
 def _covered(family: str, day: dt.date) -> bool:
-    schema = rollups.schema(rollups.families()[family])
-    return day in rollups.covered_days({family: schema}, day, day)[family]
+    schema = rollups.schema(families()[family])
+    return day in rollup_days.covered_days({family: schema}, day, day)[family]
 
 
 def _roll() -> dict[str, Any]:
@@ -72,7 +73,7 @@ def _roll() -> dict[str, Any]:
 def rolled() -> None:
     _build()
     summary = _roll()
-    assert all(summary[family] > 0 for family in rollups.families())
+    assert all(summary[family] > 0 for family in families())
 
 
 FILTERS = [
@@ -104,7 +105,7 @@ def test_the_rollup_is_what_is_read_and_category_and_segment_bypass_it(rolled: N
     fcr = selectors.dashboard(plain).kpis
     stale = next(k for k in fcr if k.definition.name == "first_contact_resolution")
     # compute_all reads through the same rollups; the metric's own query reads the facts.
-    assert stale.current.value != METRICS["first_contact_resolution"].compute(plain).value
+    assert stale.current.value != compute_metric("first_contact_resolution", plain).value
     assert (
         stale.current.value
         == compute_all(plain, ["first_contact_resolution"])["first_contact_resolution"].value
@@ -340,7 +341,7 @@ def test_a_write_between_reading_versions_and_facts_leaves_the_day_uncovered(
     rolled: None,
 ) -> None:
     family = "tickets_resolved"
-    versions = rollups.read_versions(family, DAY, DAY)
+    versions = rollup_days.read_versions(family, DAY, DAY)
     _resolve_a_ticket()  # lands after the versions were read (seen by the facts or not)
     rows = rollups.compute(family, DAY, DAY)
     rollups.store(family, rows, versions)
@@ -350,7 +351,7 @@ def test_a_write_between_reading_versions_and_facts_leaves_the_day_uncovered(
 
 def test_a_write_the_facts_query_missed_leaves_the_day_uncovered(rolled: None) -> None:
     family = "responses"
-    versions = rollups.read_versions(family, DAY, DAY)
+    versions = rollup_days.read_versions(family, DAY, DAY)
     rows = rollups.compute(family, DAY, DAY)
     _answer_a_survey()  # committed after the job's fact query: its rows lack the answer
     rollups.store(family, rows, versions)
@@ -377,7 +378,7 @@ def test_the_dashboard_over_rollups_is_a_bounded_number_of_queries(
     # days' markers (metrics.customer_rollup); the fact queries stay, for the uncovered days
     # of the span (none here).
     facts = 13 if connection.vendor == "postgresql" else 15
-    with django_assert_max_num_queries(facts + len(rollups.families()) + 1):
+    with django_assert_max_num_queries(facts + len(families()) + 1):
         selectors.dashboard(MetricFilters(period=PERIOD))
 
 
@@ -385,7 +386,7 @@ def test_every_family_is_watched_on_the_rows_and_time_it_reads() -> None:
     watched = {
         watch.family: (model, watch) for model, watches in WATCHES.items() for watch in watches
     }
-    for family, members in rollups.families().items():
+    for family, members in families().items():
         model, watch = watched[family]
         fact = members[0][1]
         assert fact.time_field == watch.time_field, family
@@ -396,7 +397,7 @@ def test_every_family_is_watched_on_the_rows_and_time_it_reads() -> None:
 
 
 def test_slices_on_rollup_columns_filter_the_same_lookups_as_the_facts() -> None:
-    for family, members in rollups.families().items():
+    for family, members in families().items():
         fact = members[0][1]
         for dimension in ("channel", "operator"):
             if dimension in fact.filter_paths:

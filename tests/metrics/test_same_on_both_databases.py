@@ -14,8 +14,9 @@ import pytest
 
 from core.dates import site_day_start
 from customers.models import Channel, Customer, Interest, Offer
-from metrics.calculations import METRICS, compute_all, split_metric
-from metrics.filters import MetricFilters, Period
+from metrics.engine import compute_all, split_metric
+from metrics.periods import MetricFilters, Period
+from metrics.registry import METRICS
 from surveys.models import Survey
 from tests.factories import (
     CustomerFactory,

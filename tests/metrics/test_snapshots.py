@@ -10,9 +10,9 @@ from django.utils import timezone
 from core.dates import site_day_start
 from customers.models import Channel
 from metrics import selectors
-from metrics.calculations import compute_metric
-from metrics.filters import MetricFilters, Period
+from metrics.engine import compute_metric
 from metrics.models import MetricSnapshot
+from metrics.periods import MetricFilters, Period
 from metrics.snapshots import store_daily_snapshots
 from surveys.models import Survey
 from tests.factories import TicketFactory

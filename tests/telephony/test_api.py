@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from accounts.models import User
 from accounts.tokens import issue_token
 from telephony.models import Call, CallEvent, Direction
-from tests.factories import CustomerFactory, PhoneFactory, UserFactory
+from tests.factories import CustomerFactory, PhoneFactory, TeamFactory, UserFactory
 from tests.telephony.conftest import EVENTS_URL, PostEvent
 
 pytestmark = pytest.mark.django_db
@@ -120,3 +123,65 @@ def test_an_operator_cannot_post_call_events(operator: User) -> None:
     )
     assert response.status_code == 403
     assert APIClient().post(EVENTS_URL, {}, format="json").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("event", "most"),
+    [
+        # Each counts the token, its permissions (one read) and the service's transaction (here a
+        # savepoint and its release inside the test's). newCall: the locked call (created:
+        # savepoint, insert, release), its events, the event, the operators, the queue's team,
+        # the customers with the number, the timeline entry (get_or_create: select, savepoint,
+        # insert, release), the call, the operators rung. Before: 32.
+        ("newCall", 19),
+        # The locked call, its events, the event, the answering operator, the timeline entry
+        # and the call updated in place. Before: 23.
+        ("answer", 10),
+        # As the answer, without the operator: nothing a hangup says changes who answered.
+        ("hangup", 9),
+    ],
+)
+def test_an_event_costs_a_bounded_number_of_statements(
+    post_event: PostEvent, django_assert_max_num_queries: Any, event: str, most: int
+) -> None:
+    team = TeamFactory.create(name="support")
+    UserFactory.create(username="olga", phone_extension="201", team=team)
+    customer = CustomerFactory.create()
+    PhoneFactory.create(customer=customer, value="+7 912 345-67-89")
+    events: dict[str, dict[str, Any]] = {
+        "newCall": {
+            "event": "newCall",
+            "direction": "in",
+            "from": "89123456789",
+            "to": "+74950000000",
+            "user": ["201"],
+            "queue": "support",
+        },
+        "answer": {"event": "answer", "answeringNumber": "201"},
+        "hangup": {"event": "hangup", "cause": "normalClearing"},
+    }
+    # Other calls from the same number and in the same queue: the cost does not grow with them.
+    for n in range(3):
+        for kind in ("newCall", "answer", "hangup"):
+            assert post_event(callId=f"earlier-{n}", **events[kind]).status_code == 200
+    for kind in ("newCall", "answer", "hangup"):
+        if kind == event:
+            with django_assert_max_num_queries(most):
+                response = post_event(callId="measured", **events[kind])
+            assert response.status_code == 200 and response.json()["customers"] == [customer.pk]
+            break
+        assert post_event(callId="measured", **events[kind]).status_code == 200
+    call = Call.objects.get(call_id="measured")
+    assert call.customer == customer and call.team == team
+    assert call.interaction is not None and call.interaction.customer == customer
+
+
+def test_the_pbx_has_a_rate_limit_of_its_own(post_event: PostEvent, settings: Any) -> None:
+    settings.API_THROTTLE_RATE = "2/hour"  # the API's hourly rate does not hold a PBX back
+    settings.TELEPHONY_THROTTLE_RATE = "3/minute"  # a window no slow run crosses
+    cache.clear()  # the rate's history of earlier tests' PBX users
+    statuses = [
+        post_event(event="hangup", callId=f"t{n}", cause="normalClearing").status_code
+        for n in range(4)
+    ]
+    assert statuses == [200, 200, 200, 429]

@@ -10,9 +10,10 @@ import pytest
 from accounts.models import User
 from customers.models import Channel, Interaction
 from customers.services import log_interaction
-from metrics import calculations as calc
-from metrics import rollups
-from metrics.filters import MetricFilters
+from metrics import engine as calc
+from metrics import rollup_days, rollups
+from metrics.periods import MetricFilters
+from metrics.registry import families
 from telephony.models import Call, Outcome
 from telephony.services import record_call_event
 from tests.factories import CustomerFactory, UserFactory
@@ -86,8 +87,8 @@ def test_abandonment_and_waiting_time_over_call_records(calls: dict[str, Call]) 
 def test_the_rollups_hold_the_same_figures(calls: dict[str, Call]) -> None:
     _hand_logged(UserFactory.create())
     rollups.roll_up("inbound", MARCH.start, MARCH.end)
-    members = rollups.families()["inbound"]
-    covered = rollups.covered_days({"inbound": rollups.schema(members)}, MARCH.start, MARCH.end)
+    members = families()["inbound"]
+    covered = rollup_days.covered_days({"inbound": rollups.schema(members)}, MARCH.start, MARCH.end)
     assert IN_MARCH.date() in covered["inbound"]
     filters = MetricFilters(period=MARCH)
     from_rollups = calc.compute_all(filters, ["abandonment_rate", "average_waiting_time"])

@@ -3,25 +3,71 @@
 from __future__ import annotations
 
 import datetime as dt
+import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import Any
 
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core import mail
 from django.db import connection
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
 from accounts.roles import OPERATORS, SUPERVISORS
+from crm.celery import app as celery_app
 from crm.jobs import run_job
 from live import bus
+from live.email import EmailOutcome, email_notification
 from live.models import Notification
+from live.tasks import email_notification_task
 from tests.factories import CustomerFactory, TeamFactory, TicketFactory, UserFactory
 from tickets.live import escalate_sla
 from tickets.models import Status, Ticket, TicketMessage
 from tickets.services import add_message, assign_ticket, change_ticket_status, open_ticket
+
+
+@pytest.fixture(autouse=True)
+def eager_celery(settings: Any) -> Iterator[None]:
+    """Tasks run inline even when REDIS_URL is set (the PostgreSQL run), as in the quick start."""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    previous = (celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates)
+    celery_app.conf.task_always_eager = True
+    celery_app.conf.task_eager_propagates = True
+    yield
+    celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = previous
+
+
+@pytest.fixture
+def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """A broker that keeps the email tasks instead of running them (production's shape)."""
+    sent: list[dict[str, Any]] = []
+    monkeypatch.setattr(
+        email_notification_task,
+        "apply_async",
+        lambda args=None, kwargs=None, **options: sent.append(kwargs),
+    )
+    return sent
+
+
+@pytest.fixture
+def silent_smtp_server(settings: Any) -> Iterator[socket.socket]:
+    """A mail server that accepts the connection and never says a word (a hung SMTP relay)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "127.0.0.1", "port": listener.getsockname()[1], "timeout": 1},
+        }
+    }
+    yield listener
+    listener.close()
 
 
 @pytest.fixture
@@ -102,6 +148,58 @@ def test_a_customer_reply_notifies_the_assignee_and_an_operator_reply_does_not(
     ]
 
 
+@pytest.mark.django_db
+def test_an_assignment_in_the_page_does_not_wait_for_the_mail_server(
+    client, operator, supervisor, enqueued, silent_smtp_server, django_capture_on_commit_callbacks
+) -> None:
+    operator.email = "olga@example.com"
+    operator.save()
+    ticket = TicketFactory.create(subject="Kettle")
+    client.force_login(supervisor)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("tickets:assign", args=[ticket.pk]), {"assignee": operator.pk}
+        )
+    assert response.status_code == 302
+    silent_smtp_server.setblocking(False)
+    with pytest.raises(BlockingIOError):  # no one connected to the mail server
+        silent_smtp_server.accept()
+    notification = Notification.objects.get(recipient=operator)
+    assert enqueued == [{"notification_id": notification.pk}]  # an id, not the row
+    assert notification.emailed_at is None
+
+    # The worker meets the hung server: the send fails and the claim is given back ...
+    assert email_notification(notification_id=notification.pk) == EmailOutcome.FAILED
+    notification.refresh_from_db()
+    assert notification.emailed_at is None
+    # ... and the next attempt, with the server back, sends it; a repeated task does not.
+    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+    assert email_notification_task.apply(kwargs=enqueued[0]).get() == "sent"
+    assert email_notification_task.apply(kwargs=enqueued[0]).get() == "already_claimed"
+    assert [m.to for m in mail.outbox] == [["olga@example.com"]]
+    assert mail.outbox[0].subject == notification.text
+
+
+@pytest.mark.django_db
+def test_the_sweep_sends_an_email_the_broker_never_took(operator, supervisor, enqueued) -> None:
+    operator.email = "olga@example.com"
+    operator.save()
+    supervisor.email = ""
+    supervisor.save()
+    with_address = Notification.objects.create(
+        recipient=operator, key="k1", kind="assigned", text="Ticket #1 was assigned to you."
+    )
+    Notification.objects.create(recipient=supervisor, key="k2", kind="assigned", text="no email")
+    Notification.objects.filter(pk=with_address.pk).update(
+        created_at=timezone.now() - dt.timedelta(minutes=10)
+    )
+    Notification.objects.filter(recipient=supervisor).update(
+        created_at=timezone.now() - dt.timedelta(minutes=10)
+    )
+    assert run_job("notification_emails") == {"due": 1, "enqueued": 1}
+    assert enqueued == [{"notification_id": with_address.pk}]
+
+
 def _breaching_ticket(*, assignee: User, now: dt.datetime) -> Ticket:
     ticket = TicketFactory.create(assignee=assignee, team=assignee.team, status=Status.OPEN)
     Ticket.objects.filter(pk=ticket.pk).update(
@@ -163,11 +261,41 @@ def test_two_escalation_jobs_at_the_same_time_notify_each_crossing_once() -> Non
     assert Notification.objects.count() == 20
     assert Notification.objects.filter(recipient=lead).count() == 10
     assert len(mail.outbox) == 20  # each email once
+    assert not Notification.objects.filter(emailed_at__isnull=True).exists()
 
 
-def _run_in_parallel(work: Callable[[], int], *, workers: int) -> list[int]:
+@pytest.mark.postgres
+@pytest.mark.skipif(
+    "postgresql" not in settings.DATABASES["default"]["ENGINE"], reason="needs PostgreSQL"
+)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_an_email_task_delivered_twice_at_the_same_time_sends_once(enqueued) -> None:
+    for role in (OPERATORS, SUPERVISORS):
+        Group.objects.get_or_create(name=role)
+    team = TeamFactory.create(name="First line")
+    UserFactory.create(username="lead", groups=[SUPERVISORS], team=team, email="l@x.ru")
+    now = timezone.now()
+    for n in range(3):
+        operator = UserFactory.create(
+            username=f"op{n}", groups=[OPERATORS], team=team, email=f"op{n}@x.ru"
+        )
+        _breaching_ticket(assignee=operator, now=now)
+    _run_in_parallel(lambda: escalate_sla(now=now), workers=2)
+    assert len(enqueued) == 12 and mail.outbox == []  # the jobs sent nothing themselves
+    # The broker hands every task to two workers at once (a redelivery after a lost ack).
+    for task in enqueued:
+        notification_id: int = task["notification_id"]
+        outcomes = _run_in_parallel(
+            partial(email_notification, notification_id=notification_id), workers=2
+        )
+        assert sorted(outcomes) == ["already_claimed", "sent"]
+    assert len(mail.outbox) == 12
+    assert len({(m.to[0], m.subject) for m in mail.outbox}) == 12
+
+
+def _run_in_parallel(work: Callable[[], Any], *, workers: int) -> list[Any]:
     barrier = threading.Barrier(workers)
-    results: list[int] = []
+    results: list[Any] = []
     errors: list[BaseException] = []
 
     def worker() -> None:

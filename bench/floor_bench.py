@@ -1,0 +1,305 @@
+"""Floor benchmark (issue 18): each operation against its own SQL replayed raw, and the
+caller-ID lookup against one hand-written indexed SELECT.
+
+For the card page, the card API, the caller-ID lookup and the metrics API, one request is
+made through the whole Django stack (middleware, session or token, permissions, view,
+template or serializer) with `connection.execute_wrapper` capturing every `(sql, params)`;
+those statements are then replayed through a plain psycopg connection. The ratio request /
+replay is what Django adds on top of the database's own work. Warm process, as production
+serves: the request is made once before the timed runs.
+
+    BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/crm_speed_bench \
+        python bench/floor_bench.py [--repeats 30]
+
+The database must hold `generate_data` (e.g. `generate_data --customers 200000`); a heavy
+customer (2,000 purchases, 500 tickets, 10,000 interactions) is added once, by external id.
+Figures are merged into bench/results.json by name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/crm_speed_bench"
+HEAVY_EXTERNAL_ID = "bench-heavy-customer"
+BENCH_USER = "bench-floor"
+# Issue 18's goals.
+GOAL_OWN_SQL = 1.5  # a view's time over its own SQL replayed raw
+GOAL_CARD_MS = 40.0  # the card's server time
+GOAL_HEAVY_VS_ORDINARY = 1.3
+GOAL_LOOKUP_VS_SELECT = 3.0
+GOAL_METRICS_S = 0.5
+
+
+def setup_django() -> str:
+    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
+    os.environ["DATABASE_URL"] = url
+    os.environ["DJANGO_SETTINGS_MODULE"] = "crm.settings"
+    os.environ.setdefault("DJANGO_DEBUG", "0")
+    os.environ.setdefault("DJANGO_SECRET_KEY", "bench-floor-" + "x" * 50)
+    os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver,127.0.0.1")
+    os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
+    os.environ.setdefault("CRM_VAR_DIR", "/tmp/crm-bench-floor")
+    # The floor compares each answer with its own SQL replayed: the metrics API's cached
+    # answer (metrics/answer_cache.py) has none, so it is computed every time here. The load
+    # benchmark keeps the cache, as production does.
+    os.environ.setdefault("METRICS_ANSWER_CACHE_SECONDS", "0")
+    Path(os.environ["CRM_VAR_DIR"]).mkdir(parents=True, exist_ok=True)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    # Production settings serve hashed static names: the manifest must exist.
+    call_command("collectstatic", interactive=False, verbosity=0)
+    return url
+
+
+def median_ms(fn: Callable[[], Any], repeats: int) -> float:
+    timings = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        timings.append(time.perf_counter() - start)
+    return round(statistics.median(timings) * 1000, 3)
+
+
+def capture(request: Callable[[], Any]) -> tuple[Any, list[tuple[str, Any]]]:
+    """Make the request once, recording every statement Django sends."""
+    from django.db import connection
+
+    statements: list[tuple[str, Any]] = []
+
+    def record(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        statements.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        response = request()
+    return response, statements
+
+
+class RawReplay:
+    """The captured statements sent through a plain psycopg connection, one transaction,
+    rolled back (a session write is replayed too, and undone)."""
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        self.connection = psycopg.connect(url.replace("postgres://", "postgresql://", 1))
+
+    def run(self, statements: list[tuple[str, Any]]) -> None:
+        import psycopg
+
+        with psycopg.ClientCursor(self.connection) as cursor:
+            for sql, params in statements:
+                cursor.execute(sql, params)
+                if cursor.description is not None:
+                    cursor.fetchall()
+        self.connection.rollback()
+
+    def select(self, sql: str, params: Any) -> None:
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            cursor.fetchall()
+        self.connection.rollback()
+
+
+def bench_user() -> tuple[Any, str]:
+    from django.contrib.auth.models import Group
+
+    from accounts.models import User
+    from accounts.roles import OPERATORS, SUPERVISORS
+    from accounts.tokens import issue_token
+
+    user, _created = User.objects.get_or_create(
+        username=BENCH_USER, defaults={"is_staff": True, "first_name": "Bench"}
+    )
+    user.groups.add(*Group.objects.filter(name__in=[OPERATORS, SUPERVISORS]))
+    _token, key = issue_token(user=user, name="floor-bench", replace=True)
+    return User.objects.get(pk=user.pk), key
+
+
+def heavy_customer() -> Any:
+    from customers.models import Customer
+    from tests.card_fixtures import build_history
+
+    found = Customer.objects.filter(external_id=HEAVY_EXTERNAL_ID).first()
+    if found is not None:
+        return found
+    customer = Customer.objects.create(
+        full_name="Heavy Bench Customer", external_id=HEAVY_EXTERNAL_ID
+    )
+    build_history(customer, purchases=2000, tickets=500, interactions=10_000)
+    return customer
+
+
+def ordinary_customer() -> Any:
+    """A generated customer with a phone and about four purchases (the median history)."""
+    from django.db.models import Count
+
+    from customers.models import ContactPoint, Customer
+
+    with_phone = ContactPoint.objects.filter(kind=ContactPoint.Kind.PHONE).values("customer_id")
+    return (
+        Customer.objects.filter(pk__in=with_phone[:5000])
+        .annotate(n=Count("purchases"))
+        .filter(n=4)
+        .order_by("pk")
+        .first()
+    ) or Customer.objects.filter(pk__in=with_phone[:1]).get()
+
+
+def figure(name: str, ratio: float, goal: float, *, extra: dict[str, Any], ok: bool) -> dict:
+    return {"name": name, "ratio": round(ratio, 3), "goal": goal, "ok": ok, **extra}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=30)
+    args = parser.parse_args()
+    url = setup_django()
+
+    from django.db import connection
+    from django.test import Client
+    from rest_framework.test import APIClient
+
+    from customers.models import ContactPoint, Customer
+
+    user, key = bench_user()
+    ordinary, heavy = ordinary_customer(), heavy_customer()
+    phone = ContactPoint.objects.filter(customer=ordinary, kind=ContactPoint.Kind.PHONE).first()
+    assert phone is not None
+    page = Client()
+    page.force_login(user)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    today = dt.date.today()
+    year = {"from": (today - dt.timedelta(days=365)).isoformat(), "to": today.isoformat()}
+    replay = RawReplay(url)
+    repeats = args.repeats
+
+    def measured(label: str, request: Callable[[], Any], times: int = repeats) -> dict[str, Any]:
+        request()  # warm: the token, session, user and permission caches, as a live process
+        response, statements = capture(request)
+        assert response.status_code == 200, (label, response.status_code)
+        server = median_ms(request, times)
+        own_sql = median_ms(lambda: replay.run(statements), times)
+        print(f"{label}: {server} ms, {len(statements)} statements, own SQL {own_sql} ms")
+        return {"server_ms": server, "own_sql_ms": own_sql, "statements": len(statements)}
+
+    def card_page(customer: Customer) -> Callable[[], Any]:
+        return lambda: page.get(f"/customers/{customer.pk}/")
+
+    def card_api(customer: Customer) -> Callable[[], Any]:
+        return lambda: api.get(f"/api/v1/customers/{customer.pk}/card/")
+
+    figures = []
+    for kind, make in (("card_page", card_page), ("card_api", card_api)):
+        runs = {}
+        for who, customer in (("ordinary", ordinary), ("heavy", heavy)):
+            run = measured(f"{kind} {who}", make(customer))
+            runs[who] = run
+            ratio = run["server_ms"] / run["own_sql_ms"]
+            figures.append(
+                figure(
+                    f"floor_{kind}_{who}_vs_own_sql",
+                    ratio,
+                    GOAL_OWN_SQL,
+                    extra={**run, "goal_server_ms": GOAL_CARD_MS},
+                    ok=ratio <= GOAL_OWN_SQL and run["server_ms"] <= GOAL_CARD_MS,
+                )
+            )
+        ratio = runs["heavy"]["server_ms"] / runs["ordinary"]["server_ms"]
+        figures.append(
+            figure(
+                f"floor_{kind}_heavy_vs_ordinary",
+                ratio,
+                GOAL_HEAVY_VS_ORDINARY,
+                extra={
+                    "ordinary_ms": runs["ordinary"]["server_ms"],
+                    "heavy_ms": runs["heavy"]["server_ms"],
+                    "same_statements": runs["ordinary"]["statements"]
+                    == runs["heavy"]["statements"],
+                },
+                ok=ratio <= GOAL_HEAVY_VS_ORDINARY,
+            )
+        )
+
+    lookup = measured(
+        "lookup", lambda: api.get("/api/v1/customers/lookup/", {"phone": phone.value})
+    )
+    indexed_sql = (
+        "SELECT c.id, c.full_name FROM customers_contactpoint cp "
+        "JOIN customers_customer c ON c.id = cp.customer_id "
+        "WHERE cp.kind = 'phone' AND cp.normalised_value = %s LIMIT 20"
+    )
+    indexed = median_ms(lambda: replay.select(indexed_sql, [phone.normalised_value]), repeats)
+    ratio = lookup["server_ms"] / indexed
+    figures.append(
+        figure(
+            "floor_lookup_vs_indexed_select",
+            ratio,
+            GOAL_LOOKUP_VS_SELECT,
+            extra={**lookup, "indexed_select_ms": indexed},
+            ok=ratio <= GOAL_LOOKUP_VS_SELECT,
+        )
+    )
+    print(f"lookup: indexed SELECT {indexed} ms")
+
+    # A year of metrics takes seconds: a few runs are enough for its median.
+    metrics = measured("metrics year", lambda: api.get("/api/v1/metrics/", year), times=3)
+    ratio = metrics["server_ms"] / metrics["own_sql_ms"]
+    figures.append(
+        figure(
+            "floor_metrics_api_year_vs_own_sql",
+            ratio,
+            GOAL_OWN_SQL,
+            extra={**metrics, "goal_server_s": GOAL_METRICS_S},
+            ok=ratio <= GOAL_OWN_SQL and metrics["server_ms"] <= GOAL_METRICS_S * 1000,
+        )
+    )
+
+    machine = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "database": f"{connection.vendor} {getattr(connection, 'pg_version', '')}",
+        "customers": Customer.objects.count(),
+        "load_average_at_floor_bench": os.getloadavg(),
+    }
+    for item in figures:
+        item["machine"] = machine
+    merge_results(figures, machine)
+    for item in figures:
+        print(f"{item['name']}: ratio {item['ratio']} (goal {item['goal']}) ok={item['ok']}")
+    return 0
+
+
+def merge_results(figures: list[dict[str, Any]], machine: dict[str, Any]) -> None:
+    """Replace these figures by name in bench/results.json, keeping the others."""
+    out = ROOT / "bench" / "results.json"
+    results: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {"figures": []}
+    names = {item["name"] for item in figures}
+    results["figures"] = [f for f in results.get("figures", []) if f["name"] not in names]
+    results["figures"] += figures
+    results.setdefault("machine", machine)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"written to {out}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
