@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -12,8 +13,8 @@ from django.utils import timezone
 from email_channel.models import EmailMessage
 
 
-# serialized_rollback: see tests/accounts/test_tokens.py (roles re-created by post_migrate).
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+# transaction=True like the other tests of this directory (the migration executor needs it).
+@pytest.mark.django_db(transaction=True)
 def test_old_delivery_states_map_onto_the_outbox_fields() -> None:
     before = [("email_channel", "0001_initial")]
     after = [("email_channel", "0002_ticket_reply_outbox")]
@@ -25,7 +26,7 @@ def test_old_delivery_states_map_onto_the_outbox_fields() -> None:
     )
     Old = old_apps.get_model("email_channel", "EmailMessage")
     sent_at = timezone.now() - dt.timedelta(hours=2)
-    rows = {
+    rows: dict[str, dict[str, Any]] = {
         "in": {"direction": "in", "status": "received"},
         "queued": {
             "direction": "out",
