@@ -4,6 +4,7 @@ same messages with the standard library alone (email.message_from_bytes + get_bo
 The messages are the test corpus' real-shaped mails (Outlook, Gmail, Thunderbird, KOI8-R,
 windows-1251, HTML only, inline images), each made unique by its Message-ID, half of them from
 customers already known. The ratio says what the product's work costs on top of parsing.
+Run by bench/run.py (`make bench`, `make bench-quick`), which sets Django up.
 """
 
 from __future__ import annotations
@@ -88,21 +89,3 @@ def bench_email_ingest(*, count: int, judged: bool) -> dict[str, Any]:
         "goal_messages_per_second": GOAL_MESSAGES_PER_SECOND,
         "outcomes": outcomes,
     }
-
-
-if __name__ == "__main__":
-    import json
-    import sys
-    import tempfile
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from run import setup_django
-
-    with tempfile.TemporaryDirectory(prefix="crm-email-bench-") as scratch:
-        setup_django(Path(scratch))
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
-        count = int(sys.argv[1]) if len(sys.argv) > 1 else FULL_MESSAGES
-        print(json.dumps(bench_email_ingest(count=count, judged=True), indent=2))

@@ -169,22 +169,13 @@ def idempotency_keys(*, on: dt.date) -> Summary:
     return {"deleted": prune_expired_keys(now=timezone.now())}
 
 
-@register("mail", "poll the IMAP mailboxes; enqueue again email replies whose task never ran")
+@register("mail", "poll the IMAP mailboxes (replies are sent, and lost ones found, by the outbox)")
 def mail(*, on: dt.date) -> Summary:
     """The email channel's minute job; `on` is accepted for symmetry, it works on now."""
-    from core.queue import enqueue
     from email_channel.imap import poll_all_mailboxes
-    from email_channel.selectors import stale_queued_reply_ids
-    from email_channel.tasks import send_ticket_reply_task
 
     results = poll_all_mailboxes()
-    stale = stale_queued_reply_ids(now=timezone.now())
-    enqueued = sum(enqueue(send_ticket_reply_task, email_id=pk) for pk in stale)
-    return {
-        "mailboxes": len(results),
-        "fetched": sum(r.fetched for r in results),
-        "replies_enqueued": enqueued,
-    }
+    return {"mailboxes": len(results), "fetched": sum(r.fetched for r in results)}
 
 
 @shared_task(name="crm.run_job", acks_late=True)

@@ -52,6 +52,17 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}") from exc
 
 
+def env_float(name: str, default: float) -> float:
+    """Read a number (seconds, a rate) from the environment."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}") from exc
+
+
 # --- Core -------------------------------------------------------------------------------------
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
@@ -191,18 +202,60 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 
+else:
+    # A database that is down or hung must not hold a request for long: connecting gives up
+    # after DATABASE_CONNECT_TIMEOUT_SECONDS (libpq's minimum is 2), a statement is cancelled
+    # by the server after DATABASE_STATEMENT_TIMEOUT_SECONDS (0, the default: no limit, for
+    # jobs, commands and migrations; scripts/serve sets 30 for the web), and a connection whose
+    # server stopped answering is dropped by TCP keepalives. The request then answers 503 with
+    # Retry-After (core/unavailable.py). See docs/operations.md, "When PostgreSQL is down".
+    # A server that stopped answering altogether cancels nothing: the client gives up a little
+    # after the statement timeout would have fired (core/postgresql/base.py).
+    _statement_timeout = env_float("DATABASE_STATEMENT_TIMEOUT_SECONDS", 0)
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"]["ENGINE"] = "core.postgresql"
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT_SECONDS", 3),
+            "options": f"-c statement_timeout={int(_statement_timeout * 1000)}",
+            "client_timeout": env_float(
+                "DATABASE_CLIENT_TIMEOUT_SECONDS",
+                _statement_timeout + 5 if _statement_timeout else 0,
+            )
+            or None,
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 5,
+            "keepalives_count": 3,
+        }
+    )
+# Seconds a client is asked to wait (Retry-After) when the database is unreachable.
+DATABASE_RETRY_AFTER_SECONDS = env_int("DATABASE_RETRY_AFTER_SECONDS", 5)
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache and Celery -------------------------------------------------------------------------
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 
+# A cache, broker or live-bus call waits at most this long for Redis (connect, then each
+# reply); after a failure Redis is not asked again for REDIS_RETRY_SECONDS and the cache answers
+# as an empty one (core/cache.py). Redis on the same network answers in well under a millisecond.
+REDIS_CONNECT_TIMEOUT_SECONDS = env_float("REDIS_CONNECT_TIMEOUT_SECONDS", 0.5)
+REDIS_SOCKET_TIMEOUT_SECONDS = env_float("REDIS_SOCKET_TIMEOUT_SECONDS", 0.5)
+REDIS_RETRY_SECONDS = env_float("REDIS_RETRY_SECONDS", 5.0)
+
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "core.cache.FailSoftRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "crm",
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_CONNECT_TIMEOUT_SECONDS,
+                "socket_timeout": REDIS_SOCKET_TIMEOUT_SECONDS,
+                "CACHE_RETRY_SECONDS": REDIS_RETRY_SECONDS,
+            },
         }
     }
 else:

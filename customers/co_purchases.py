@@ -45,10 +45,12 @@ def _lock_pairs() -> None:
             cursor.execute(f"LOCK TABLE {_tables()['pairs']} IN ROW EXCLUSIVE MODE")
 
 
+@transaction.atomic
 def count_new_purchases(purchase_ids: Sequence[int]) -> None:
     """Add the customers of these just-inserted purchases to their new product pairs.
 
-    Call inside the writing transaction. A product the customer already owned (another
+    Call inside the writing transaction (its own, when a purchase was saved in autocommit:
+    the row locks below need one). A product the customer already owned (another
     completed purchase) adds nothing; pairs of two new products count the customer once."""
     if not purchase_ids:
         return

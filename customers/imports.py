@@ -1,17 +1,28 @@
 """Bulk import of purchases from a CSV file (the shop's export, a legacy system).
 
 The header is `customer_external_id,date,amount` with optional `sku`, `currency`,
-`quantity`, `channel` and `full_name` columns. Rows are read as a stream and written in
-batches with bulk_create; unknown customers are created by their external ID. By default a
-file with any bad row is refused as a whole (nothing is written); with `skip_invalid` the
-bad rows are reported and the rest is imported.
+`quantity`, `channel`, `full_name` and `external_id` (the shop's id of the line) columns.
+
+Two passes over the file, each a stream (bounded memory, whatever the file's size): the first
+checks every row and writes nothing, so a bad last line costs a read, not a long transaction
+that is rolled back; the second writes the rows in batches with bulk_create inside one
+transaction. Unknown customers are created by their external ID. By default a file with any bad
+row is refused as a whole (nothing is written); with `skip_invalid` the bad rows are reported
+and the rest is imported.
+
+Importing the same file again adds nothing: each purchase keeps a key of its row, the line's
+`external_id` when the file has one, else `import:<digest of the file>:<line>`, and rows whose
+key is already stored are counted as `already_imported`.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Iterable, Iterator
+import hashlib
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TextIO
@@ -28,7 +39,15 @@ from customers.models import Customer, Product, Purchase, SalesChannel
 from customers.purchases import write_purchases
 
 REQUIRED_COLUMNS = ("customer_external_id", "date", "amount")
-OPTIONAL_COLUMNS = ("sku", "currency", "quantity", "channel", "full_name")
+OPTIONAL_COLUMNS = ("sku", "currency", "quantity", "channel", "full_name", "external_id")
+# A file that cannot be read twice (standard input) is kept in memory up to this size, then on
+# disk, for the second pass.
+SPOOL_MAX_BYTES = 8 * 1024 * 1024
+# The progress callback is told every this many rows of each pass.
+PROGRESS_EVERY = 10_000
+# Chars of the file digest in a row's key: enough to tell files apart (Purchase.external_id
+# holds 100).
+FILE_DIGEST_CHARS = 24
 # Rows per bulk insert: large enough to amortise the round trip, small enough for memory.
 BATCH_SIZE = 2_000
 # At most this many row errors are kept for the report; the count covers all of them.
@@ -51,6 +70,7 @@ class RowError:
 class ImportResult:
     purchases: int = 0
     customers_created: int = 0
+    already_imported: int = 0
     rows_read: int = 0
     error_count: int = 0
     errors: list[RowError] = field(default_factory=list)
@@ -81,6 +101,7 @@ class _Row:
     quantity: int
     channel: str
     sku: str
+    key: str
 
 
 def _parse_moment(text: str) -> dt.datetime:
@@ -93,7 +114,7 @@ def _parse_moment(text: str) -> dt.datetime:
     return timezone.make_aware(moment, timezone.get_default_timezone())
 
 
-def _parse(line: int, raw: dict[str, str | None]) -> _Row | str:
+def _parse(line: int, raw: dict[str, str | None], file_digest: str = "") -> _Row | str:
     """The row, or a message saying what is wrong with it."""
     values = {key: (value or "").strip() for key, value in raw.items() if key}
     external_id = values.get("customer_external_id", "")
@@ -136,8 +157,12 @@ def _parse(line: int, raw: dict[str, str | None]) -> _Row | str:
     currency = (values.get("currency") or settings.DEFAULT_CURRENCY).upper()
     if len(currency) != len("RUB") or not currency.isalpha():
         return _("currency “%(value)s” is not a three-letter code") % {"value": currency}
+    key = values.get("external_id", "") or f"import:{file_digest[:FILE_DIGEST_CHARS]}:{line}"
+    if len(key) > EXTERNAL_ID_MAX_LENGTH:
+        return _("external_id is longer than %(max)s characters") % {"max": EXTERNAL_ID_MAX_LENGTH}
     return _Row(
         line=line,
+        key=key,
         external_id=external_id,
         full_name=values.get("full_name", "")[:255],
         purchased_at=purchased_at,
@@ -198,8 +223,19 @@ class _Writer:
                     "external_id", "id"
                 )
             )
+        stored = set(
+            # exclude(""): the partial unique index's own condition, so that PostgreSQL uses it
+            # for a list longer than the 100 items its planner proves implications for.
+            Purchase.objects.filter(external_id__in=[row.key for row in batch])
+            .exclude(external_id="")
+            .values_list("external_id", flat=True)
+        )
         purchases = []
         for row in batch:
+            if row.key in stored:
+                self.result.already_imported += 1
+                continue
+            stored.add(row.key)
             product = self.products.get(row.sku) if row.sku else None
             purchases.append(
                 Purchase(
@@ -210,56 +246,87 @@ class _Writer:
                     currency=row.currency,
                     channel=row.channel,
                     purchased_at=row.purchased_at,
+                    external_id=row.key,
                 )
             )
         self.result.purchases += len(write_purchases(purchases=purchases))
 
 
 def import_purchases(
-    *, stream: TextIO, skip_invalid: bool = False, batch_size: int = BATCH_SIZE
+    *,
+    stream: TextIO,
+    skip_invalid: bool = False,
+    batch_size: int = BATCH_SIZE,
+    progress: Callable[[str, int], None] | None = None,
 ) -> ImportResult:
     """Import purchase lines from CSV text; all or nothing unless `skip_invalid`.
 
     Raises ImportRefused (nothing written) on a bad header, or on any bad row when
     `skip_invalid` is False. Unknown SKUs are bad rows: a purchase never silently loses its
-    product.
+    product. `progress(phase, rows)` hears of each pass ("checked", "written") as it goes.
     """
-    result = ImportResult()
-    reader = csv.DictReader(stream)
-    header = [name.strip() for name in reader.fieldnames or []]
-    reader.fieldnames = header
-    missing = [name for name in REQUIRED_COLUMNS if name not in header]
-    if missing:
-        raise ImportRefused(
-            result,
-            _("The header lacks %(columns)s; expected %(expected)s.")
-            % {"columns": ", ".join(missing), "expected": ",".join(REQUIRED_COLUMNS)},
+    if not stream.seekable():
+        spool = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - returned file, closed by GC
+            max_size=SPOOL_MAX_BYTES, mode="w+", newline="", encoding="utf-8"
         )
+        shutil.copyfileobj(stream, spool)
+        stream = spool  # type: ignore[assignment]
+    start = stream.tell()
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: stream.read(1 << 16), ""):
+        digest.update(chunk.encode())
+    file_digest = digest.hexdigest()
+
+    result = ImportResult()
     writer = _Writer(result)
 
-    def valid_rows() -> Iterator[_Row]:
-        for raw in reader:
-            result.rows_read += 1
+    def rows(check: bool) -> Iterator[_Row]:
+        """The file's good rows, from the top; while checking, its errors go to `result`."""
+        stream.seek(start)
+        reader = csv.DictReader(stream)
+        header = [name.strip() for name in reader.fieldnames or []]
+        reader.fieldnames = header
+        missing = [name for name in REQUIRED_COLUMNS if name not in header]
+        if missing:
+            raise ImportRefused(
+                result,
+                _("The header lacks %(columns)s; expected %(expected)s.")
+                % {"columns": ", ".join(missing), "expected": ",".join(REQUIRED_COLUMNS)},
+            )
+        for count, raw in enumerate(reader, start=1):
             line = reader.line_num
+            if progress is not None and count % PROGRESS_EVERY == 0:
+                progress("checked" if check else "written", count)
+            if check:
+                result.rows_read += 1
             if None in raw:
-                result.add_error(line, _("more values than columns"))
+                if check:
+                    result.add_error(line, _("more values than columns"))
                 continue
-            parsed = _parse(line, raw)
+            parsed = _parse(line, raw, file_digest)
             if isinstance(parsed, str):
-                result.add_error(line, parsed)
+                if check:
+                    result.add_error(line, parsed)
                 continue
             yield parsed
 
+    # First pass: check everything, write nothing.
+    for batch in _batches(rows(check=True), batch_size):
+        _check_skus(batch, writer, result)
+    if result.error_count and not skip_invalid:
+        raise ImportRefused(result)
+    if progress is not None:
+        progress("checked", result.rows_read)
+
+    # Second pass: write the good rows, in one transaction.
     with transaction.atomic():
-        for batch in _batches(valid_rows(), batch_size):
-            _check_skus(batch, writer, result)
+        for batch in _batches(rows(check=False), batch_size):
+            # Bad rows are not yielded; a row of an unknown SKU was reported by the first pass.
             good = [row for row in batch if not row.sku or writer.products.get(row.sku)]
-            if good and (skip_invalid or not result.error_count):
+            if good:
                 writer.write(good)
-        if result.error_count and not skip_invalid:
-            transaction.set_rollback(True)
-            result.purchases = result.customers_created = 0
-            raise ImportRefused(result)
+    if progress is not None:
+        progress("written", result.rows_read)
     return result
 
 

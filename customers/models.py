@@ -22,6 +22,7 @@ from core.dates import site_day
 from core.outbox.models import OutboxMessage, outbox_constraints, outbox_indexes
 from customers.contacts import normalise_email, normalise_handle, normalise_phone
 from customers.dates import add_months, validate_past_moment
+from customers.lead_days import validate_lead_days
 
 NOT_BLANK = ~Q(external_id="")
 
@@ -336,8 +337,6 @@ class ProductCategory(models.Model):
         return self.name
 
     def clean(self) -> None:
-        from customers.reminders import validate_lead_days
-
         if self.reminder_lead_days is not None:
             validate_lead_days(self.reminder_lead_days, field="reminder_lead_days")
 

@@ -14,9 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.utils.translation import gettext as _
 
 from customers.models import ProductCategory, Purchase, Reminder
 
@@ -26,36 +24,6 @@ END_FIELD_BY_KIND: dict[str, str] = {
     Reminder.Kind.SUPPORT: "support_ends_on",
     Reminder.Kind.RENEWAL: "subscription_ends_on",
 }
-# Ten years: a longer lead is a typo, not a business rule.
-MAX_LEAD_DAYS = 3660
-
-
-def validate_lead_days(value: Any, *, field: str) -> None:
-    """Raise ValidationError on `field` unless `value` maps reminder kinds to lists of days."""
-    if not isinstance(value, Mapping):
-        raise ValidationError(
-            {field: _('Give lead times per kind, e.g. {"warranty": [30, 7]}.')}, code="invalid"
-        )
-    for kind, days in value.items():
-        if kind not in END_FIELD_BY_KIND:
-            raise ValidationError(
-                {
-                    field: _("Unknown reminder kind %(kind)s; use warranty, support or renewal.")
-                    % {"kind": kind}
-                },
-                code="invalid_kind",
-            )
-        if not isinstance(days, list) or not all(
-            isinstance(day, int) and not isinstance(day, bool) and 0 <= day <= MAX_LEAD_DAYS
-            for day in days
-        ):
-            raise ValidationError(
-                {
-                    field: _("Lead times for %(kind)s must be whole days from 0 to %(max)s.")
-                    % {"kind": kind, "max": MAX_LEAD_DAYS}
-                },
-                code="invalid_days",
-            )
 
 
 def lead_days_for(kind: str, override: Mapping[str, list[int]] | None = None) -> frozenset[int]:

@@ -43,16 +43,16 @@ class EmailMessageAdmin(admin.ModelAdmin):
         "created_at",
         "direction",
         "kind",
-        "status",
+        "delivery_status",
         "from_address",
         "subject",
         "ticket",
     )
-    list_filter = ("direction", "kind", "status", "mailbox")
+    list_filter = ("direction", "kind", "delivery_status", "mailbox")
     search_fields = ("message_id", "from_address", "subject")
     date_hierarchy = "created_at"
     raw_id_fields = ("ticket", "ticket_message")
-    readonly_fields = ("message_id", "in_reply_to", "references", "imap_uid", "attempts")
+    readonly_fields = ("message_id", "in_reply_to", "references", "imap_uid", "attempts", "sent_at")
 
 
 @admin.register(QuarantinedEmail)

@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.outbox.models import DeliveryStatus, OutboxMessage, outbox_constraints, outbox_indexes
 from tickets.models import Ticket, TicketMessage
 
 
@@ -73,8 +74,13 @@ class Mailbox(models.Model):
         return os.environ.get(self.imap_secret_env, "") if self.imap_secret_env else ""
 
 
-class EmailMessage(models.Model):
-    """One email that came into a mailbox or that the product sent from it."""
+class EmailMessage(OutboxMessage):
+    """One email that came into a mailbox or that the product sent from it.
+
+    An outbound one is a message of the outbox (kind "ticket_reply"): its delivery state,
+    attempts, failure reason (`last_error`) and sending time are the outbox's fields. An inbound
+    one is recorded `skipped` for the outbox: there is nothing to send.
+    """
 
     class Direction(models.TextChoices):
         INBOUND = "in", _("Inbound")
@@ -85,19 +91,11 @@ class EmailMessage(models.Model):
         AUTO_REPLY = "auto_reply", _("Auto-reply")
         BOUNCE = "bounce", _("Delivery failure report")
 
-    class Status(models.TextChoices):
-        RECEIVED = "received", _("Received")
-        QUEUED = "queued", _("Queued")
-        SENT = "sent", _("Sent")
-        FAILED = "failed", _("Failed")
-        BOUNCED = "bounced", _("Bounced")
-
     mailbox = models.ForeignKey(
         Mailbox, verbose_name=_("mailbox"), on_delete=models.PROTECT, related_name="messages"
     )
     direction = models.CharField(_("direction"), max_length=3, choices=Direction.choices)
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.MESSAGE)
-    status = models.CharField(_("delivery state"), max_length=10, choices=Status.choices)
     message_id = models.CharField(_("Message-ID"), max_length=500)
     in_reply_to = models.CharField(_("In-Reply-To"), max_length=500, blank=True)
     references = models.TextField(_("References"), blank=True)
@@ -124,9 +122,9 @@ class EmailMessage(models.Model):
     )
     # The quoted history and signature separated from the new text, shown folded.
     quoted_text = models.TextField(_("quoted history and signature"), blank=True)
-    failure_reason = models.TextField(_("failure reason"), blank=True)
-    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
-    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    # A delivery failure report (DSN) naming this outbound mail came back; the reason is in
+    # `last_error`.
+    bounced_at = models.DateTimeField(_("bounced at"), null=True, blank=True)
     imap_uid = models.BigIntegerField(_("IMAP UID"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
@@ -146,15 +144,55 @@ class EmailMessage(models.Model):
                 condition=Q(direction="out"),
                 name="email_outbound_message_id_unique",
             ),
+            *outbox_constraints("email"),
         ]
         indexes = [
             # Threading: WHERE message_id IN (In-Reply-To, References...).
             models.Index(fields=["message_id"], name="email_message_id_idx"),
-            models.Index(fields=["status", "created_at"], name="email_status_idx"),
+            *outbox_indexes("email"),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_direction_display()} {self.message_id}"
+
+    @property
+    def delivery_badge(self) -> str:
+        """What the ticket page shows of an outbound mail: queued, sent, failed or bounced."""
+        if self.bounced_at is not None:
+            return "bounced"
+        if self.delivery_status == DeliveryStatus.SENT:
+            return "sent"
+        if self.delivery_status in (DeliveryStatus.FAILED, DeliveryStatus.CANCELLED):
+            return "failed"
+        return "queued"
+
+    @property
+    def delivery_badge_label(self) -> str:
+        return str(DELIVERY_BADGE_LABELS[self.delivery_badge])
+
+
+DELIVERY_BADGE_LABELS = {
+    "queued": _("Queued"),
+    "sent": _("Sent"),
+    "failed": _("Failed"),
+    "bounced": _("Bounced"),
+}
+
+
+class OutboundEmailManager(models.Manager["OutboundEmail"]):
+    def get_queryset(self) -> models.QuerySet[OutboundEmail]:
+        return super().get_queryset().filter(direction=EmailMessage.Direction.OUTBOUND)
+
+
+class OutboundEmail(EmailMessage):
+    """The outbox's view of the mail: outbound rows only (inbound ones are never sent)."""
+
+    objects = OutboundEmailManager()  # type: ignore[misc]  # narrower than the parent's
+
+    class Meta:
+        proxy = True
+        verbose_name = _("outbound email")
+        verbose_name_plural = _("outbound emails")
 
 
 class QuarantinedEmail(models.Model):

@@ -1,26 +1,27 @@
 """An operator's public reply on an email ticket, mailed to the customer so the thread holds.
 
-`queue_ticket_reply` records the outbound mail (queued) in the transaction that stored the
-reply; `send_ticket_reply(email_id)` sends one recorded mail and records the outcome. The second
-is the clean send function the product's outbox calls for this kind of message.
+`queue_ticket_reply` records the outbound mail (pending in the outbox) in the transaction that
+stored the reply; the outbox (kind "ticket_reply", registered in EmailChannelConfig.ready) claims
+it, calls `send_ticket_reply` and records the outcome with its one failure policy.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import smtplib
-from dataclasses import dataclass
 from email.utils import make_msgid
 
 from django.conf import settings
 from django.core.mail import EmailMessage as OutgoingMail
-from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.outbox.errors import PermanentDeliveryError, TemporaryDeliveryError
+from core.outbox.models import DeliveryStatus
 from core.outbox.policy import error_text
+from core.outbox.registry import Decision, Hold, OutboxKind, Send
 from customers.models import ContactPoint
-from email_channel.models import EmailMessage, Mailbox
+from email_channel.models import EmailMessage, Mailbox, OutboundEmail
 from email_channel.services import TICKET_TOKEN_RE
 from tickets.models import Ticket, TicketMessage
 
@@ -29,15 +30,7 @@ logger = logging.getLogger(__name__)
 # A References header longer than this many ids keeps the first and the latest (RFC 5322 3.6.4
 # allows trimming; clients thread on the first and the last ones).
 MAX_REFERENCES = 20
-# Attempts after which a temporary SMTP failure counts as failed for good.
-MAX_SEND_ATTEMPTS = 5
-
-
-@dataclass(frozen=True)
-class SendOutcome:
-    status: str  # an EmailMessage.Status value, or "skipped" when there was nothing to send
-    retry: bool = False
-    detail: str = ""
+KIND = "ticket_reply"
 
 
 def ticket_mailbox(ticket: Ticket) -> tuple[Mailbox | None, EmailMessage | None]:
@@ -121,8 +114,8 @@ def queue_ticket_reply(*, message: TicketMessage) -> EmailMessage | None:
     email = EmailMessage.objects.create(
         mailbox=mailbox,
         direction=EmailMessage.Direction.OUTBOUND,
-        status=EmailMessage.Status.QUEUED if recipient else EmailMessage.Status.FAILED,
-        failure_reason="" if recipient else _("The customer has no email address."),
+        delivery_status=DeliveryStatus.PENDING if recipient else DeliveryStatus.FAILED,
+        last_error="" if recipient else _("The customer has no email address."),
         message_id=make_msgid(domain=settings.EMAIL_MESSAGE_ID_DOMAIN).strip("<>"),
         in_reply_to=in_reply_to[:500],
         references=references,
@@ -145,50 +138,50 @@ def _is_permanent(exc: Exception) -> bool:
     return False
 
 
-def send_ticket_reply(email_id: int) -> SendOutcome:
-    """Send one queued reply and record the outcome; a sent or failed one is never sent again.
+def send_ticket_reply(email: EmailMessage, payload: object, now: dt.datetime) -> None:
+    """The outbox's send for a ticket reply: hand the recorded mail to the SMTP server.
 
-    The row stays locked while the mail is handed to the server, so two workers given the same
-    id send it once. Temporary failures count an attempt and ask for a retry.
+    The Message-ID is the one recorded with the row (what threading matches the customer's
+    answer against), so a mail handed over again after a crash threads as the same message.
+    A 5xx answer is permanent (the message fails with the server's reason); a 4xx answer, a
+    dropped connection or a timeout is temporary (the outbox tries again with back-off).
     """
-    with transaction.atomic():
-        email = (
-            EmailMessage.objects.select_for_update(of=("self",))
-            .select_related("mailbox", "ticket_message")
-            .filter(pk=email_id, direction=EmailMessage.Direction.OUTBOUND)
-            .first()
-        )
-        if email is None or email.status != EmailMessage.Status.QUEUED:
-            return SendOutcome("skipped")
-        message = email.ticket_message
-        mail = OutgoingMail(
-            subject=email.subject,
-            body=message.body if message else "",
-            from_email=email.mailbox.address,
-            to=email.to_addresses,
-            cc=email.cc_addresses,
-            headers={
-                "Message-ID": f"<{email.message_id}>",
-                **({"In-Reply-To": email.in_reply_to} if email.in_reply_to else {}),
-                **({"References": email.references} if email.references else {}),
-            },
-        )
-        for attachment in message.attachments.all() if message else []:
-            with attachment.file.open("rb") as handle:
-                mail.attach(attachment.filename, handle.read(), attachment.content_type)
-        email.attempts += 1
-        try:
-            mail.send()
-        except (smtplib.SMTPException, OSError) as exc:
-            email.failure_reason = error_text(exc)
-            retry = not _is_permanent(exc) and email.attempts < MAX_SEND_ATTEMPTS
-            if not retry:
-                email.status = EmailMessage.Status.FAILED
-            email.save(update_fields=["attempts", "failure_reason", "status"])
-            logger.warning("reply mail %s not sent: %s", email.message_id, exc)
-            return SendOutcome(email.status, retry=retry, detail=email.failure_reason)
-        email.status = EmailMessage.Status.SENT
-        email.sent_at = timezone.now()
-        email.failure_reason = ""
-        email.save(update_fields=["attempts", "failure_reason", "status", "sent_at"])
-        return SendOutcome(email.status)
+    message = email.ticket_message
+    mail = OutgoingMail(
+        subject=email.subject,
+        body=message.body if message else "",
+        from_email=email.mailbox.address,
+        to=email.to_addresses,
+        cc=email.cc_addresses,
+        headers={
+            "Message-ID": f"<{email.message_id}>",
+            **({"In-Reply-To": email.in_reply_to} if email.in_reply_to else {}),
+            **({"References": email.references} if email.references else {}),
+        },
+    )
+    for attachment in message.attachments.all() if message else []:
+        with attachment.file.open("rb") as handle:
+            mail.attach(attachment.filename, handle.read(), attachment.content_type)
+    try:
+        mail.send()
+    except (smtplib.SMTPException, OSError) as exc:
+        logger.warning("reply mail %s not sent: %s", email.message_id, exc)
+        if _is_permanent(exc):
+            raise PermanentDeliveryError(error_text(exc)) from exc
+        raise TemporaryDeliveryError(error_text(exc)) from exc
+    return None
+
+
+def prepare_ticket_reply(email: EmailMessage, now: dt.datetime) -> Decision:
+    if not email.to_addresses:
+        return Hold(DeliveryStatus.FAILED, _("The customer has no email address."))
+    return Send()
+
+
+TICKET_REPLIES = OutboxKind(
+    name=KIND,
+    model=OutboundEmail,
+    prepare=prepare_ticket_reply,
+    send=send_ticket_reply,
+    select_related=("mailbox", "ticket_message"),
+)

@@ -6,10 +6,10 @@ from typing import Any
 
 from anymail.signals import inbound
 
+from core.outbox.tasks import deliver_task
 from core.queue import enqueue_on_commit
 from email_channel.inbound import ingest_inbound_event
-from email_channel.outbound import queue_ticket_reply
-from email_channel.tasks import send_ticket_reply_task
+from email_channel.outbound import KIND, queue_ticket_reply
 from tickets.models import TicketMessage
 from tickets.signals import ticket_message_added
 
@@ -17,9 +17,9 @@ from tickets.signals import ticket_message_added
 def reply_by_email(sender: Any, *, message: TicketMessage, **kwargs: Any) -> None:
     """An operator's public reply on an email ticket is mailed to the customer after commit."""
     email = queue_ticket_reply(message=message)
-    if email is not None and email.status == email.Status.QUEUED:
-        # A broker that is down leaves it queued; the "mail" job enqueues it again.
-        enqueue_on_commit(send_ticket_reply_task, email_id=email.pk)
+    if email is not None and email.is_open:
+        # A broker that is down leaves it pending; the outbox's sweep hands it out later.
+        enqueue_on_commit(deliver_task, kind=KIND, pk=email.pk)
 
 
 def connect() -> None:

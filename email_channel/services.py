@@ -141,7 +141,7 @@ def _store(parsed: ParsedEmail, *, mailbox: Mailbox, imap_uid: int | None) -> In
     record = EmailMessage.objects.create(
         mailbox=mailbox,
         direction=EmailMessage.Direction.INBOUND,
-        status=EmailMessage.Status.RECEIVED,
+        delivery_status=EmailMessage.DeliveryStatus.SKIPPED,  # inbound: nothing to send
         message_id=parsed.message_id[:500],
         in_reply_to=" ".join(f"<{m}>" for m in parsed.in_reply_to)[:500],
         references=" ".join(f"<{m}>" for m in parsed.references),
@@ -288,8 +288,8 @@ def _apply_bounce(parsed: ParsedEmail) -> None:
         EmailMessage.objects.filter(
             direction=EmailMessage.Direction.OUTBOUND, message_id__in=parsed.bounced_message_ids
         ).update(
-            status=EmailMessage.Status.BOUNCED,
-            failure_reason=(parsed.bounce_reason or _("The recipient's server refused it."))[:2000],
+            bounced_at=now,
+            last_error=(parsed.bounce_reason or _("The recipient's server refused it."))[:2000],
         )
 
 

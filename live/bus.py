@@ -27,6 +27,8 @@ import redis
 import redis.asyncio as aioredis
 from django.conf import settings
 
+from core.cache import breaker_for
+
 logger = logging.getLogger(__name__)
 
 CHANNEL = "crm:live"
@@ -112,14 +114,23 @@ def publish(
     )
     url = _redis_url()
     if url:
+        # A live update is a courtesy: the page still shows the truth on the next load. A dead
+        # or hung Redis costs one bounded timeout, then is left alone for a while (core/cache.py).
+        breaker = breaker_for(url, settings.REDIS_RETRY_SECONDS)
+        if breaker.is_open():
+            return message
         client = _sync_clients.get(url)
         if client is None:
-            client = _sync_clients[url] = redis.Redis.from_url(url)
+            client = _sync_clients[url] = redis.Redis.from_url(
+                url,
+                socket_connect_timeout=settings.REDIS_CONNECT_TIMEOUT_SECONDS,
+                socket_timeout=settings.REDIS_SOCKET_TIMEOUT_SECONDS,
+            )
         try:
             client.publish(CHANNEL, message.to_json())
-        except redis.RedisError:
-            # A live update is a courtesy: the page still shows the truth on the next load.
-            logger.exception("live: could not publish %s", event)
+        except (redis.RedisError, OSError) as exc:
+            breaker.trip(exc)
+            logger.warning("live: could not publish %s: %s", event, exc)
     else:
         hub.dispatch(message)
     return message

@@ -6,11 +6,14 @@ import pytest
 from django.db import connection
 from pytest_django.fixtures import Settings
 
+from core.cache import reset_breakers
+
 pytest_plugins = [
     "tests.personas",
     "tests.card_fixtures",
     "tests.api_fixtures",
     "tests.admin_fixtures",
+    "tests.faults_fixtures",
 ]
 
 
@@ -19,6 +22,12 @@ def _skip_postgres_only(request: pytest.FixtureRequest) -> None:
     """Tests marked `postgres` run only when the suite runs on PostgreSQL (as CI does)."""
     if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL")
+
+
+@pytest.fixture(autouse=True)
+def _services_tried_again() -> None:
+    """A Redis or broker failure one test caused is not remembered by the next (core/cache.py)."""
+    reset_breakers()
 
 
 @pytest.fixture(autouse=True)

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.validators import validate_time_zone
 from customers.models import Channel, Customer, Interaction, Purchase
+from tickets.business_hours import BusinessCalendar
 
 
 class Priority(models.TextChoices):
@@ -101,8 +102,6 @@ class SLAPolicy(models.Model):
 
     def clean(self) -> None:
         if self.business_hours:
-            from tickets.sla import BusinessCalendar  # the calendar reads this model
-
             try:
                 BusinessCalendar.parse(self.business_hours, self.time_zone or settings.TIME_ZONE)
             except ValidationError as exc:

@@ -8,6 +8,7 @@ With DEBUG on, Django shows its technical pages instead, as usual.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
@@ -16,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views import defaults
 
 from core.api.exceptions import error_body
+from core.unavailable import is_database_unavailable, unavailable_response
 
 API_PREFIX = "/api/"
 
@@ -49,6 +51,9 @@ def page_not_found(request: HttpRequest, exception: Exception, **kwargs: Any) ->
 
 
 def server_error(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+    # Called while the exception is being handled: a database that is away is a 503.
+    if is_database_unavailable(sys.exc_info()[1]):
+        return unavailable_response(request)
     if not _is_api(request):
         return defaults.server_error(request, **kwargs)
     return _json(_("A server error occurred; it has been logged."), "server_error", 500)

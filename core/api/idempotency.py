@@ -10,17 +10,23 @@ A request holds its key for settings.API_IDEMPOTENCY_LEASE_SECONDS. A worker kil
 never stores its answer nor frees the key: once the lease ran out, a retry takes the key over
 (one compare-and-set UPDATE, so that of two retries only one wins) and runs the request again.
 Whatever the first request wrote is gone with its transaction: the worker died before COMMIT.
+
+On PostgreSQL the key also records the database session (backend process) of the request that
+holds it. A request that failed because the database went away cannot delete its key; a retry
+that finds the holder's session gone (a restart ended it, or its worker died) takes the key over
+at once instead of waiting for the lease.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, transaction
+from django.db import Error, IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -30,6 +36,8 @@ from rest_framework.response import Response
 
 from core.api.exceptions import Conflict, UnprocessableEntity
 from core.api.models import IdempotencyKey
+
+logger = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
@@ -85,6 +93,7 @@ def claim_key(*, request: Request, key: str, now: dt.datetime) -> IdempotencyKey
                     created_at=now,
                     expires_at=now + ttl,
                     leased_until=now + lease,
+                    holder_backend_pid=_backend_pid(),
                 )
         except IntegrityError:
             existing = IdempotencyKey.objects.filter(user=user, key=key).first()
@@ -116,15 +125,45 @@ def _in_flight() -> Conflict:
     )
 
 
+def _backend_pid() -> int | None:
+    """This request's PostgreSQL backend process id (known to the client: no round trip)."""
+    if connection.vendor != "postgresql":
+        return None
+    connection.ensure_connection()
+    return int(connection.connection.info.backend_pid)
+
+
+def _holder_is_gone(record: IdempotencyKey) -> bool:
+    """Whether the database session that claimed the key has ended (PostgreSQL only).
+
+    A session of that pid started after the lease ran out is another one that reused the pid;
+    one that started before is taken for the holder, which errs on the safe side (409).
+    """
+    if record.holder_backend_pid is None or connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM pg_stat_activity WHERE pid = %s AND backend_start <= %s",
+            [record.holder_backend_pid, record.leased_until or record.expires_at],
+        )
+        return cursor.fetchone() is None
+
+
 def take_over_abandoned_key(*, record: IdempotencyKey, now: dt.datetime) -> bool:
-    """Take the key of an in-flight request whose lease ran out; False if its lease still runs
-    or another retry took it first. On success `record` holds the new lease."""
+    """Take the key of an in-flight request whose lease ran out or whose database session
+    ended; False if it still runs or another retry took it first. On success `record` holds
+    the new lease."""
     leased_until = record.leased_until
-    if leased_until is not None and leased_until > now:
+    if leased_until is not None and leased_until > now and not _holder_is_gone(record):
         return False
     ttl = dt.timedelta(seconds=settings.API_IDEMPOTENCY_TTL_SECONDS)
     lease = dt.timedelta(seconds=settings.API_IDEMPOTENCY_LEASE_SECONDS)
-    fields = {"created_at": now, "expires_at": now + ttl, "leased_until": now + lease}
+    fields = {
+        "created_at": now,
+        "expires_at": now + ttl,
+        "leased_until": now + lease,
+        "holder_backend_pid": _backend_pid(),
+    }
     taken = IdempotencyKey.objects.filter(
         pk=record.pk, response_status__isnull=True, leased_until=leased_until
     ).update(**fields)
@@ -140,6 +179,13 @@ def _still_ours(record: IdempotencyKey) -> QuerySet[IdempotencyKey]:
     return IdempotencyKey.objects.filter(
         pk=record.pk, response_status__isnull=True, leased_until=record.leased_until
     )
+
+
+def _release(record: IdempotencyKey) -> None:
+    try:
+        _still_ours(record).delete()
+    except Error:  # the database is away: the retry takes the key over
+        logger.warning("Idempotency-Key %s not released now: the database is away", record.key)
 
 
 class IdempotentPostMixin:
@@ -165,10 +211,12 @@ class IdempotentPostMixin:
         try:
             return super().handle_exception(exc)  # type: ignore[misc]
         except BaseException:
-            # An unhandled error (a 500): free the key, so that the client's retry runs again.
+            # An unhandled error (a 500 or 503): free the key, so that the client's retry runs
+            # again. With the database away the key cannot be deleted now: its holder's session
+            # is gone, and the retry takes it over (`_holder_is_gone`).
             pending, self._idempotency_record = self._idempotency_record, None
             if pending is not None:
-                _still_ours(pending).delete()
+                _release(pending)
             raise
 
     def finalize_response(

@@ -33,6 +33,11 @@ class IdempotencyKey(models.Model):
     created_at = models.DateTimeField(_("created at"))
     expires_at = models.DateTimeField(_("expires at"))
     leased_until = models.DateTimeField(_("leased until"), null=True, blank=True)
+    # The PostgreSQL backend process of the request holding the key: once that session is gone
+    # (the worker died, the database restarted), a retry takes the key over before the lease ends.
+    holder_backend_pid = models.PositiveIntegerField(
+        _("holder's database session"), null=True, blank=True
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -59,7 +59,7 @@ def sms_reminder(*, with_email: bool = False) -> Reminder:
 
 
 def test_every_kind_is_registered() -> None:
-    assert {"reminder", "survey_invitation", "webhook"} <= set(KINDS)
+    assert {"reminder", "survey_invitation", "webhook", "ticket_reply"} <= set(KINDS)
 
 
 def test_back_off_doubles_up_to_the_cap_and_spans_hours_by_default(settings) -> None:

@@ -30,7 +30,9 @@ def test_the_health_check_answers_ok_in_one_query(
         response = client.get("/healthz")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    assert response.json()["status"] == "ok"
+    assert response.json()["database"] == "ok"
+    assert response.json().get("cache", "ok") == "ok"
     assert "no-cache" in response["Cache-Control"]
 
 
@@ -50,4 +52,26 @@ def test_an_unreachable_database_makes_the_health_check_fail(
     response = client.get("/healthz")
 
     assert response.status_code == 503
-    assert response.json() == {"status": "error", "database": "connection refused"}
+    # Said apart from the cache, and without the error's text (an anonymous caller).
+    assert response.json()["status"] == "error"
+    assert response.json()["database"] == "unavailable"
+    assert "refused" not in response.content.decode()
+
+
+def test_an_unreachable_redis_degrades_the_health_check_without_details(
+    client: Client, settings: Any
+) -> None:
+    # Nothing listens on port 9 of the loopback: the connection is refused at once.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "core.cache.FailSoftRedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "degraded", "database": "ok", "cache": "unavailable"}
+    assert "127.0.0.1" not in response.content.decode()

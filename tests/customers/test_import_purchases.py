@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from customers.imports import ImportRefused, import_purchases
@@ -102,3 +104,69 @@ def test_thousands_of_rows_import_in_batches() -> None:
     result = import_purchases(stream=_csv(*lines), batch_size=1000)
     assert result.purchases == 5000 and result.customers_created == 700
     assert Purchase.objects.count() == 5000
+
+
+def test_importing_the_same_file_again_adds_no_purchase(tmp_path: Path) -> None:
+    csv = tmp_path / "shop.csv"
+    # Two identical lines are two purchases (the customer bought the same thing twice).
+    csv.write_text(
+        "customer_external_id,date,amount\nC-1,2025-03-10,100.00\nC-1,2025-03-10,100.00\n"
+        "C-2,2025-03-11,50.00\n"
+    )
+
+    call_command("import_purchases", str(csv), stdout=io.StringIO(), stderr=io.StringIO())
+    out = io.StringIO()
+    call_command("import_purchases", str(csv), stdout=out, stderr=io.StringIO())
+
+    assert Purchase.objects.count() == 3
+    assert "Imported 0 purchases" in out.getvalue()
+    assert "3 already imported" in out.getvalue()
+
+
+def test_a_line_id_column_is_the_purchase_key_across_files() -> None:
+    first = _csv("customer_external_id,date,amount,external_id", "C-1,2025-03-10,100.00,O-1")
+    again = _csv(
+        "customer_external_id,date,amount,external_id",
+        "C-1,2025-03-10,100.00,O-1",
+        "C-1,2025-03-12,70.00,O-2",
+    )
+
+    import_purchases(stream=first)
+    result = import_purchases(stream=again)
+
+    assert (result.purchases, result.already_imported) == (1, 1)
+    assert sorted(Purchase.objects.values_list("external_id", flat=True)) == ["O-1", "O-2"]
+
+
+def test_a_bad_last_line_is_found_before_anything_is_written() -> None:
+    ProductFactory.create(sku="PHONE-1")
+    lines = [f"C-{n},2025-03-10,100.00,PHONE-1" for n in range(500)]
+    stream = _csv("customer_external_id,date,amount,sku", *lines, "C-X,not a date,1,")
+
+    with CaptureQueriesContext(connection) as queries, pytest.raises(ImportRefused):
+        import_purchases(stream=stream, batch_size=100)
+
+    assert not [q for q in queries if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE"))]
+    assert Customer.objects.count() == 0
+
+
+def test_progress_is_told_for_each_pass_and_standard_input_works(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rows = "".join(f"C-{n % 7},2025-03-10,1.00\n" for n in range(25))
+    monkeypatch.setattr("sys.stdin", io.StringIO("customer_external_id,date,amount\n" + rows))
+    monkeypatch.setattr("customers.imports.PROGRESS_EVERY", 10)
+    err = io.StringIO()
+
+    call_command("import_purchases", "-", stdout=io.StringIO(), stderr=err)
+
+    told = [line.split(" (")[0] for line in err.getvalue().splitlines()]
+    assert told == [
+        "checked 10 rows",
+        "checked 20 rows",
+        "checked 25 rows",
+        "written 10 rows",
+        "written 20 rows",
+        "written 25 rows",
+    ]
+    assert Purchase.objects.count() == 25

@@ -147,3 +147,10 @@ def test_the_selection_runs_in_a_bounded_number_of_queries(
     with django_assert_max_num_queries(12):
         result = create_due_reminders(on=DAY)
     assert result.created == 5
+
+
+def test_the_lead_time_check_knows_every_reminder_kind_that_counts_down() -> None:
+    from customers.lead_days import LEAD_DAY_KINDS
+    from customers.reminders import END_FIELD_BY_KIND
+
+    assert set(END_FIELD_BY_KIND) == LEAD_DAY_KINDS

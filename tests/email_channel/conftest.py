@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from imapclient import IMAPClient
 from pytest_django.fixtures import Settings
 
@@ -66,7 +67,7 @@ def answered_ticket(mailbox: Mailbox, *, address: str, subject: str = "Printer")
     # The reply was recorded for sending (tests/email_channel/test_outbound.py sends it); here
     # it stands for one the SMTP server took, under the id the corpus answers point at.
     sent = EmailMessage.objects.filter(ticket_message=reply)
-    assert sent.update(message_id=OUR_REPLY_ID, status=EmailMessage.Status.SENT) == 1
+    assert sent.update(message_id=OUR_REPLY_ID, delivery_status="sent", sent_at=timezone.now()) == 1
     return ticket
 
 

@@ -186,8 +186,8 @@ def test_dsn_bounce_marks_the_contact_and_the_sent_reply(mailbox: Mailbox) -> No
     contact = ContactPoint.objects.get(normalised_value="gone@romashka.ru")
     assert contact.bouncing_since is not None
     sent = EmailMessage.objects.get(message_id=OUR_REPLY_ID)
-    assert sent.status == EmailMessage.Status.BOUNCED
-    assert "550 5.1.1 User unknown" in sent.failure_reason
+    assert sent.bounced_at is not None and sent.delivery_badge == "bounced"
+    assert "550 5.1.1 User unknown" in sent.last_error
     assert Ticket.objects.count() == 1
     assert ticket.messages.count() == 2
 

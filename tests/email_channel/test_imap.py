@@ -212,36 +212,39 @@ def test_round_trip_reply_by_smtp_answer_by_imap_same_ticket(
 
 
 @pytest.mark.django_db
-def test_the_mail_job_polls_and_requeues_lost_replies(
+def test_the_mail_job_polls_and_the_outbox_sweep_finds_lost_replies(
     imap_mailbox: Mailbox, dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import datetime as dt
 
     from django.utils import timezone
 
+    from core.outbox import tasks
     from crm.jobs import run_job
-    from email_channel import tasks
 
     dovecot.append(imap_mailbox.imap_user, new_request(1))
     poll_mailbox_result = run_job("mail")
     ticket = Ticket.objects.get()
-    lost = EmailMessage.objects.create(
+    # A reply recorded for sending whose task never reached the broker.
+    EmailMessage.objects.create(
         mailbox=imap_mailbox,
         direction=EmailMessage.Direction.OUTBOUND,
-        status=EmailMessage.Status.QUEUED,
         message_id="lost-1@example.com",
+        to_addresses=["ivan@example.com"],
         ticket=ticket,
         created_at=timezone.now() - dt.timedelta(hours=1),
     )
-    sent: list[int] = []
-    monkeypatch.setattr(
-        tasks.send_ticket_reply_task,
-        "apply_async",
-        lambda kwargs, retry: sent.append(kwargs["email_id"]),
-    )
+    enqueued: list[str] = []
+
+    def record(task: object, **kwargs: str) -> bool:
+        enqueued.append(kwargs["kind"])
+        return True
+
+    monkeypatch.setattr(tasks, "enqueue", record)
 
     summary = run_job("mail")
+    tasks.sweep()
 
     assert poll_mailbox_result["fetched"] == 1
-    assert summary == {"mailboxes": 1, "fetched": 0, "replies_enqueued": 1}
-    assert sent == [lost.pk]
+    assert summary == {"mailboxes": 1, "fetched": 0}
+    assert enqueued.count("ticket_reply") == 1

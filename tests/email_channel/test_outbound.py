@@ -3,14 +3,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import User
+from core.outbox.engine import (
+    Outcome,
+    claim_due,
+    deliver,
+    deliver_claimed,
+    recover_expired_claims,
+)
 from customers.models import Channel
 from email_channel.models import EmailMessage, Mailbox
-from email_channel.outbound import send_ticket_reply
+from email_channel.outbound import KIND
 from email_channel.services import ingest_email
 from tests.delivery_fixtures import eager_celery  # noqa: F401 - fixture
 from tests.email_channel.conftest import SmtpSink, corpus, ticket_of
@@ -42,7 +52,7 @@ def test_reply_on_the_ticket_page_is_mailed_with_thread_headers(
     assert sent["Message-ID"].endswith("@example.com>")
     assert sent.get_content().strip() == "Счёт отправлен повторно."
     record = EmailMessage.objects.get(direction=EmailMessage.Direction.OUTBOUND)
-    assert record.status == EmailMessage.Status.SENT
+    assert record.delivery_status == "sent" and record.sent_at is not None
     assert f"<{record.message_id}>" == sent["Message-ID"]
     assert record.attempts == 1
     page = client.get(reverse("tickets:detail", args=[ticket.pk])).content.decode()
@@ -99,9 +109,13 @@ def test_refused_recipient_is_failed_with_the_reason(
     add_message(ticket=ticket, body="Hello", author_kind="operator", author_user=operator)
 
     record = EmailMessage.objects.get(direction=EmailMessage.Direction.OUTBOUND)
-    assert record.status == EmailMessage.Status.FAILED
-    assert "No such user here" in record.failure_reason
+    assert (record.delivery_status, record.attempts) == ("failed", 1)
+    assert "No such user here" in record.last_error
     assert smtp_sink.messages == []
+    client = Client()
+    client.force_login(operator)
+    page = client.get(reverse("tickets:detail", args=[ticket.pk])).content.decode()
+    assert 'class="badge delivery-failed bad"' in page and "No such user here" in page
 
 
 def test_temporary_failure_stays_queued_and_is_sent_once_later(
@@ -111,17 +125,19 @@ def test_temporary_failure_stays_queued_and_is_sent_once_later(
     smtp_sink.refuse_with = "451 4.3.0 Try again later"
     add_message(ticket=ticket, body="Hello", author_kind="operator", author_user=operator)
     record = EmailMessage.objects.get(direction=EmailMessage.Direction.OUTBOUND)
-    record.refresh_from_db()
-    assert (record.status, record.attempts) == (EmailMessage.Status.QUEUED, 1)
-    assert "Try again later" in record.failure_reason
+    assert (record.delivery_status, record.attempts) == ("pending", 1)
+    assert "Try again later" in record.last_error
+    assert record.next_attempt_at is not None  # backed off, not retried at once
+    assert deliver(KIND, record.pk).status == "deferred"
 
     smtp_sink.refuse_with = ""
-    assert send_ticket_reply(record.pk).status == EmailMessage.Status.SENT
-    assert send_ticket_reply(record.pk).status == "skipped"  # never twice
+    later = record.next_attempt_at + dt.timedelta(seconds=1)
+    assert deliver(KIND, record.pk, now=later).status == "sent"
+    assert deliver(KIND, record.pk, now=later).status == "not_claimed"  # never twice
 
     assert len(smtp_sink.messages) == 1
     record.refresh_from_db()
-    assert (record.status, record.attempts, record.failure_reason) == ("sent", 2, "")
+    assert (record.delivery_status, record.attempts) == ("sent", 2)
 
 
 def test_unreachable_server_is_a_temporary_failure(
@@ -140,8 +156,8 @@ def test_unreachable_server_is_a_temporary_failure(
     message = add_message(ticket=ticket, body="Hi", author_kind="operator", author_user=operator)
 
     record = EmailMessage.objects.get(ticket_message=message)
-    assert record.status == EmailMessage.Status.QUEUED
-    assert record.attempts == 1
+    assert (record.delivery_status, record.attempts) == ("pending", 1)
+    assert record.last_error and record.next_attempt_at is not None
 
 
 def test_customer_answer_to_our_reply_threads_back(
@@ -161,3 +177,98 @@ def test_customer_answer_to_our_reply_threads_back(
 
     assert result.ticket_id == ticket.pk
     assert TicketMessage.objects.filter(ticket=ticket).last().body == "Thank you!"  # type: ignore[union-attr]
+
+
+# The outbox's rules for this kind (tests/core/test_outbox.py has them for the other kinds).
+
+
+def queued_reply(mailbox: Mailbox, operator: User, smtp_sink: SmtpSink) -> EmailMessage:
+    """A reply recorded for sending whose task has not run yet (the server refused it once,
+    then the refusal is lifted and the back-off wiped, so the row is pending and due now)."""
+    ticket = ticket_of(ingest_email(corpus("koi8r_new.eml"), mailbox=mailbox))
+    smtp_sink.refuse_with = "451 4.3.0 Try again later"
+    add_message(ticket=ticket, body="Hello", author_kind="operator", author_user=operator)
+    smtp_sink.refuse_with = ""
+    record = EmailMessage.objects.get(direction=EmailMessage.Direction.OUTBOUND)
+    EmailMessage.objects.filter(pk=record.pk).update(attempts=0, next_attempt_at=None)
+    return record
+
+
+def test_ticket_replies_are_an_outbox_kind_over_outbound_mail_only(
+    mailbox: Mailbox, operator: User, smtp_sink: SmtpSink
+) -> None:
+    from core.outbox.registry import KINDS
+
+    record = queued_reply(mailbox, operator, smtp_sink)
+
+    assert KINDS[KIND].rows().count() == 1  # the inbound mail is not the outbox's
+    assert EmailMessage.objects.get(direction="in").delivery_status == "skipped"
+    assert claim_due(KIND, limit=10).ids == (record.pk,)
+
+
+def test_a_claimed_reply_is_not_sent_again_by_another_worker(
+    mailbox: Mailbox, operator: User, smtp_sink: SmtpSink
+) -> None:
+    record = queued_reply(mailbox, operator, smtp_sink)
+    claim = claim_due(KIND, limit=10)
+
+    assert deliver(KIND, record.pk).status == Outcome.NOT_CLAIMED  # the task, racing the batch
+    assert smtp_sink.messages == []
+    assert [o.status for o in deliver_claimed(claim)] == [Outcome.SENT]
+    assert claim_due(KIND, limit=10).ids == ()
+    assert deliver(KIND, record.pk).status == Outcome.NOT_CLAIMED
+
+    assert len(smtp_sink.messages) == 1
+    record.refresh_from_db()
+    assert (record.delivery_status, record.attempts, record.claim_token) == ("sent", 1, None)
+
+
+def test_a_dead_workers_reply_goes_once_with_the_same_message_id(
+    mailbox: Mailbox, operator: User, smtp_sink: SmtpSink, settings: object
+) -> None:
+    record = queued_reply(mailbox, operator, smtp_sink)
+    now = timezone.now()
+    dead = claim_due(KIND, limit=10, now=now)
+    later = now + dt.timedelta(seconds=settings.OUTBOX_CLAIM_LEASE_SECONDS + 1)  # type: ignore[attr-defined]
+
+    assert recover_expired_claims(KIND, now=later) == 1
+    assert [o.status for o in deliver_claimed(claim_due(KIND, limit=10, now=later), now=later)] == [
+        Outcome.SENT
+    ]
+    assert [o.status for o in deliver_claimed(dead, now=later)] == [Outcome.NOT_CLAIMED]
+
+    assert len(smtp_sink.messages) == 1
+    assert smtp_sink.parsed()["Message-ID"] == f"<{record.message_id}>"
+
+
+def test_a_4xx_is_retried_until_the_last_attempt_then_failed_with_the_reason(
+    mailbox: Mailbox, operator: User, smtp_sink: SmtpSink, settings: object
+) -> None:
+    settings.OUTBOX_MAX_ATTEMPTS = 3  # type: ignore[attr-defined]
+    record = queued_reply(mailbox, operator, smtp_sink)
+    smtp_sink.refuse_with = "452 4.2.2 Mailbox full"
+    now = timezone.now()
+
+    outcomes = []
+    for _ in range(3):
+        outcome = deliver(KIND, record.pk, now=now)
+        outcomes.append(outcome.status)
+        now = (outcome.retry_at or now) + dt.timedelta(seconds=1)
+
+    assert outcomes == [Outcome.RETRY, Outcome.RETRY, Outcome.FAILED]
+    record.refresh_from_db()
+    assert (record.delivery_status, record.attempts) == ("failed", 3)
+    assert "Mailbox full" in record.last_error and record.delivery_badge == "failed"
+    assert smtp_sink.messages == []
+
+
+def test_a_reply_with_no_address_is_failed_without_an_attempt(
+    mailbox: Mailbox, operator: User, smtp_sink: SmtpSink
+) -> None:
+    record = queued_reply(mailbox, operator, smtp_sink)
+    EmailMessage.objects.filter(pk=record.pk).update(to_addresses=[])
+
+    assert deliver(KIND, record.pk).status == Outcome.FAILED
+    record.refresh_from_db()
+    assert (record.delivery_status, record.attempts) == ("failed", 0)
+    assert record.last_error == "The customer has no email address."
