@@ -28,12 +28,13 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from core.admin_base import ReadOnlyTabularInline
+from core.admin_base import ComputedAdmin, ReadOnlyTabularInline
 from customers.contacts import format_phone_for_display, normalise_email, normalise_phone
 from customers.duplicates import likely_duplicates
 from customers.merge import merge_customers
 from customers.models import (
     ContactPoint,
+    CoPurchaseState,
     Customer,
     CustomerAlias,
     DataExportRecord,
@@ -42,6 +43,7 @@ from customers.models import (
     Offer,
     Product,
     ProductCategory,
+    ProductCoPurchase,
     Purchase,
     Reminder,
     Tag,
@@ -824,3 +826,22 @@ class DataExportRecordAdmin(admin.ModelAdmin):
         self, request: HttpRequest, obj: DataExportRecord | None = None
     ) -> bool:
         return False
+
+
+@admin.register(ProductCoPurchase)
+class ProductCoPurchaseAdmin(ComputedAdmin):
+    """How many customers bought both products (the card's "also bought"): kept by every
+    purchase write and the `co_purchases` job (customers/co_purchases.py)."""
+
+    list_display = ("product", "other_product", "customers")
+    list_select_related = ("product", "other_product")
+    search_fields = ("product__name", "product__sku")
+    ordering = ("product_id", "-customers", "other_product_id")
+    show_full_result_count = False
+
+
+@admin.register(CoPurchaseState)
+class CoPurchaseStateAdmin(ComputedAdmin):
+    """Whether the co-purchase counts wait for a rebuild, and when they were last rebuilt."""
+
+    list_display = ("stale_since", "rebuilt_at")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
+from core.admin_base import ComputedAdmin
 from metrics.models import (
     CLVModelFit,
     FactRollup,
@@ -47,19 +48,6 @@ class MetricSnapshotAdmin(admin.ModelAdmin):
     def has_delete_permission(
         self, request: HttpRequest, obj: MetricSnapshot | None = None
     ) -> bool:
-        return False
-
-
-class ComputedAdmin(admin.ModelAdmin):
-    """Rows a job computes: shown, never typed in or deleted by hand."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
 

@@ -20,12 +20,13 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts.models import User
-from core.admin_base import ReadOnlyTabularInline
+from core.admin_base import ComputedAdmin, ReadOnlyTabularInline
 from tickets.models import (
     ACTIVE_STATUSES,
     SLAPolicy,
     Status,
     Ticket,
+    TicketAttachment,
     TicketContact,
     TicketEvent,
     TicketMessage,
@@ -473,3 +474,17 @@ class SLAPolicyAdmin(admin.ModelAdmin):
     list_filter = ("priority", "is_active")
     search_fields = ("name",)
     ordering = ("priority", "name")
+
+
+@admin.register(TicketAttachment)
+class TicketAttachmentAdmin(ComputedAdmin):
+    """Files that came with a message or were added to a reply: listed here, opened from the
+    ticket page (which checks who may see the ticket); the stored file's address is not shown."""
+
+    list_display = ("created_at", "filename", "content_type", "size", "is_inline", "message")
+    list_select_related = ("message",)
+    list_filter = ("is_inline", "content_type")
+    search_fields = ("filename", "message__ticket__id__exact")
+    ordering = ("-created_at", "-id")
+    exclude = ("file",)
+    show_full_result_count = False

@@ -499,15 +499,16 @@ class BatchRows:
             )
         messages = self.rows[MESSAGE]
         messages.append((self.next_id(TicketMessage), ticket_id, TicketMessage.Author.CUSTOMER,
-                         None, subject, False, channel, created))  # fmt: skip
+                         None, subject, False, channel, created, ""))  # fmt: skip
         if first_response_at:
             reply = rng.choice(words.OPERATOR_REPLIES)[russian]
             messages.append((self.next_id(TicketMessage), ticket_id, TicketMessage.Author.OPERATOR,
-                             operator_id, reply, False, channel, first_response_at))  # fmt: skip
+                             operator_id, reply, False, channel, first_response_at,
+                             ""))  # fmt: skip
         if resolved_at:
             note = rng.choice(words.RESOLUTION_NOTES)[russian]
             messages.append((self.next_id(TicketMessage), ticket_id, TicketMessage.Author.OPERATOR,
-                             operator_id, note, False, channel, resolved_at))  # fmt: skip
+                             operator_id, note, False, channel, resolved_at, ""))  # fmt: skip
         for from_value, to_value, at in events:
             kind = TicketEvent.Kind.STATUS if from_value else TicketEvent.Kind.CREATED
             self.rows[EVENT].append(

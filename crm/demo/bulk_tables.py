@@ -66,7 +66,7 @@ TICKET_CONTACT = Columns(TicketContact, ("id", "ticket_id", "interaction_id", "c
 MESSAGE = Columns(
     TicketMessage,
     ("id", "ticket_id", "author_kind", "author_user_id", "body", "is_internal", "channel",
-     "created_at"),
+     "created_at", "sentiment"),
 )  # fmt: skip
 EVENT = Columns(
     TicketEvent, ("id", "ticket_id", "kind", "actor_id", "from_value", "to_value", "created_at")

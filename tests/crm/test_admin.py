@@ -187,6 +187,24 @@ ROW_BUILDERS: dict[type[Model], Callable[[int], object]] = {
     PurchaseDayRollup: lambda i: PurchaseDayRollup.objects.create(
         day=timezone.localdate() - dt.timedelta(days=i + 2), lag=1, customers=i + 1
     ),
+    apps.get_model("customers", "ProductCoPurchase"): lambda i: apps.get_model(
+        "customers", "ProductCoPurchase"
+    ).objects.create(
+        product=ProductFactory.create(), other_product=ProductFactory.create(), customers=i + 1
+    ),
+    apps.get_model("customers", "CoPurchaseState"): lambda i: apps.get_model(
+        "customers", "CoPurchaseState"
+    ).objects.create(),
+    apps.get_model("tickets", "TicketAttachment"): lambda i: apps.get_model(
+        "tickets", "TicketAttachment"
+    ).objects.create(
+        # A name in the storage, not a file: the admin never opens it.
+        message=TicketMessageFactory.create(),
+        file=f"attachments/test/{i}.txt",
+        filename=f"{i}.txt",
+        content_type="text/plain",
+        size=1,
+    ),
 }
 ALL_MODELS = list(ROW_BUILDERS)
 # History and computed figures are only read in the admin.
@@ -201,6 +219,9 @@ READ_ONLY_MODELS = {
     PurchaseDay,
     PurchaseDaysBuild,
     PurchaseDayRollup,
+    apps.get_model("customers", "ProductCoPurchase"),
+    apps.get_model("customers", "CoPurchaseState"),
+    apps.get_model("tickets", "TicketAttachment"),
 }
 
 
