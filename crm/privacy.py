@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from auditlog.context import disable_auditlog
@@ -17,6 +18,7 @@ from auditlog.models import LogEntry as AuditLogEntry
 from django.apps import apps
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
+from django.core.files.storage import Storage
 from django.db import transaction
 from django.db.models import (
     CharField,
@@ -381,9 +383,17 @@ def _erase_attachments(*, owned: dict[type[Model], list[Model]]) -> None:
     rows = [row for row in owned.get(TicketAttachment, []) if isinstance(row, TicketAttachment)]
     for row in rows:
         if row.file.name:
-            storage, name = row.file.storage, row.file.name
-            transaction.on_commit(lambda storage=storage, name=name: storage.delete(name))
+            transaction.on_commit(partial(_delete_file, row.file.storage, row.file.name))
     TicketAttachment.objects.filter(pk__in=[row.pk for row in rows]).delete()
+
+
+def _delete_file(storage: Storage, name: str) -> None:
+    """Delete a stored file; a storage that fails is logged (the row is gone: an orphan file,
+    found by the name in the log), never an error for the erasure that already committed."""
+    try:
+        storage.delete(name)
+    except Exception:
+        logger.exception("attachment file %s of an erased customer could not be deleted", name)
 
 
 def _erase_quarantined_mail(*, addresses: set[str], owned: dict[type[Model], list[Model]]) -> None:

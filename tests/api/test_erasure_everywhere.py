@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from django.apps import apps
 from django.contrib import admin
-from django.core.files.storage import default_storage
+from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import connection
 from django.db.models import CharField, JSONField, Model, TextField
 from django.test import RequestFactory
@@ -249,7 +249,7 @@ def test_the_customers_mail_keeps_no_address_file_or_raw_copy(
     admin_user: User,
     django_capture_on_commit_callbacks,
 ) -> None:
-    stored = [attachment.file.name for attachment in TicketAttachment.objects.all()]
+    stored = [str(attachment.file.name) for attachment in TicketAttachment.objects.all()]
     assert stored and all(default_storage.exists(name) for name in stored)
     assert EmailMessage.objects.filter(direction="out", delivery_status="pending").exists()
     assert QuarantinedEmail.objects.count() == 2
@@ -270,6 +270,29 @@ def test_the_customers_mail_keeps_no_address_file_or_raw_copy(
     assert rows == [("in", "[erased]", "skipped", []), ("out", "[erased]", "cancelled", [])]
     assert EmailMessage.objects.get(direction="in").from_address == ""
     assert EmailMessage.objects.get(direction="out").to_addresses == []
+
+
+@pytest.mark.django_db
+def test_a_storage_that_fails_to_delete_a_file_does_not_undo_the_erasure(
+    marked: Customer,
+    client_for: ClientFor,
+    admin_user: User,
+    django_capture_on_commit_callbacks,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def unreachable(self: FileSystemStorage, name: str) -> None:
+        raise OSError("storage unreachable")
+
+    monkeypatch.setattr(FileSystemStorage, "delete", unreachable)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(admin_user).post(f"/api/v1/customers/{marked.pk}/erase/")
+
+    assert response.status_code == 200
+    assert Customer.objects.get(pk=marked.pk).anonymised_at is not None
+    assert not TicketAttachment.objects.exists()
+    assert "could not be deleted" in caplog.text
 
 
 @pytest.mark.django_db
