@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from auditlog.context import disable_auditlog
@@ -17,6 +18,7 @@ from auditlog.models import LogEntry as AuditLogEntry
 from django.apps import apps
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
+from django.core.files.storage import Storage
 from django.db import transaction
 from django.db.models import (
     CharField,
@@ -32,6 +34,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from core.api.models import IdempotencyKey
+from core.outbox.models import DeliveryStatus
 from customers.models import (
     ContactPoint,
     Customer,
@@ -44,9 +47,10 @@ from customers.models import (
     Reminder,
     Tag,
 )
+from email_channel.models import EmailMessage, Mailbox, QuarantinedEmail
 from surveys.models import SurveyInvitation, SurveyResponse
 from telephony.models import Call, CallEvent
-from tickets.models import Ticket, TicketMessage
+from tickets.models import Ticket, TicketAttachment, TicketMessage
 from webhooks.models import WebhookDelivery
 
 logger = logging.getLogger(__name__)
@@ -83,6 +87,17 @@ def export_customer(*, customer: Customer) -> dict[str, Any]:
         "ticket_messages": _rows(
             TicketMessage.objects.filter(ticket__customer=customer).exclude(is_internal=True)
         ),
+        # The mail of the customer's tickets (headers; the text is the ticket message's) and the
+        # files that came with or went to them (described; the files are fetched from the card).
+        "email_messages": _rows(EmailMessage.objects.filter(ticket__customer=customer)),
+        "ticket_attachments": [
+            {key: value for key, value in row.items() if key != "file"}
+            for row in _rows(
+                TicketAttachment.objects.filter(message__ticket__customer=customer).exclude(
+                    message__is_internal=True
+                )
+            )
+        ],
         "survey_invitations": [
             {key: value for key, value in row.items() if key != "token"}
             for row in _rows(invitations)
@@ -116,11 +131,14 @@ def erase_customer(*, customer: Customer, actor: User, at: Any = None) -> Custom
     now = at or timezone.now()
     owned = _owned_rows(customer)
     audit_entries = list(_audit_entries(owned, customer))
-    scrub = _scrubber(_needles(customer, owned, audit_entries))
+    needles = _needles(customer, owned, audit_entries)
+    scrub = _scrubber(needles)
 
     # The erasure's own writes must not copy the old values into the audit history.
     with disable_auditlog():
         _erase_owned_rows(customer=customer, owned=owned, scrub=scrub, now=now)
+        _erase_emails(customer=customer)
+        _erase_attachments(owned=owned)
         _erase_tags(customer)
         ContactPoint.objects.filter(customer=customer).delete()
         customer.refresh_from_db()
@@ -132,6 +150,8 @@ def erase_customer(*, customer: Customer, actor: User, at: Any = None) -> Custom
     _erase_admin_log(owned=owned, scrub=scrub, customer=customer)
     _erase_webhook_deliveries(customer=customer, owned=owned, scrub=scrub)
     _erase_call_events(owned=owned)
+    # Every address the customer has or had (contacts, their history, their mail's senders).
+    _erase_quarantined_mail(addresses={n for n in needles if "@" in n}, owned=owned)
     _erase_idempotent_answers(customer=customer, scrub=scrub)
     AuditLogEntry.objects.create(
         content_type=ContentType.objects.get_for_model(Customer),
@@ -161,6 +181,10 @@ WHOLE_FIELDS: dict[tuple[type[Model], str], str] = {
     # Both ends of the customer's calls: one is their number (the other the company's line).
     (Call, "caller"): "",
     (Call, "called"): "",
+    # The customer's mail: the subject they or we wrote, the quoted history and signature. The
+    # addresses are erased by direction (`_erase_emails`): an outbound mail's sender is ours.
+    (EmailMessage, "subject"): ERASED_TEXT,
+    (EmailMessage, "quoted_text"): ERASED_TEXT,
 }
 # The shortest name part or identifier searched for in other texts: shorter ones ("Al") would
 # erase ordinary words.
@@ -232,6 +256,7 @@ def _needles(
                 if field.name == "external_id" or (model, field.name) in WHOLE_FIELDS:
                     needles.add(value or "")
     needles.update(tag.name for tag in _own_tags(customer))
+    needles.update(_mail_addresses(customer, owned))
     for entry in audit_entries:
         # Names and contacts the customer had before: an old webhook payload may still quote them.
         model = entry.content_type.model_class()
@@ -313,6 +338,73 @@ def _erased_value(
     if (model, field.name) in WHOLE_FIELDS:
         return WHOLE_FIELDS[(model, field.name)]
     return scrub(value)
+
+
+def _mail_addresses(customer: Customer, owned: dict[type[Model], list[Model]]) -> set[str]:
+    """The addresses the customer's mail came from or went to (their contacts may differ)."""
+    addresses: set[str] = set()
+    for row in owned.get(EmailMessage, []):
+        if not isinstance(row, EmailMessage):
+            continue
+        if row.direction == EmailMessage.Direction.INBOUND:
+            addresses.update({row.from_address, row.reply_to_address})
+        else:
+            addresses.update(str(address) for address in row.to_addresses or [])
+    addresses.update(
+        ContactPoint.objects.filter(customer=customer, kind=ContactPoint.Kind.EMAIL).values_list(
+            "normalised_value", flat=True
+        )
+    )
+    own = set(Mailbox.objects.values_list("address", flat=True))
+    return {address.strip() for address in addresses if address and address not in own}
+
+
+def _erase_emails(*, customer: Customer) -> None:
+    """The mail of the customer's tickets keeps its dates and delivery state, not who or what.
+
+    The inbound sender and every recipient go (copies included: they are the customer's
+    correspondents); a reply still waiting in the outbox is cancelled, as it would go out to
+    an address the erasure removed.
+    """
+    emails = EmailMessage.objects.filter(ticket__customer=customer)
+    emails.filter(direction=EmailMessage.Direction.INBOUND).update(
+        from_address="", reply_to_address=""
+    )
+    emails.filter(direction=EmailMessage.Direction.OUTBOUND).update(to_addresses=[])
+    emails.update(cc_addresses=[])
+    emails.filter(
+        direction=EmailMessage.Direction.OUTBOUND, delivery_status=DeliveryStatus.PENDING
+    ).update(delivery_status=DeliveryStatus.CANCELLED, next_attempt_at=None)
+
+
+def _erase_attachments(*, owned: dict[type[Model], list[Model]]) -> None:
+    """The files of the customer's tickets are deleted, rows and stored files alike; the files
+    go once the erasure committed (a rolled back erasure keeps them)."""
+    rows = [row for row in owned.get(TicketAttachment, []) if isinstance(row, TicketAttachment)]
+    for row in rows:
+        if row.file.name:
+            transaction.on_commit(partial(_delete_file, row.file.storage, row.file.name))
+    TicketAttachment.objects.filter(pk__in=[row.pk for row in rows]).delete()
+
+
+def _delete_file(storage: Storage, name: str) -> None:
+    """Delete a stored file; a storage that fails is logged (the row is gone: an orphan file,
+    found by the name in the log), never an error for the erasure that already committed."""
+    try:
+        storage.delete(name)
+    except Exception:
+        logger.exception("attachment file %s of an erased customer could not be deleted", name)
+
+
+def _erase_quarantined_mail(*, addresses: set[str], owned: dict[type[Model], list[Model]]) -> None:
+    """Quarantined raw mail from the customer, or re-ingested into their tickets, is deleted:
+    raw mail cannot be anonymised in part. Matched by the sender's address (From header) and
+    by the mail it was ingested as."""
+    emails = [row.pk for row in owned.get(EmailMessage, [])]
+    condition = Q(email__in=emails)
+    for address in addresses:
+        condition |= Q(from_header__icontains=address)
+    QuarantinedEmail.objects.filter(condition).delete()
 
 
 def _erase_tags(customer: Customer) -> None:

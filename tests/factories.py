@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from email.message import EmailMessage as MimeMessage
 
 import factory
 from django.contrib.auth.models import Group
@@ -23,6 +24,7 @@ from customers.models import (
     Reminder,
     Tag,
 )
+from email_channel.models import Mailbox
 from metrics.models import CLVModelFit, MetricSnapshot
 from surveys.models import Survey, SurveyInvitation, SurveyResponse
 from tickets.models import Priority, SLAPolicy, Ticket, TicketMessage
@@ -258,3 +260,33 @@ class CLVModelFitFactory(factory.django.DjangoModelFactory[CLVModelFit]):
             "annual_discount_rate": 0.1,
         }
     )
+
+
+class MailboxFactory(factory.django.DjangoModelFactory[Mailbox]):
+    class Meta:
+        model = Mailbox
+        django_get_or_create = ("name",)
+
+    name = "support"
+    address = factory.LazyAttribute(lambda mailbox: f"{mailbox.name}@example.com")
+
+
+def raw_mail(
+    *,
+    sender: str,
+    subject: str,
+    body: str = "It does not turn on.",
+    to: str = "support@example.com",
+    attachments: dict[str, bytes] | None = None,
+) -> bytes:
+    """A raw email as a customer's mail client sends it, with files attached (name: content)."""
+    mime = MimeMessage()
+    mime["From"] = sender
+    mime["To"] = to
+    mime["Subject"] = subject
+    mime["Message-ID"] = f"<{abs(hash((sender, subject, body)))}@client.example.net>"
+    mime["Date"] = "Tue, 10 Mar 2026 12:00:00 +0000"
+    mime.set_content(body)
+    for name, content in (attachments or {}).items():
+        mime.add_attachment(content, maintype="application", subtype="pdf", filename=name)
+    return mime.as_bytes()

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from django.apps import apps
 from django.contrib import admin
+from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import connection
 from django.db.models import CharField, JSONField, Model, TextField
 from django.test import RequestFactory
@@ -23,6 +24,9 @@ from django.test import RequestFactory
 from accounts.models import User
 from customers.merge import merge_customers
 from customers.models import Customer, Tag
+from email_channel.models import EmailMessage, QuarantinedEmail
+from email_channel.outbound import queue_ticket_reply
+from email_channel.services import quarantine, reingest_quarantined
 from telephony.models import Call, CallEvent
 from telephony.services import record_call_event
 from tests.api_fixtures import ClientFor
@@ -30,6 +34,7 @@ from tests.factories import (
     CustomerFactory,
     InteractionFactory,
     InterestFactory,
+    MailboxFactory,
     OfferFactory,
     PurchaseFactory,
     ReminderFactory,
@@ -38,8 +43,9 @@ from tests.factories import (
     TagFactory,
     TicketFactory,
     TicketMessageFactory,
+    raw_mail,
 )
-from tickets.models import TicketContact
+from tickets.models import TicketAttachment, TicketContact
 from tickets.services import change_ticket_status
 from webhooks.models import Webhook
 
@@ -125,9 +131,16 @@ def marker_everywhere() -> list[str]:
 
 @pytest.fixture
 def marked(
-    client_for: ClientFor, operator: User, admin_user: User, django_capture_on_commit_callbacks
+    client_for: ClientFor,
+    operator: User,
+    admin_user: User,
+    django_capture_on_commit_callbacks,
+    settings,
+    tmp_path,
 ) -> Customer:
     """A customer with a full history, created and changed the ways the product does it."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.EMAIL_MESSAGE_ID_DOMAIN = "example.com"
     Webhook.objects.create(
         name="BI",
         url="http://127.0.0.1:9/hook",
@@ -173,7 +186,27 @@ def marked(
         ticket = TicketFactory.create(customer=customer)
         TicketContact.objects.create(ticket=ticket, interaction=interaction)
         TicketMessageFactory.create(ticket=ticket, body="My address is Lenina 1")
-        TicketMessageFactory.create(ticket=ticket, author_kind="operator", body="Hi")
+        # The customer writes about the ticket by email, with a file; we answer by email.
+        mailbox = MailboxFactory.create()
+        sender = f"{FULL_NAME} <{MARKER}@example.com>"
+        first_mail = raw_mail(
+            sender=sender,
+            subject=f"[#{ticket.pk}] my passport",
+            body=f"Here it is. -- {FULL_NAME}",
+            attachments={f"passport-{MARKER}.pdf": b"%PDF-1.4 passport of " + MARKER.encode()},
+        )
+        # It was quarantined first (the mailbox was set up wrong), then re-ingested by an admin.
+        held = quarantine(first_mail, mailbox=mailbox, reason="no team")
+        inbound = reingest_quarantined(item=held, actor=admin_user)
+        assert inbound.ticket_id == ticket.pk, inbound
+        reply = TicketMessageFactory.create(ticket=ticket, author_kind="operator", body="Hi")
+        assert queue_ticket_reply(message=reply) is not None
+        # Mail from them that could not be ingested waits raw in the quarantine.
+        quarantine(
+            raw_mail(sender=sender, subject=f"from {MARKER}", body=f"I am {FULL_NAME}"),
+            mailbox=mailbox,
+            reason="unreadable",
+        )
         change_ticket_status(ticket=ticket, to_status="resolved", actor=operator)
         invitation = SurveyInvitationFactory.create(customer=customer)
         SurveyResponseFactory.create(invitation=invitation, score=2, comment="slow")
@@ -207,6 +240,59 @@ def test_erased_customer_leaves_the_marker_in_no_column(
 
     assert response.status_code == 200
     assert marker_everywhere() == []
+
+
+@pytest.mark.django_db
+def test_the_customers_mail_keeps_no_address_file_or_raw_copy(
+    marked: Customer,
+    client_for: ClientFor,
+    admin_user: User,
+    django_capture_on_commit_callbacks,
+) -> None:
+    stored = [str(attachment.file.name) for attachment in TicketAttachment.objects.all()]
+    assert stored and all(default_storage.exists(name) for name in stored)
+    assert EmailMessage.objects.filter(direction="out", delivery_status="pending").exists()
+    assert QuarantinedEmail.objects.count() == 2
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(admin_user).post(f"/api/v1/customers/{marked.pk}/erase/")
+
+    assert response.status_code == 200
+    assert not TicketAttachment.objects.exists()
+    assert not any(default_storage.exists(name) for name in stored)
+    assert not QuarantinedEmail.objects.exists()
+    rows = list(
+        EmailMessage.objects.values_list(
+            "direction", "subject", "delivery_status", "cc_addresses"
+        ).order_by("direction")
+    )
+    # The reply still queued does not go out (to an address the erasure removed).
+    assert rows == [("in", "[erased]", "skipped", []), ("out", "[erased]", "cancelled", [])]
+    assert EmailMessage.objects.get(direction="in").from_address == ""
+    assert EmailMessage.objects.get(direction="out").to_addresses == []
+
+
+@pytest.mark.django_db
+def test_a_storage_that_fails_to_delete_a_file_does_not_undo_the_erasure(
+    marked: Customer,
+    client_for: ClientFor,
+    admin_user: User,
+    django_capture_on_commit_callbacks,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def unreachable(self: FileSystemStorage, name: str) -> None:
+        raise OSError("storage unreachable")
+
+    monkeypatch.setattr(FileSystemStorage, "delete", unreachable)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(admin_user).post(f"/api/v1/customers/{marked.pk}/erase/")
+
+    assert response.status_code == 200
+    assert Customer.objects.get(pk=marked.pk).anonymised_at is not None
+    assert not TicketAttachment.objects.exists()
+    assert "could not be deleted" in caplog.text
 
 
 @pytest.mark.django_db

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import pytest
 from django.contrib.admin.models import LogEntry
@@ -12,6 +14,7 @@ from django.utils import timezone
 from accounts.models import User
 from crm.privacy import ERASED_TEXT, erase_customer, export_customer
 from customers.models import ContactPoint, Customer, DataExportRecord, Purchase
+from email_channel.services import ingest_email
 from surveys.models import SurveyResponse
 from tests.api_fixtures import ClientFor
 from tests.factories import (
@@ -19,6 +22,7 @@ from tests.factories import (
     EmailFactory,
     InteractionFactory,
     InterestFactory,
+    MailboxFactory,
     OfferFactory,
     PhoneFactory,
     PurchaseFactory,
@@ -27,6 +31,7 @@ from tests.factories import (
     SurveyResponseFactory,
     TicketFactory,
     TicketMessageFactory,
+    raw_mail,
 )
 from tickets.models import TicketMessage
 
@@ -74,6 +79,28 @@ def test_export_has_everything_about_the_customer(history: Customer) -> None:
     # Staff-only notes are not the customer's data; invitation tokens are secrets.
     assert [m["body"] for m in data["ticket_messages"]] == ["My address is Lenina 1"]
     assert "token" not in data["survey_invitations"][0]
+
+
+def test_export_lists_the_customers_mail_and_attachments(
+    history: Customer, settings: Any, tmp_path: Path
+) -> None:
+    settings.MEDIA_ROOT = tmp_path
+    ticket = history.tickets.get()
+    result = ingest_email(
+        raw_mail(
+            sender=f"Anna Ivanova <{history.contact_points.get(kind='email').value}>",
+            subject=f"[#{ticket.pk}] the receipt",
+            attachments={"receipt.pdf": b"%PDF-1.4 receipt"},
+        ),
+        mailbox=MailboxFactory.create(),
+    )
+    assert result.ticket_id == ticket.pk, result
+
+    data = export_customer(customer=history)
+
+    assert [m["subject"] for m in data["email_messages"]] == [f"[#{ticket.pk}] the receipt"]
+    assert [(a["filename"], a["size"]) for a in data["ticket_attachments"]] == [("receipt.pdf", 16)]
+    assert "file" not in data["ticket_attachments"][0]
 
 
 def test_export_endpoint(client_for: ClientFor, privacy_officer: User, history: Customer) -> None:
