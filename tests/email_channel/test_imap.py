@@ -149,7 +149,7 @@ def test_new_uidvalidity_starts_over_without_duplicates(
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_pollers_at_once_store_each_message_once(
     imap_mailbox: Mailbox, dovecot: Dovecot
 ) -> None:
@@ -178,7 +178,7 @@ def test_two_pollers_at_once_store_each_message_once(
     assert EmailMessage.objects.filter(direction="in").count() == 10
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.usefixtures("eager_celery")
 def test_round_trip_reply_by_smtp_answer_by_imap_same_ticket(
     imap_mailbox: Mailbox, dovecot: Dovecot, smtp_sink: SmtpSink, operator: User

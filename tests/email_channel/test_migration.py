@@ -13,8 +13,10 @@ from django.utils import timezone
 from email_channel.models import EmailMessage
 
 
-# transaction=True like the other tests of this directory (the migration executor needs it).
-@pytest.mark.django_db(transaction=True)
+# transaction=True like the other tests of this directory (the migration executor needs it);
+# serialized_rollback, as every transactional test here: the data the migrations wrote (roles,
+# content types) is back for the tests after it.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_old_delivery_states_map_onto_the_outbox_fields() -> None:
     before = [("email_channel", "0001_initial")]
     after = [("email_channel", "0002_ticket_reply_outbox")]

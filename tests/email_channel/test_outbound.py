@@ -28,7 +28,10 @@ from tests.factories import CustomerFactory
 from tickets.models import TicketMessage
 from tickets.services import add_message, open_ticket
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_celery")]
+pytestmark = [
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.usefixtures("eager_celery"),
+]
 
 
 def test_reply_on_the_ticket_page_is_mailed_with_thread_headers(
