@@ -31,6 +31,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from tests.installed import missing_program
+
 PROJECT_ROOT = Path(settings.BASE_DIR)
 PG_BIN_ROOT = Path("/usr/lib/postgresql")
 DATABASE = "crm_faults"
@@ -65,7 +67,7 @@ def wait_until(predicate: Any, *, seconds: float, what: str) -> Any:
 def _pg_bin() -> Path:
     found = sorted(PG_BIN_ROOT.glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
     if not found:
-        pytest.skip("no PostgreSQL server binaries (initdb) under /usr/lib/postgresql")
+        missing_program("no PostgreSQL server binaries (initdb) under /usr/lib/postgresql")
     return found[-1].parent
 
 
@@ -329,7 +331,7 @@ def fault_world(django_db_setup: None, django_db_blocker: Any) -> Iterator[Fault
     if connection.vendor != "postgresql":
         pytest.skip("fault tests copy the PostgreSQL test database into a private cluster")
     if shutil.which("redis-server") is None:
-        pytest.skip("no redis-server")
+        missing_program("no redis-server")
     scratch = Path(tempfile.mkdtemp(prefix="crm-faults-"))
     scratch.chmod(0o755)
     (scratch / "pg").mkdir()

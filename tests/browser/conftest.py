@@ -31,6 +31,8 @@ import pytest
 from django.conf import global_settings, settings
 from django.db import connection, connections
 
+from tests.installed import missing_program
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -190,7 +192,9 @@ def _extra_headers() -> dict[str, str]:
 def chromium(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """Debian's Chromium through Playwright, closed after the test."""
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
+        missing_program(
+            f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)"
+        )
     # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
     # alongside it are still synchronous and safe.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
