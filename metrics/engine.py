@@ -23,7 +23,7 @@ from django.db.models import Count
 from metrics import rollups
 from metrics.aggregate_filter import restricted
 from metrics.customer_figures import customer_figures
-from metrics.definitions.base import WEIGHT, FactMetric, in_range, span_of
+from metrics.definitions.base import WEIGHT, FactMetric, added, in_range, span_of
 from metrics.definitions.tickets import MEDIAN_METRIC, median_periods
 from metrics.periods import MetricFilters, Period
 from metrics.registry import (
@@ -62,15 +62,35 @@ def _member_row(row: Mapping[str, Any], index: int, *, prefix: str = "") -> dict
 
 
 def _families(names: list[str]) -> tuple[dict[str, list[tuple[str, FactMetric]]], list[str]]:
-    """Fact metrics grouped by family (two or more members), and the other names."""
+    """Fact metrics grouped by family, each piece (`FactMetric.pieces`) in its own, where a
+    family has two or more members; and the other names (a metric whose pieces are not all
+    in such a family is read on its own)."""
     grouped: dict[str, list[tuple[str, FactMetric]]] = defaultdict(list)
     for name in names:
         fact = METRICS[name].fact
-        if fact is not None and fact.family and fact.base is not None:
-            grouped[fact.family].append((name, fact))
+        if fact is not None and all(piece.family and piece.base for piece in fact.pieces):
+            for piece in fact.pieces:
+                grouped[piece.family].append((name, piece))
     shared = {family: members for family, members in grouped.items() if len(members) > 1}
-    merged = {name for members in shared.values() for name, _fact in members}
-    return shared, [name for name in names if name not in merged]
+    merged = {
+        name
+        for members in shared.values()
+        for name, _fact in members
+        if all(piece.family in shared for piece in _pieces(name))
+    }
+    shared = {
+        family: [(name, piece) for name, piece in members if name in merged]
+        for family, members in shared.items()
+    }
+    return (
+        {family: members for family, members in shared.items() if members},
+        [name for name in names if name not in merged],
+    )
+
+
+def _pieces(name: str) -> tuple[FactMetric, ...]:
+    fact = METRICS[name].fact
+    return fact.pieces if fact is not None else ()
 
 
 def compute_periods(
@@ -134,16 +154,22 @@ def split_all(
     ]
     shared, others = _families(splittable)
     results: dict[str, dict[Any, Estimate]] = {name: {} for name in names}
+    gathered: dict[str, dict[Any, list[Mapping[str, Any]]]] = defaultdict(dict)
     for members in shared.values():
         base = members[0][1].base
         assert base is not None
         path = members[0][1].dimension_paths[dimension]
         rows = base(filters).values(path).annotate(**_family_aggregates(members)).order_by(path)
         for row in rows:
-            for index, (name, fact) in enumerate(members):
-                estimate = fact.finished(_member_row(row, index))
-                if estimate.n:
-                    results[name][row[path]] = estimate
+            for index, (name, _piece) in enumerate(members):
+                gathered[name].setdefault(row[path], []).append(_member_row(row, index))
+    for name, groups in gathered.items():
+        fact = METRICS[name].fact
+        assert fact is not None, name
+        for key, parts in groups.items():
+            estimate = fact.finished(added(parts))
+            if estimate.n:
+                results[name][key] = estimate
     for name in others:
         results[name] = split_metric(name, filters, dimension)
     return results
@@ -178,8 +204,11 @@ class GroupedFacts:
         self._medians: tuple[list[Estimate], dict[Any, Estimate]] | None = None
         self._covered_days: dict[str, set[dt.date]] | None = None
 
-    def _family(self, name: str) -> tuple[list[tuple[str, FactMetric]], list[dict[str, Any]]]:
-        members = family_of(name)
+    def _family(
+        self, name: str, piece: FactMetric | None = None
+    ) -> tuple[list[tuple[str, FactMetric]], list[dict[str, Any]]]:
+        """The groups of the family of metric `name` (of its part `piece`, when given)."""
+        members = family_of(name, piece)
         key = family_key(members)
         if key not in self._rows:
             self._rows[key] = (members, self._read(members))
@@ -229,17 +258,25 @@ class GroupedFacts:
 
     def _pooled(
         self, name: str, period: int, dimension: str = "", key: Any = None
-    ) -> dict[str, Any]:
+    ) -> Mapping[str, Any]:
         """The aggregated row of the metric over the groups (those whose `dimension` is
-        `key` when given), as one aggregate over their rows would give it."""
+        `key` when given), as one aggregate over their rows would give it; a metric with
+        parts adds up the rows of each part's family."""
         fact = METRICS[name].fact
         assert fact is not None, name
-        members, rows = self._family(name)
+        return added(
+            [self._pooled_piece(name, piece, period, dimension, key) for piece in fact.pieces]
+        )
+
+    def _pooled_piece(
+        self, name: str, piece: FactMetric, period: int, dimension: str, key: Any
+    ) -> dict[str, Any]:
+        members, rows = self._family(name, piece)
         index = next(i for i, (member, _fact) in enumerate(members) if member == name)
         # Split by the flag, the cohort view ignores the filters' flag; else it selects groups.
         wanted = None if dimension == "personalized" else self.filters.personalized
-        flag = fact.dimension_paths.get("personalized")
-        path = fact.dimension_paths.get(dimension) if dimension else None
+        flag = piece.dimension_paths.get("personalized")
+        path = piece.dimension_paths.get(dimension) if dimension else None
         parts = [
             _member_row(row, index, prefix=f"p{period}_")
             for row in rows
@@ -247,7 +284,7 @@ class GroupedFacts:
             and (wanted is None or flag is None or row[flag] == wanted)
         ]
         total: dict[str, Any] = {}
-        for name_of_key in fact.aggregates():
+        for name_of_key in piece.aggregates():
             if name_of_key in {"mean", "mean_sq"}:
                 present = [part for part in parts if part[name_of_key] is not None]
                 weight = sum(part[WEIGHT] or 0 for part in present)
@@ -279,10 +316,12 @@ class GroupedFacts:
         if definition.fact is None or dimension not in definition.dimensions:
             return {}
         fact = definition.fact
-        path = fact.dimension_paths[dimension]
-        _members, rows = self._family(name)
+        keys = set()
+        for piece in fact.pieces:
+            path = piece.dimension_paths[dimension]
+            keys |= {row[path] for row in self._family(name, piece)[1]}
         out: dict[Any, Estimate] = {}
-        for key in {row[path] for row in rows}:
+        for key in keys:
             estimate = fact.finished(self._pooled(name, 0, dimension, key))
             if estimate.n:
                 out[key] = estimate

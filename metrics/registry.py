@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from metrics.definitions import commerce, contacts, customer_base, surveys, tickets
+from metrics.definitions import commerce, contacts, customer_base, sentiment, surveys, tickets
 from metrics.definitions.base import FactMetric, MetricDefinition
 from metrics.definitions.tickets import MEDIAN_METRIC
 from metrics.periods import MetricFilters
@@ -54,6 +54,7 @@ def _by_name(*groups: list[MetricDefinition]) -> dict[str, MetricDefinition]:
 
 METRICS: dict[str, MetricDefinition] = _by_name(
     surveys.DEFINITIONS,
+    sentiment.DEFINITIONS,
     tickets.DEFINITIONS,
     contacts.DEFINITIONS,
     commerce.DEFINITIONS,
@@ -69,11 +70,14 @@ Members = list[tuple[str, FactMetric]]
 
 @cache
 def families() -> dict[str, Members]:
-    """Every family of fact metrics by its key (the family, or the metric's own name)."""
+    """Every family of fact metrics by its key (the family, or the metric's own name). A
+    metric with parts (`FactMetric.parts`) is a member of its own family and of each part's,
+    under its name there too."""
     grouped: dict[str, Members] = defaultdict(list)
     for name, definition in METRICS.items():
         if definition.fact is not None:
-            grouped[definition.fact.family or name].append((name, definition.fact))
+            for piece in definition.fact.pieces:
+                grouped[piece.family or name].append((name, piece))
     return dict(grouped)
 
 
@@ -82,9 +86,9 @@ def family_key(members: Members) -> str:
     return fact.family or name
 
 
-def family_of(name: str) -> Members:
-    """The fact metric `name` with the other members of its family."""
-    fact = METRICS[name].fact
+def family_of(name: str, piece: FactMetric | None = None) -> Members:
+    """The fact metric `name` (or its part `piece`) with the other members of its family."""
+    fact = piece or METRICS[name].fact
     assert fact is not None, name
     return families()[fact.family or name]
 

@@ -9,7 +9,8 @@ a save that changes a watched field bumps the old and the new day, a new row its
 delete its day, all inside the writer's transaction. A few writes move aggregates of *other*
 rows: a survey's scale, threshold or easy end (every answer to it), an invitation's channel,
 operator, flag or survey (its answer), an interaction's channel or flag (its offers), a
-deleted operator (their groups). Those ask the database which days they touch, only when such
+ticket's assignee or flag (its customer's classified messages), a deleted operator (their
+groups). Those ask the database which days they touch, only when such
 a field changed. Writes without signals send `customers.signals.rows_written`.
 
 Not watched, because nothing aggregated changes: the erasure of a customer (crm/privacy.py
@@ -35,7 +36,7 @@ from metrics import answer_cache
 from metrics.models import FactRollup, FactRollupDay
 from metrics.rollup_days import invalidate, local_day
 from surveys.models import Survey, SurveyInvitation, SurveyResponse
-from tickets.models import Ticket
+from tickets.models import Ticket, TicketMessage
 
 LOADED = "_rollup_loaded"
 _UNKNOWN = object()  # a deferred field: its stored value was not loaded
@@ -96,6 +97,14 @@ WATCHES: dict[type[Model], tuple[Watch, ...]] = {
     SurveyResponse: (
         Watch("responses", "answered_at", ("score", "sentiment", "answered_at", "invitation_id")),
     ),
+    TicketMessage: (
+        Watch(
+            "messages",
+            "created_at",
+            ("author_kind", "is_internal", "sentiment", "created_at", "channel", "ticket_id"),
+            only={"author_kind": TicketMessage.Author.CUSTOMER},
+        ),
+    ),
     Offer: (
         Watch(
             "offer_conversion_rate",
@@ -112,6 +121,15 @@ WATCHES: dict[type[Model], tuple[Watch, ...]] = {
 def _response_days(**lookups: Any) -> list[tuple[str, dt.date | None]]:
     instants = SurveyResponse.objects.filter(**lookups).values_list("answered_at", flat=True)
     return [("responses", day) for day in {local_day(at) for at in instants}]
+
+
+def _message_days(**lookups: Any) -> list[tuple[str, dt.date | None]]:
+    instants = (
+        TicketMessage.objects.filter(author_kind=TicketMessage.Author.CUSTOMER, **lookups)
+        .exclude(sentiment="")
+        .values_list("created_at", flat=True)
+    )
+    return [("messages", day) for day in {local_day(at) for at in instants}]
 
 
 def _offer_days(**lookups: Any) -> list[tuple[str, dt.date | None]]:
@@ -137,6 +155,10 @@ DEPENDENTS: dict[type[Model], Dependents] = {
     SurveyInvitation: Dependents(
         ("survey_id", "channel", "operator_id", "personalized"),
         lambda invitation: _response_days(invitation_id=invitation.pk),
+    ),
+    Ticket: Dependents(
+        ("assignee_id", "personalized"),
+        lambda ticket: _message_days(ticket_id=ticket.pk),
     ),
     Interaction: Dependents(
         ("channel", "personalized"),

@@ -367,7 +367,15 @@ class TicketMessage(models.Model):
                 violation_error_message=_("Write a message."),
             ),
         ]
-        indexes = [models.Index(fields=["ticket", "-created_at"], name="ticket_message_idx")]
+        indexes = [
+            models.Index(fields=["ticket", "-created_at"], name="ticket_message_idx"),
+            # The sentiment metric's reads of classified customer messages by time.
+            models.Index(
+                fields=["created_at"],
+                condition=Q(author_kind="customer", is_internal=False) & ~Q(sentiment=""),
+                name="ticket_message_sentiment_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_author_kind_display()}: {self.body[:50]}"

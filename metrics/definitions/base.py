@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,30 +143,69 @@ class FactMetric:
     # The values the metric can take (a time >= 0, a score within its scale): intervals stop
     # at these edges (stats.within).
     bounds: stats.Bounds = stats.UNBOUNDED
+    # Facts of other tables counted with these: a metric over two kinds of rows (sentiment:
+    # survey comments and the customer's messages on tickets). Each part belongs to a family
+    # of its own (read, rolled up and invalidated as any family); its aggregated counts are
+    # added to this fact's before `finish`. Parts aggregate counts only: a sum of counts is
+    # exact, where pooling means would need their weights.
+    parts: tuple[FactMetric, ...] = ()
+
+    def __post_init__(self) -> None:
+        for part in self.parts:
+            if part.parts or not part.family or part.base is None:
+                raise ValueError("a part is a family's member with no parts of its own")
+            if set(part.aggregates()) != set(self.aggregates()):
+                raise ValueError("a part aggregates what the metric aggregates")
+            if set(part.aggregates()) & set(MEAN_KEYS):
+                raise ValueError("parts add counts; a mean cannot be added")
+
+    @property
+    def pieces(self) -> tuple[FactMetric, ...]:
+        """This fact and its parts: every family the metric reads."""
+        return (self, *self.parts)
 
     def finished(self, row: Mapping[str, Any]) -> Estimate:
         """The aggregated row as a figure, its interval within the metric's bounds."""
         return stats.within(self.finish(row), self.bounds)
 
     def compute(self, filters: MetricFilters) -> Estimate:
-        return self.finished(self.source(filters).aggregate(**self.aggregates()))
+        rows = [piece.source(filters).aggregate(**piece.aggregates()) for piece in self.pieces]
+        return self.finished(added(rows))
 
     def split(self, filters: MetricFilters, dimension: str) -> dict[Any, Estimate]:
-        path = self.dimension_paths[dimension]
-        rows = self.source(filters).values(path).annotate(**self.aggregates()).order_by(path)
-        return {row[path]: self.finished(row) for row in rows}
+        grouped: dict[Any, list[Mapping[str, Any]]] = {}
+        for piece in self.pieces:
+            path = piece.dimension_paths[dimension]
+            rows = piece.source(filters).values(path).annotate(**piece.aggregates()).order_by(path)
+            for row in rows:
+                grouped.setdefault(row.pop(path), []).append(row)
+        return {key: self.finished(added(rows)) for key, rows in grouped.items()}
 
     def buckets(self, filters: MetricFilters, interval: str) -> dict[dt.date, Estimate]:
-        """The figure per week (starting Monday) or month of the period: one query."""
+        """The figure per week (starting Monday) or month of the period: one query per
+        piece (the fact and each of its parts)."""
         trunc = {"week": TruncWeek, "month": TruncMonth}[interval]
-        rows = (
-            self.source(filters)
-            .annotate(_bucket=trunc(self.time_field, tzinfo=timezone.get_default_timezone()))
-            .values("_bucket")
-            .annotate(**self.aggregates())
-            .order_by("_bucket")
-        )
-        return {as_day(row["_bucket"]): self.finished(row) for row in rows}
+        zone = timezone.get_default_timezone()
+        grouped: dict[dt.date, list[Mapping[str, Any]]] = {}
+        for piece in self.pieces:
+            rows = (
+                piece.source(filters)
+                .annotate(_bucket=trunc(piece.time_field, tzinfo=zone))
+                .values("_bucket")
+                .annotate(**piece.aggregates())
+                .order_by()
+            )
+            for row in rows:
+                grouped.setdefault(as_day(row.pop("_bucket")), []).append(row)
+        return {day: self.finished(added(grouped[day])) for day in sorted(grouped)}
+
+
+def added(rows: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
+    """Aggregated rows of counts (a fact's and its parts') as one, each count summed; a
+    single row as it is (a fact without parts, whatever it aggregates)."""
+    if len(rows) == 1:
+        return rows[0]
+    return {key: sum(row.get(key) or 0 for row in rows) for key in rows[0]}
 
 
 def as_day(value: Any) -> dt.date:

@@ -1,6 +1,7 @@
-"""Survey metrics: CSAT (share satisfied, mean score), NPS, CES (mean effort, share easy) and
-the sentiment of comments, over the survey responses answered in the period. One family,
-"responses": every metric reads the same rows, each those of its survey kind."""
+"""Survey metrics: CSAT (share satisfied, mean score), NPS, CES (mean effort, share easy),
+over the survey responses answered in the period. One family, "responses": every metric
+reads the same rows, each those of its survey kind (the sentiment of comments reads them too,
+`metrics.definitions.sentiment`)."""
 
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ SURVEY_DIMENSIONS = {
 }
 
 
-def _responses(kind: str | None) -> Callable[[MetricFilters], QuerySet[Any]]:
+def responses(kind: str | None) -> Callable[[MetricFilters], QuerySet[Any]]:
     def source(filters: MetricFilters) -> QuerySet[Any]:
         queryset = SurveyResponse.objects.all()
         if kind is not None:
@@ -89,9 +90,9 @@ EASY = Q(
 
 def _survey_family(kind: str | None, where: Q) -> dict[str, Any]:
     return {
-        "source": _responses(kind),
+        "source": responses(kind),
         "family": "responses",
-        "base": _responses(None),
+        "base": responses(None),
         "where": where,
         "filter_paths": SURVEY_PATHS,
     }
@@ -148,49 +149,10 @@ CES_EASY = FactMetric(
 )
 
 
-def _sentiment(sentiment: str) -> FactMetric:
-    def source(filters: MetricFilters) -> QuerySet[Any]:
-        return _responses(None)(filters).exclude(sentiment="")
-
-    return FactMetric(
-        source=source,
-        family="responses",
-        base=_responses(None),
-        where=~Q(sentiment=""),
-        filter_paths=SURVEY_PATHS,
-        time_field="answered_at",
-        aggregates=lambda: {"n": Count("pk"), "k": Count("pk", filter=Q(sentiment=sentiment))},
-        finish=share_of,
-        dimension_paths=SURVEY_DIMENSIONS,
-    )
-
-
 DEFINITIONS = [
     fact_metric("csat", _("CSAT, satisfied share"), "percent", SHARE, CSAT),
     fact_metric("csat_mean", _("CSAT, mean score (1-5)"), "score", MEAN, CSAT_MEAN),
     fact_metric("nps", _("NPS"), "points", NPS, NPS_FACT),
     fact_metric("ces", _("CES, mean effort (1-7, 7 = easy)"), "score", MEAN, CES_MEAN),
     fact_metric("ces_easy", _("CES, share of easy answers"), "percent", SHARE, CES_EASY),
-    fact_metric(
-        "sentiment_positive",
-        _("Positive comments"),
-        "percent",
-        SHARE,
-        _sentiment(SurveyResponse.Sentiment.POSITIVE),
-    ),
-    fact_metric(
-        "sentiment_neutral",
-        _("Neutral comments"),
-        "percent",
-        SHARE,
-        _sentiment(SurveyResponse.Sentiment.NEUTRAL),
-    ),
-    fact_metric(
-        "sentiment_negative",
-        _("Negative comments"),
-        "percent",
-        SHARE,
-        _sentiment(SurveyResponse.Sentiment.NEGATIVE),
-        higher_is_better=False,
-    ),
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -23,7 +24,7 @@ from tests.factories import (
     UserFactory,
 )
 from tests.metrics.helpers import BEFORE_MARCH, IN_MARCH, MARCH, answer, march, survey
-from tickets.models import Status
+from tickets.models import Status, Ticket, TicketMessage
 
 pytestmark = pytest.mark.django_db
 HOUR = dt.timedelta(hours=1)
@@ -206,6 +207,40 @@ def test_sentiment_shares_count_only_classified_comments() -> None:
     answer(csat, 4)  # no comment
     assert calc.compute_metric("sentiment_positive", march()).value == pytest.approx(50.0)
     assert calc.compute_metric("sentiment_negative", march()).n == 4
+
+
+def test_sentiment_counts_the_customers_ticket_messages_beside_survey_comments() -> None:
+    csat = survey(Survey.Kind.CSAT)
+    for sentiment in ("positive", "negative"):
+        response = answer(csat, 5)
+        response.comment, response.sentiment = "text", sentiment
+        response.save()
+    operator = UserFactory.create()
+    ticket = TicketFactory.create(created_at=IN_MARCH, assignee=operator)
+    other = TicketFactory.create(created_at=IN_MARCH)
+
+    def write(sentiment: str, *, on: Ticket = ticket, author: str = "customer", **kw: Any) -> None:
+        TicketMessage.objects.create(
+            ticket=on, author_kind=author, body="text", sentiment=sentiment, **kw
+        )
+
+    write("negative", created_at=IN_MARCH, channel=Channel.EMAIL)
+    write("negative", on=other, created_at=IN_MARCH, channel=Channel.EMAIL)
+    write("neutral", created_at=IN_MARCH, channel=Channel.CHAT)
+    write("", created_at=IN_MARCH)  # not classified: not counted
+    write("positive", created_at=BEFORE_MARCH)  # another period
+    write("positive", author="operator", created_at=IN_MARCH)  # not the customer's words
+    negative = calc.compute_metric("sentiment_negative", march())
+    assert (negative.value, negative.n) == (pytest.approx(60.0), 5)
+    assert calc.compute_all(march())["sentiment_negative"] == negative
+    # Split: a message by the channel it came by, the ticket's assignee as its operator.
+    by_channel = calc.split_metric("sentiment_negative", march(), "channel")
+    assert by_channel[Channel.EMAIL].n == 2 and by_channel[Channel.CHAT].n == 1
+    by_operator = calc.split_all(["sentiment_negative"], march(), "operator")
+    assert by_operator["sentiment_negative"][operator.pk].n == 2
+    grouped = calc.GroupedFacts(march(), [march().period])
+    assert grouped.split("sentiment_negative", "operator")[operator.pk].n == 2
+    assert grouped.compute("sentiment_negative") == negative
 
 
 def _buy(customer: Customer, at: dt.datetime, amount: str = "100.00", **fields: object) -> None:

@@ -28,7 +28,7 @@ from tests.factories import PurchaseFactory, UserFactory
 from tests.metrics.helpers import answer
 from tests.metrics.test_dashboard_in_one_pass import _same, _same_split
 from tests.metrics.test_same_on_both_databases import PERIOD, _build
-from tickets.models import Status, Ticket
+from tickets.models import Status, Ticket, TicketMessage
 
 pytestmark = pytest.mark.django_db
 ZONE = timezone.get_default_timezone()
@@ -177,15 +177,56 @@ def _reopen_a_ticket() -> list[tuple[str, dt.date]]:
     return [("tickets_created", _day_of(ticket.created_at)), ("tickets_resolved", resolved_day)]
 
 
+def _message_days(ticket: Ticket) -> list[tuple[str, dt.date]]:
+    said = ticket.messages.filter(author_kind=TicketMessage.Author.CUSTOMER).exclude(sentiment="")
+    return [("messages", _day_of(message.created_at)) for message in said]
+
+
 def _reassign_a_ticket() -> list[tuple[str, dt.date]]:
-    ticket = Ticket.objects.filter(status=Status.RESOLVED).order_by("-pk").first()
+    ticket = (
+        Ticket.objects.filter(status=Status.RESOLVED, messages__sentiment="negative")
+        .order_by("-pk")
+        .first()
+    )
     assert ticket is not None and ticket.resolved_at is not None
+    messages = _message_days(ticket)
     ticket.assignee = UserFactory.create(username="newcomer")
     ticket.save()
     return [
         ("tickets_created", _day_of(ticket.created_at)),
         ("tickets_resolved", _day_of(ticket.resolved_at)),
+        *messages,
     ]
+
+
+def _receive_a_message() -> list[tuple[str, dt.date]]:
+    ticket = Ticket.objects.order_by("pk").first()
+    assert ticket is not None
+    TicketMessage.objects.create(
+        ticket=ticket,
+        author_kind=TicketMessage.Author.CUSTOMER,
+        body="Still broken.",
+        channel=Channel.EMAIL,
+        sentiment="negative",
+        created_at=_at(DAY),
+    )
+    return [("messages", DAY)]
+
+
+def _relabel_a_message() -> list[tuple[str, dt.date]]:
+    message = TicketMessage.objects.filter(sentiment="positive").order_by("pk").first()
+    assert message is not None
+    message.sentiment = "negative"
+    message.save(update_fields=["sentiment"])
+    return [("messages", _day_of(message.created_at))]
+
+
+def _delete_a_ticket_with_messages() -> list[tuple[str, dt.date]]:
+    ticket = Ticket.objects.filter(messages__sentiment="neutral").order_by("pk").first()
+    assert ticket is not None
+    days = _message_days(ticket)
+    ticket.delete()
+    return days
 
 
 def _answer_a_survey() -> list[tuple[str, dt.date]]:
@@ -307,6 +348,9 @@ WRITES: dict[str, Callable[[], list[tuple[str, dt.date]]]] = {
     "ticket resolved": _resolve_a_ticket,
     "ticket reopened": _reopen_a_ticket,
     "ticket reassigned": _reassign_a_ticket,
+    "message received": _receive_a_message,
+    "message relabelled": _relabel_a_message,
+    "ticket with messages deleted": _delete_a_ticket_with_messages,
     "response added": _answer_a_survey,
     "threshold changed": _change_a_threshold,
     "invitation moved": _move_an_invitation,
@@ -374,10 +418,10 @@ def test_the_dashboard_over_rollups_is_a_bounded_number_of_queries(
     rolled: None, django_assert_max_num_queries: Any
 ) -> None:
     # The dashboard's fixed count over the facts (tests/metrics/test_dashboard_in_one_pass:
-    # 13 on PostgreSQL, 15 on SQLite), plus one rollup query per family and the customer
+    # 14 on PostgreSQL, 16 on SQLite), plus one rollup query per family and the customer
     # days' markers (metrics.customer_rollup); the fact queries stay, for the uncovered days
     # of the span (none here).
-    facts = 13 if connection.vendor == "postgresql" else 15
+    facts = 14 if connection.vendor == "postgresql" else 16
     with django_assert_max_num_queries(facts + len(families()) + 1):
         selectors.dashboard(MetricFilters(period=PERIOD))
 
