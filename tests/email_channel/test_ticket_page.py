@@ -9,8 +9,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import User
+from core.dates import site_today
 from email_channel.models import Mailbox
 from email_channel.services import ingest_email
+from metrics.engine import compute_metric
+from metrics.periods import MetricFilters, Period
 from tests.email_channel.conftest import answered_ticket, corpus, ticket_of
 from tickets.models import Ticket, TicketAttachment
 
@@ -167,3 +170,7 @@ def test_negative_mail_is_marked_on_the_ticket_and_in_the_queue(
     assert "sentiment-negative" not in rows[good.pk]
     page = client.get(reverse("tickets:detail", args=[bad.pk])).content.decode()
     assert 'class="badge bad sentiment-negative"' in page
+    # Counted in the sentiment metric beside survey comments (none here): one of two.
+    today = MetricFilters(period=Period(site_today(), site_today()))
+    negative = compute_metric("sentiment_negative", today)
+    assert (negative.value, negative.n) == (50.0, 2)
