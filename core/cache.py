@@ -1,6 +1,6 @@
 """The cache degrades to "no cache" while Redis is unreachable, never to an error.
 
-Everything the cache holds can be recomputed (webhook subscriptions, throttle histories,
+Everything the cache holds can be recomputed (webhook subscriptions, throttle counters,
 rate-limit counters, presence): an answer without it is slower, not wrong. `FailSoftRedisCache`
 is Django's Redis cache whose every call answers as an empty cache would when Redis refuses,
 times out (the socket timeouts in settings.CACHES) or hangs; after a failure it does not ask

@@ -629,8 +629,7 @@ TELEPHONY_STALE_CALL_MINUTES = env_int("TELEPHONY_STALE_CALL_MINUTES", 240)
 # The PBX's click-to-call webhook (POSTed {"from": extension, "to": number}); empty: tel: only.
 TELEPHONY_CLICK_TO_CALL_URL = os.environ.get("TELEPHONY_CLICK_TO_CALL_URL", "")
 # The PBX's own rate limit, per second: 1,000 calls in progress send ~15 events a second on
-# average (54,000 an hour, past the API's hourly rate); a one-second window keeps the
-# throttle's history short, so it costs the same at the thousandth event as at the first.
+# average (54,000 an hour, past the API's hourly rate). Counted per one-second window.
 TELEPHONY_THROTTLE_RATE = os.environ.get("TELEPHONY_THROTTLE_RATE", "200/second")
 TELEPHONY_CLICK_TO_CALL_TIMEOUT_SECONDS = env_int("TELEPHONY_CLICK_TO_CALL_TIMEOUT_SECONDS", 5)
 

@@ -14,7 +14,7 @@ from django.db.models.signals import post_delete, post_save, pre_save
 
 from customers.models import Product, Purchase
 from customers.signals import rows_written
-from metrics import answer_cache, customer_rollup, purchase_days
+from metrics import answer_cache, customer_rollup, purchase_days, rollup_days
 
 # Customers rebuilt per statement (keeps IN lists well under SQLite's variable limit).
 REBUILD_BATCH = 500
@@ -24,8 +24,10 @@ def rebuild(customer_ids: Iterable[int] | None = None) -> None:
     """Recompute the summary rows of these customers, or of everyone (and mark the build
     current for the site's time zone). Atomic: readers never see a customer half rebuilt. The
     rolled-up days whose points changed are uncovered in the same transaction, and the metrics
-    API's cached answers dropped when it commits."""
-    with transaction.atomic():
+    API's cached answers dropped when it commits. The days are bumped once, sorted, at the
+    end (rollup_days.deferred_invalidation): per batch of customers, two rebuilds at once
+    locked them in opposite orders and deadlocked."""
+    with transaction.atomic(), rollup_days.deferred_invalidation():
         answer_cache.data_changed()
         if customer_ids is None:
             first = customer_rollup.earliest_day()

@@ -19,15 +19,27 @@ days (today and yesterday): a writer that decided "today" just before midnight i
 only by a job that starts a whole day later, while the writer's transaction is still open.
 That keeps today's writes, the busiest, free of any extra statement and of a hot row that
 every writer would lock.
+
+Where in the writer's transaction the bump comes does not matter to that argument, only that
+it commits with the write. It matters to concurrent writers: the bumped markers stay locked
+until commit, and two transactions that each bump several times lock them in the order of
+their calls (each call's days are sorted, their union is not: the purchase summary's rebuild
+bumps per 500 customers, generate_data per table). Writer A holding day 2 and waiting for
+day 1 while writer B holds day 1 and waits for day 2 is a deadlock; PostgreSQL kills one of
+them (`generate_data --writers 2` did so at 200,000 customers). A writer that invalidates more
+than once per transaction does so inside `deferred_invalidation()`: the calls collect their
+days, and the block's end bumps them all once, sorted, in one order every writer shares.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
-from django.db import connections
+from django.db import connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -137,17 +149,58 @@ def local_day(value: Any) -> dt.date | None:
     return site_day(value)
 
 
+# Per thread (Django's connections are) and database alias: the keys a deferred_invalidation()
+# block collected so far.
+_deferred = threading.local()
+
+
+def _collecting(using: str) -> set[tuple[str, dt.date]] | None:
+    return getattr(_deferred, "keys", {}).get(using)
+
+
+@contextmanager
+def deferred_invalidation(*, using: str = "default") -> Iterator[None]:
+    """Inside the block `invalidate` only collects its days; the block's end bumps them all,
+    once each and sorted, inside the same transaction (the block is atomic). For a writer that
+    invalidates more than once per transaction: concurrent writers then lock the markers in one
+    order (module docstring). Nested blocks leave the bump to the outermost."""
+    if _collecting(using) is not None:
+        yield
+        return
+    blocks: dict[str, set[tuple[str, dt.date]]] = getattr(_deferred, "keys", None) or {}
+    _deferred.keys = blocks
+    keys = blocks[using] = set()
+    try:
+        with transaction.atomic(using=using, savepoint=False):
+            yield
+            del blocks[using]  # the bump below is the real one
+            _bump(sorted(keys), using=using)
+    finally:
+        blocks.pop(using, None)
+
+
 def invalidate(pairs: Iterable[tuple[str, dt.date | None]], *, using: str = "default") -> int:
     """Bump the version of each (family, day) before today, creating the marker where missing
     (so that a rollup job running now cannot mark the day covered without this write); call
-    it inside the writer's transaction. Returns the days bumped.
+    it inside the writer's transaction. Returns the days bumped (inside
+    `deferred_invalidation()`, the days it will bump at the block's end).
 
     Today is skipped: the job rolls up nothing later than `RECENT_DAYS` (two) days ago, so a
     write that found "today" here is rolled up only by a job starting a day after it."""
     today = site_today()
-    keys = sorted({(family, day) for family, day in pairs if day is not None and day < today})
+    keys = {(family, day) for family, day in pairs if day is not None and day < today}
+    collected = _collecting(using)
+    if collected is not None:
+        collected |= keys
+        return len(keys)
+    _bump(sorted(keys), using=using)
+    return len(keys)
+
+
+def _bump(keys: list[tuple[str, dt.date]], *, using: str) -> None:
+    """The upserts of `invalidate`, in the order given (sorted by every caller)."""
     if not keys:
-        return 0
+        return
     connection = connections[using]
     quote = connection.ops.quote_name
     table = quote(FactRollupDay._meta.db_table)
@@ -162,4 +215,3 @@ def invalidate(pairs: Iterable[tuple[str, dt.date | None]], *, using: str = "def
                 + f" ON CONFLICT ({family}, {day}) DO UPDATE SET {version} = {table}.{version} + 1",
                 [value for key in chunk for value in key],
             )
-    return len(keys)

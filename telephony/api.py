@@ -13,11 +13,11 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import parsers, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from core.api.parsers import JSONParser
 from core.api.permissions import HasPermissions
+from core.api.throttling import WindowRateThrottle
 from telephony.models import CallEvent, Direction
 from telephony.services import record_call_event
 
@@ -89,7 +89,7 @@ def _plain(data: Any) -> dict[str, Any]:
     return plain
 
 
-class PbxRateThrottle(UserRateThrottle):
+class PbxRateThrottle(WindowRateThrottle):
     """A PBX's events per second (settings.TELEPHONY_THROTTLE_RATE), not the API's per hour."""
 
     scope = "telephony"

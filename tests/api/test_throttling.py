@@ -1,0 +1,138 @@
+"""The API's rate limit: one counter per token and window, a Retry-After to the window's end."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+
+from accounts.models import User
+from core.api.throttling import WindowRateThrottle
+from tests.api_fixtures import ClientFor
+
+# A minute's window starts at every multiple of 60 s since the epoch.
+WINDOW_START = 1_800_000_000.0  # 2027-01-15 08:00:00 UTC, a multiple of 60
+
+
+class Clock:
+    """The throttle's clock, moved by the test."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    frozen = Clock(WINDOW_START + 20.5)
+    monkeypatch.setattr(WindowRateThrottle, "timer", staticmethod(frozen))
+    return frozen
+
+
+def _window_key(user: User, now: float, seconds: int = 60) -> str:
+    return f"throttle:user:{user.pk}:{int(now // seconds)}"
+
+
+def test_the_count_per_token_is_one_small_integer(
+    client_for: ClientFor, operator: User, settings: Any, clock: Clock
+) -> None:
+    settings.API_THROTTLE_RATE = "100/minute"
+    client = client_for(operator)
+
+    for _ in range(5):
+        assert client.get("/api/v1/customers/").status_code == 200
+
+    # Not DRF's list of every request's timestamp, which grew with the rate.
+    assert cache.get(_window_key(operator, clock.now)) == 5
+    assert cache.get(f"throttle_user_{operator.pk}") is None
+
+
+def test_at_the_limit_the_answer_is_429_with_seconds_to_the_windows_end(
+    client_for: ClientFor, operator: User, settings: Any, clock: Clock
+) -> None:
+    settings.API_THROTTLE_RATE = "3/minute"
+    client = client_for(operator)
+
+    codes = [client.get("/api/v1/customers/").status_code for _ in range(3)]
+    refused = client.get("/api/v1/customers/")
+
+    assert codes == [200, 200, 200]
+    assert refused.status_code == 429
+    assert refused["Retry-After"] == "40"  # 20.5 s into the minute: 39.5 s left, rounded up
+    assert refused.json()["code"] == "throttled"
+
+
+def test_a_new_window_starts_a_new_count(
+    client_for: ClientFor, operator: User, settings: Any, clock: Clock
+) -> None:
+    settings.API_THROTTLE_RATE = "2/minute"
+    client = client_for(operator)
+    codes = [client.get("/api/v1/customers/").status_code for _ in range(3)]
+
+    clock.now = WINDOW_START + 60  # the next minute
+
+    assert codes == [200, 200, 429]
+    assert client.get("/api/v1/customers/").status_code == 200
+
+
+def test_a_counter_left_from_an_earlier_window_does_not_block(
+    client_for: ClientFor, operator: User, settings: Any, clock: Clock
+) -> None:
+    settings.API_THROTTLE_RATE = "2/minute"
+    # A counter that never expired (a cache that lost its expiry) far over the limit.
+    cache.set(_window_key(operator, clock.now - 60), 1_000, timeout=None)
+
+    assert client_for(operator).get("/api/v1/customers/").status_code == 200
+
+
+class RecordingCache:
+    """The cache, noting the timeout each counter is created with."""
+
+    def __init__(self) -> None:
+        self.timeouts: list[Any] = []
+
+    def incr(self, key: str) -> int:
+        return int(cache.incr(key))
+
+    def add(self, key: str, value: int, timeout: Any) -> bool:
+        self.timeouts.append(timeout)
+        return bool(cache.add(key, value, timeout=timeout))
+
+
+def test_the_counter_expires_with_its_window(
+    client_for: ClientFor,
+    operator: User,
+    settings: Any,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings.API_THROTTLE_RATE = "2/minute"
+    recording = RecordingCache()
+    monkeypatch.setattr(WindowRateThrottle, "cache", recording)
+
+    client_for(operator).get("/api/v1/customers/")
+
+    # The window's length and a few seconds, never "forever" (None) nor the cache's default.
+    assert len(recording.timeouts) == 1 and 60 < recording.timeouts[0] <= 70
+
+
+def test_the_limit_fails_open_while_the_cache_is_unreachable(
+    client_for: ClientFor, operator: User, settings: Any
+) -> None:
+    settings.API_THROTTLE_RATE = "1/minute"
+    client = client_for(operator)
+    # Nothing listens on port 9 of the loopback: the connection is refused at once.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "core.cache.FailSoftRedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+
+    codes = [client.get("/api/v1/customers/").status_code for _ in range(3)]
+
+    assert codes == [200, 200, 200]
