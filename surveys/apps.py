@@ -16,6 +16,17 @@ class SurveysConfig(AppConfig):
             on_ticket_status_changed, dispatch_uid="surveys.invite_after_ticket_resolved"
         )
 
+        from django.db.models.signals import post_save
+
+        from surveys.receivers import classify_customer_message
+        from tickets.models import TicketMessage
+
+        post_save.connect(
+            classify_customer_message,
+            sender=TicketMessage,
+            dispatch_uid="surveys.classify_customer_message",
+        )
+
         from core.outbox.registry import register
         from surveys import card, merge
         from surveys.delivery import INVITATIONS

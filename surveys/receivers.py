@@ -1,4 +1,5 @@
-"""Surveys react to tickets: a resolved ticket asks its customer how it went."""
+"""Surveys react to tickets: a resolved ticket asks its customer how it went, and a customer's
+message on a ticket gets the sentiment label survey comments get."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import datetime as dt
 import logging
 from typing import Any
 
-from tickets.models import Status
+from customers.models import Channel
+from surveys.sentiment import classify
+from tickets.models import Status, TicketMessage
 
 logger = logging.getLogger(__name__)
 
@@ -27,3 +30,23 @@ def on_ticket_status_changed(
     from surveys.tasks import invite_after_ticket_resolved
 
     enqueue(invite_after_ticket_resolved, ticket_id=ticket_id)
+
+
+def classify_customer_message(
+    sender: Any, instance: TicketMessage, created: bool = False, raw: bool = False, **kwargs: Any
+) -> None:
+    """post_save: the customer's own words on a ticket (a chat, a message an integration
+    posted, the description a ticket opened with) are labelled by the survey comments'
+    classifier, in the writer's transaction; the queue marks a negative one and the sentiment
+    metric counts it. Email labels its own messages at ingest (email_channel.services), from
+    the new text without the quoted history, so its messages are left to it."""
+    if (
+        raw
+        or not created
+        or instance.author_kind != TicketMessage.Author.CUSTOMER
+        or instance.sentiment
+        or instance.channel == Channel.EMAIL
+    ):
+        return
+    instance.sentiment = classify(instance.body)
+    instance.save(update_fields=["sentiment"])

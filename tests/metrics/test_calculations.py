@@ -227,7 +227,7 @@ def test_sentiment_counts_the_customers_ticket_messages_beside_survey_comments()
     write("negative", created_at=IN_MARCH, channel=Channel.EMAIL)
     write("negative", on=other, created_at=IN_MARCH, channel=Channel.EMAIL)
     write("neutral", created_at=IN_MARCH, channel=Channel.CHAT)
-    write("", created_at=IN_MARCH)  # not classified: not counted
+    write("", created_at=IN_MARCH, channel=Channel.EMAIL)  # no new text: not counted
     write("positive", created_at=BEFORE_MARCH)  # another period
     write("positive", author="operator", created_at=IN_MARCH)  # not the customer's words
     negative = calc.compute_metric("sentiment_negative", march())

@@ -141,12 +141,15 @@ def _build() -> None:
     voices = random.Random(SEED + 1)
     for ticket in tickets:
         for _ in range(voices.randint(0, 3)):
+            channel = voices.choice([Channel.EMAIL, Channel.CHAT, ""])
+            sentiment = voices.choice(["positive", "neutral", "negative", ""])
             TicketMessage.objects.create(
                 ticket=ticket,
                 author_kind=TicketMessage.Author.CUSTOMER,
                 body="text",
-                channel=voices.choice([Channel.EMAIL, Channel.CHAT, ""]),
-                sentiment=voices.choice(["positive", "neutral", "negative", ""]),
+                # Unlabelled: an email whose new text was empty (other channels get labelled).
+                channel=channel if sentiment else Channel.EMAIL,
+                sentiment=sentiment,
                 created_at=_moment(voices, start, 60),
             )
 
