@@ -38,13 +38,15 @@ FULL_MESSAGES = 500
 QUICK_MESSAGES = 40
 
 
-def messages(count: int) -> list[bytes]:
+def messages(count: int, *, tag: str = "bench") -> list[bytes]:
+    """`count` corpus messages, each with its own Message-ID (`<tag><n>.`...), every other one
+    from a new sender."""
     raw = [(CORPUS / name).read_bytes() for name in SAMPLES]
     result = []
     for n, body in zip(range(count), itertools.cycle(raw), strict=False):
-        unique = body.replace(b"Message-ID: <", f"Message-ID: <bench{n}.".encode(), 1)
+        unique = body.replace(b"Message-ID: <", f"Message-ID: <{tag}{n}.".encode(), 1)
         if n % 2:  # a new sender: a new customer
-            unique = unique.replace(b"@", f"+b{n}@".encode(), 1)
+            unique = unique.replace(b"@", f"+{tag}{n}@".encode(), 1)
         result.append(unique)
     return result
 

@@ -183,6 +183,7 @@ def main() -> int:
             bench_caller_id(samples, judged=not args.quick),
             bench_name_search(name_fragments(SEARCH_SAMPLES), judged=not args.quick),
         ]
+        import poller_bench
         from email_bench import FULL_MESSAGES, QUICK_MESSAGES, bench_email_ingest
         from metrics_bench import bench_metrics  # bench/ is on the path as the script's folder
         from telephony_bench import bench_call_events
@@ -199,6 +200,12 @@ def main() -> int:
             bench_email_ingest(
                 count=QUICK_MESSAGES if args.quick else FULL_MESSAGES, judged=not args.quick
             )
+        )
+        # The IMAP poller draining a backlog in a private Dovecot, killed twice on the way.
+        figures += poller_bench.bench_poller(
+            count=poller_bench.QUICK_MESSAGES if args.quick else poller_bench.FULL_MESSAGES,
+            small=poller_bench.QUICK_SMALL_BATCH if args.quick else poller_bench.FULL_SMALL_BATCH,
+            judged=not args.quick,
         )
         metrics_figures, metrics_machine = bench_metrics(scale=metrics_scale, judged=not args.quick)
         figures += metrics_figures

@@ -4,9 +4,11 @@ mail, exactly once across a kill mid-batch, a UIDVALIDITY change and two pollers
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 from django.db import connections
+from imapclient import IMAPClient
 from pytest_django.fixtures import Settings
 
 from accounts.models import User
@@ -127,6 +129,69 @@ def test_poller_killed_mid_batch_resumes_without_duplicates(
     assert sorted(Ticket.objects.values_list("subject", flat=True)) == [
         f"Request {n}" for n in range(1, 6)
     ]
+
+
+@pytest.mark.django_db
+@pytest.mark.faults
+@pytest.mark.parametrize("done_folder", ["", "CRM"])
+def test_a_backlog_is_drained_in_batches_and_a_kill_leaves_nothing_unmarked(
+    imap_mailbox: Mailbox,
+    dovecot: Dovecot,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    done_folder: str,
+) -> None:
+    settings.EMAIL_IMAP_BATCH = 3
+    imap_mailbox.imap_done_folder = done_folder
+    imap_mailbox.save()
+    dovecot.append(imap_mailbox.imap_user, *(new_request(n) for n in range(1, 9)))
+    fetched: list[list[int]] = []
+    real_fetch = IMAPClient.fetch
+
+    def counted_fetch(client: IMAPClient, uids: list[int], *args: Any, **kwargs: Any) -> Any:
+        fetched.append(list(uids))
+        return real_fetch(client, uids, *args, **kwargs)
+
+    monkeypatch.setattr(IMAPClient, "fetch", counted_fetch)
+    real_progress = imap._record_progress
+    calls = {"n": 0}
+
+    def killed_after_fifth_commit(mailbox: Mailbox, uid: int) -> None:
+        calls["n"] += 1
+        if calls["n"] == 5:  # the second batch: 4 recorded, 5 stored, neither marked done
+            raise SystemExit("killed")
+        real_progress(mailbox, uid)
+
+    monkeypatch.setattr(imap, "_record_progress", killed_after_fifth_commit)
+    with pytest.raises(SystemExit):
+        poll_mailbox(imap_mailbox)
+    assert fetched == [[1, 2, 3], [4, 5, 6]]
+    imap_mailbox.refresh_from_db()
+    assert imap_mailbox.imap_last_uid == 4
+    left = flags_by_uid(dovecot, imap_mailbox)
+    assert sorted(uid for uid, flags in left.items() if INGESTED_FLAG.encode() in flags) == (
+        [] if done_folder else [1, 2, 3]
+    )
+
+    monkeypatch.setattr(imap, "_record_progress", real_progress)
+    fetched.clear()
+    result = poll_mailbox(imap_mailbox)
+
+    # The rest in batches of three; message 5 again, known by its Message-ID.
+    assert fetched == [[5, 6, 7], [8]]
+    assert result.outcomes == {"duplicate": 1, "ticket": 3}
+    assert sorted(Ticket.objects.values_list("subject", flat=True)) == sorted(
+        f"Request {n}" for n in range(1, 9)
+    )
+    assert EmailMessage.objects.filter(direction="in").count() == 8
+    # Every message marked done, including 4, which the killed poller ingested but never marked.
+    if done_folder:
+        assert flags_by_uid(dovecot, imap_mailbox) == {}
+        assert len(flags_by_uid(dovecot, imap_mailbox, folder=done_folder)) == 8
+    else:
+        left = flags_by_uid(dovecot, imap_mailbox)
+        assert len(left) == 8
+        assert all(INGESTED_FLAG.encode() in flags for flags in left.values())
 
 
 @pytest.mark.django_db
