@@ -76,9 +76,9 @@ def median_ms(fn: Callable[[], Any], repeats: int) -> float:
 def interleaved_ms(fns: list[Callable[[], Any]], repeats: int) -> list[tuple[float, float]]:
     """(median wall ms, median CPU ms of this process) of each function, called in turn.
 
-    On a machine shared with other work the load comes in bursts: timing one function's
-    repeats and then the other's let a burst fall on one side of a ratio only. Called in
-    turn, a burst falls on both alike. The CPU time (Python's side, without the database's
+    On a machine shared with other work the load comes in bursts: timing a request's repeats
+    and then its replay's let a burst fall on one side of the ratio only. Called in turn, a
+    burst falls on both alike. The CPU time (Python's side, without the database's
     work or waiting for a core) is steadier than the wall time under load.
     """
     walls: list[list[float]] = [[] for _ in fns]
@@ -210,37 +210,24 @@ def main() -> int:
     replay = RawReplay(url)
     repeats = args.repeats
 
-    def measured_together(
-        requests: dict[str, Callable[[], Any]], times: int = repeats
-    ) -> dict[str, dict[str, Any]]:
-        """Each request and its own SQL replayed, all timed in turn (see interleaved_ms)."""
-        captured = {}
-        for label, request in requests.items():
-            request()  # warm: the token, session, user and permission caches, as a live process
-            response, statements = capture(request)
-            assert response.status_code == 200, (label, response.status_code)
-            captured[label] = statements
-        fns: list[Callable[[], Any]] = []
-        for label, request in requests.items():
-            fns += [request, functools.partial(replay.run, captured[label])]
-        timings = iter(interleaved_ms(fns, times))
-        runs = {}
-        for label, statements in captured.items():
-            (server, server_cpu), (own_sql, _replay_cpu) = next(timings), next(timings)
-            print(
-                f"{label}: {server} ms (CPU {server_cpu} ms), {len(statements)} statements, "
-                f"own SQL {own_sql} ms"
-            )
-            runs[label] = {
-                "server_ms": server,
-                "server_cpu_ms": server_cpu,
-                "own_sql_ms": own_sql,
-                "statements": len(statements),
-            }
-        return runs
-
     def measured(label: str, request: Callable[[], Any], times: int = repeats) -> dict[str, Any]:
-        return measured_together({label: request}, times)[label]
+        """The request and its own SQL replayed, timed in turn (see interleaved_ms)."""
+        request()  # warm: the token, session, user and permission caches, as a live process
+        response, statements = capture(request)
+        assert response.status_code == 200, (label, response.status_code)
+        (server, server_cpu), (own_sql, _replay_cpu) = interleaved_ms(
+            [request, functools.partial(replay.run, statements)], times
+        )
+        print(
+            f"{label}: {server} ms (CPU {server_cpu} ms), {len(statements)} statements, "
+            f"own SQL {own_sql} ms"
+        )
+        return {
+            "server_ms": server,
+            "server_cpu_ms": server_cpu,
+            "own_sql_ms": own_sql,
+            "statements": len(statements),
+        }
 
     def card_page(customer: Customer) -> Callable[[], Any]:
         return lambda: page.get(f"/customers/{customer.pk}/")
@@ -251,12 +238,11 @@ def main() -> int:
     figures = []
     customers = {"ordinary": ordinary, "heavy": heavy}
     for kind, make in (("card_page", card_page), ("card_api", card_api)):
-        together = measured_together(
-            {f"{kind} {who}": make(customer) for who, customer in customers.items()}
-        )
         runs = {}
-        for who in customers:
-            run = runs[who] = together[f"{kind} {who}"]
+        for who, customer in customers.items():
+            # One card at a time: opening the other card in between would add the session's
+            # write (the recently opened list) to every request but not to its replay.
+            run = runs[who] = measured(f"{kind} {who}", make(customer))
             ratio = run["server_ms"] / run["own_sql_ms"]
             figures.append(
                 figure(
