@@ -20,6 +20,7 @@ from core.api.serializers import UTCDateTimeField
 from core.audit import path_label
 from customers.card import CardContext, CardSection, register_section
 from customers.models import ContactPoint, Customer, Offer, Purchase
+from customers.selectors import page_of
 from tickets.models import Ticket
 
 ENTRIES_SHOWN = 10
@@ -95,10 +96,10 @@ def _entry(entry: AuditLogEntry) -> HistoryEntry:
 
 
 def history_section(context: CardContext) -> dict[str, Any]:
-    """The newest audit entries and their count: two queries (content types are cached)."""
-    entries = customer_history_entries(context.customer)
-    newest = list(entries.select_related("actor", "content_type")[:ENTRIES_SHOWN])
-    return {"entries": [_entry(entry) for entry in newest], "count": entries.count()}
+    """The newest audit entries and their count: one query (content types are cached)."""
+    entries = customer_history_entries(context.customer).select_related("actor", "content_type")
+    newest = page_of(entries, offset=0, limit=ENTRIES_SHOWN)
+    return {"entries": [_entry(entry) for entry in newest.items], "count": newest.count}
 
 
 class HistoryChangeSerializer(serializers.Serializer):

@@ -41,7 +41,7 @@ from customers.api.card import (
     CardPurchasesSerializer,
     CardTimelineSerializer,
 )
-from customers.models import Customer, Interest, Offer, Purchase
+from customers.models import Customer, Interest, Offer
 from customers.recommendations import recommend
 
 # How many items each customers-side section shows before its "all N" link.
@@ -239,35 +239,40 @@ def _contacts(context: CardContext) -> Mapping[str, Any]:
 
 
 def _purchases(context: CardContext) -> Mapping[str, Any]:
-    expiring, latest = selectors.card_purchases(
+    expiring, latest, count = selectors.card_purchases(
         context.customer.pk, today=context.today, expiring=EXPIRING_SHOWN, latest=PURCHASES_SHOWN
     )
     return {
         "expiring": expiring,
         "latest": latest,
-        "count": Purchase.objects.filter(customer=context.customer).count(),
+        "count": count,
         "warning_days": settings.CRM_EXPIRY_WARNING_DAYS,
     }
 
 
 def _interests(context: CardContext) -> Mapping[str, Any]:
-    open_interests = Interest.objects.filter(
-        customer=context.customer, status=Interest.Status.OPEN
-    ).select_related("product")
-    return {
-        "interests": list(open_interests[:INTERESTS_SHOWN]),
-        "count": open_interests.count(),
-    }
+    open_interests = selectors.page_of(
+        Interest.objects.filter(
+            customer=context.customer, status=Interest.Status.OPEN
+        ).select_related("product"),
+        offset=0,
+        limit=INTERESTS_SHOWN,
+    )
+    return {"interests": open_interests.items, "count": open_interests.count}
 
 
 def _offers(context: CardContext) -> Mapping[str, Any]:
-    made = Offer.objects.filter(customer=context.customer).select_related("product", "operator")
+    made = selectors.page_of(
+        Offer.objects.filter(customer=context.customer).select_related("product", "operator"),
+        offset=0,
+        limit=OFFERS_SHOWN,
+    )
     return {
         "recommendations": recommend(
             context.customer, now=context.now, limit=settings.CRM_CARD_OFFERS
         ),
-        "made": list(made[:OFFERS_SHOWN]),
-        "made_count": made.count(),
+        "made": made.items,
+        "made_count": made.count,
     }
 
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.validators import validate_time_zone
+from core.choices import ChoiceLabels
 from core.dates import site_day
 from core.outbox.models import OutboxMessage, outbox_constraints, outbox_indexes
 from customers.contacts import normalise_email, normalise_handle, normalise_phone
@@ -94,7 +95,7 @@ class Tag(models.Model):
         return self.name
 
 
-class Customer(models.Model):
+class Customer(ChoiceLabels, models.Model):
     """A person or a company the support team serves."""
 
     class Kind(models.TextChoices):
@@ -196,7 +197,7 @@ class Customer(models.Model):
         return self.anonymised_at is not None
 
 
-class ContactPoint(models.Model):
+class ContactPoint(ChoiceLabels, models.Model):
     """One way to reach a customer: a phone, an email or a messenger handle.
 
     `value` keeps what was typed; `normalised_value` is what lookups match on: E.164 for
@@ -435,7 +436,7 @@ class Product(models.Model):
             raise ValidationError({"successor": _("A product cannot replace itself.")})
 
 
-class Purchase(models.Model):
+class Purchase(ChoiceLabels, models.Model):
     """One line of an order: a product bought by a customer, with its service terms."""
 
     class Status(models.TextChoices):
@@ -637,7 +638,7 @@ class CoPurchaseState(models.Model):
         return f"stale since {self.stale_since}" if self.stale_since else "current"
 
 
-class Interest(models.Model):
+class Interest(ChoiceLabels, models.Model):
     """A product the customer showed interest in and did not (yet) buy."""
 
     class Kind(models.TextChoices):
@@ -737,7 +738,7 @@ class Interest(models.Model):
         check_same_customer(self, "purchase")
 
 
-class Interaction(models.Model):
+class Interaction(ChoiceLabels, models.Model):
     """One contact with a customer on any channel, or an internal note about them.
 
     Inbound contacts carry when they started, when an operator answered (empty if nobody did)
@@ -857,7 +858,7 @@ class Interaction(models.Model):
         return until - self.started_at if until else None
 
 
-class Offer(models.Model):
+class Offer(ChoiceLabels, models.Model):
     """A recommendation an operator made to a customer, and what the customer said."""
 
     class Status(models.TextChoices):

@@ -17,9 +17,11 @@ from django.db.models import (
     DecimalField,
     ExpressionWrapper,
     F,
+    IntegerField,
     Max,
     Q,
     QuerySet,
+    Subquery,
     Sum,
     Value,
     When,
@@ -213,17 +215,20 @@ def expiring_purchases(customer_id: int, *, today: dt.date, limit: int) -> list[
 
 def card_purchases(
     customer_id: int, *, today: dt.date, expiring: int, latest: int
-) -> tuple[list[PurchaseLine], list[PurchaseLine]]:
-    """The card's two purchase lists (expiring soon, newest), with one reminders query for
-    both (3 queries)."""
-    both = _lines_of_lists(
-        [
-            _expiring(customer_id, today=today, limit=expiring),
-            _page(customer_id, offset=0, limit=latest),
-        ],
-        today,
+) -> tuple[list[PurchaseLine], list[PurchaseLine], int]:
+    """The card's two purchase lists (expiring soon, newest) and the count of all the
+    customer's purchases, with one reminders query for both lists (3 queries)."""
+    newest = page_of(
+        Purchase.objects.filter(customer_id=customer_id)
+        .select_related("product")
+        .order_by("-purchased_at", "-id"),
+        offset=0,
+        limit=latest,
     )
-    return both[0], both[1]
+    both = _lines_of_lists(
+        [_expiring(customer_id, today=today, limit=expiring), newest.items], today
+    )
+    return both[0], both[1], newest.count
 
 
 def _expiring(customer_id: int, *, today: dt.date, limit: int) -> list[Purchase]:
@@ -267,15 +272,45 @@ class Page:
         return max(0, self.offset - self.limit) if self.offset > 0 else None
 
 
+class CountOf(Subquery):
+    """How many rows a queryset has, as a scalar subquery (an uncorrelated one: the database
+    counts once per statement, not per row)."""
+
+    template = "(SELECT COUNT(*) FROM (%(subquery)s) counted)"
+    output_field = IntegerField()
+
+    def __init__(self, queryset: QuerySet[Any]) -> None:
+        super().__init__(queryset.order_by().values("pk"))
+
+
+# The attribute page_of() leaves on each row: the count of the whole list.
+_LIST_TOTAL = "list_total"
+
+
+def page_of(queryset: QuerySet[Any], *, offset: int, limit: int) -> Page:
+    """A page of an ordered queryset with the count of all its rows, in one statement.
+
+    The card shows a few rows of each list and "all N" beside them: the count rides along
+    with the rows (`CountOf`) instead of costing a second statement. An empty page past the
+    first asks for the count on its own (there is no row to carry it).
+    """
+    items = list(queryset.annotate(**{_LIST_TOTAL: CountOf(queryset)})[offset : offset + limit])
+    if not items:
+        return Page(
+            items=items, count=queryset.count() if offset else 0, offset=offset, limit=limit
+        )
+    count = getattr(items[0], _LIST_TOTAL)
+    return Page(items=items, count=count, offset=offset, limit=limit)
+
+
 def timeline_page(customer_id: int, *, offset: int, limit: int) -> Page:
-    """The customer's interactions on every channel, newest first (2 queries)."""
-    interactions = Interaction.objects.filter(customer_id=customer_id)
-    items = list(
-        interactions.select_related("operator").order_by("-started_at", "-id")[
-            offset : offset + limit
-        ]
+    """The customer's interactions on every channel, newest first (one query)."""
+    interactions = (
+        Interaction.objects.filter(customer_id=customer_id)
+        .select_related("operator")
+        .order_by("-started_at", "-id")
     )
-    return Page(items=items, count=interactions.count(), offset=offset, limit=limit)
+    return page_of(interactions, offset=offset, limit=limit)
 
 
 # Money figures derived here are shown to the cent.

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.db.models import DateTimeField, ExpressionWrapper, F
 
-from customers.selectors import HistoricalValue, historical_value
+from customers.selectors import HistoricalValue, historical_value, page_of
 from surveys.models import NPSBand, Survey, SurveyInvitation, SurveyResponse, nps_band
 from surveys.services import last_survey_sent, next_survey_from
 
@@ -48,7 +48,8 @@ class CustomerSatisfaction:
 
 
 def customer_satisfaction(customer_id: int, *, now: dt.datetime) -> CustomerSatisfaction:
-    """Value figures, the newest answers and when the last survey went; five queries."""
+    """Value figures, the newest answers with their count and when the last survey went; four
+    queries."""
     answers = SurveyResponse.objects.filter(invitation__customer_id=customer_id)
     waiting = SurveyInvitation.objects.filter(
         customer_id=customer_id, response__isnull=True, expires_at__gt=now
@@ -62,14 +63,12 @@ def customer_satisfaction(customer_id: int, *, now: dt.datetime) -> CustomerSati
         "-id",
     )
     last = last_survey_sent(customer_id)
+    shown = page_of(newest, offset=0, limit=ANSWERS_SHOWN)
     return CustomerSatisfaction(
         value=historical_value(customer_id, now=now),
         last_survey_at=last.created_at if last is not None else None,
         next_survey_from=next_survey_from(last.created_at) if last is not None else None,
-        answers=[
-            AnswerRow(answer=answer, badge=answer_badge(answer))
-            for answer in newest[:ANSWERS_SHOWN]
-        ],
-        answer_count=answers.count(),
+        answers=[AnswerRow(answer=answer, badge=answer_badge(answer)) for answer in shown.items],
+        answer_count=shown.count,
         waiting=list(waiting.select_related("survey").order_by("-created_at")[:WAITING_SHOWN]),
     )

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.validators import validate_time_zone
+from core.choices import ChoiceLabels
 from customers.models import Channel, Customer, Interaction, Purchase
 from tickets.business_hours import BusinessCalendar
 
@@ -108,7 +109,7 @@ class SLAPolicy(models.Model):
                 raise ValidationError({"business_hours": exc.messages}) from exc
 
 
-class Ticket(models.Model):
+class Ticket(ChoiceLabels, models.Model):
     """A customer's request, from the first contact to its resolution.
 
     The ticket number operators read out is its primary key (`number`).

@@ -8,6 +8,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from core.choices import ChoiceLabels
+
 
 class DeliveryStatus(models.TextChoices):
     """Where a message is on its way out; `sent` means the provider accepted it."""
@@ -24,7 +26,7 @@ class DeliveryStatus(models.TextChoices):
 OPEN_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
 
 
-class OutboxMessage(models.Model):
+class OutboxMessage(ChoiceLabels, models.Model):
     """An abstract outbound message: mix it into a model to send its rows through the outbox.
 
     `idempotency_key` is made once with the row and handed to the provider on every attempt, so

@@ -64,7 +64,7 @@ EVERY_SECTION = [
     "history",  # crm/history.py
 ]
 # The card's own budget (tests/customers/test_card.py) plus token authentication and throttle.
-CARD_QUERY_BOUND = 40
+CARD_QUERY_BOUND = 25
 
 
 def card_url(customer_id: int) -> str:

@@ -286,7 +286,8 @@ def test_the_card_takes_the_same_number_of_queries_whatever_the_history(
         counts.append(len(queries))
 
     assert counts[0] == counts[1]
-    with django_assert_max_num_queries(40):
+    # 25 since each list's count rides with its rows (customers.selectors.page_of); 31 before.
+    with django_assert_max_num_queries(25):
         operator_client.get(card_url(huge))
 
 
