@@ -44,7 +44,6 @@ Run by bench/run.py (which sets Django up), or alone: `python bench/poller_bench
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -56,8 +55,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-DOVECOT_SCRIPT = ROOT / "scripts" / "dovecot-test"
-DOVECOT_PASSWORD = "secret"  # scripts/dovecot-test: any user, this password
 PASSWORD_ENV = "CRM_BENCH_IMAP_PASSWORD"
 
 FULL_MESSAGES = 10_000
@@ -142,25 +139,6 @@ def working_memory_ratio(peak: float, *, small: float, footprint: float) -> floa
     the same job polling an empty mailbox (Django, the app's imports, the connection), which
     is most of the process and would hide growth in a ratio of whole peaks."""
     return (peak - footprint) / max(small - footprint, MIN_WORKING_MB)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_dovecot(directory: Path) -> int:
-    port = free_port()
-    started = subprocess.run(
-        [str(DOVECOT_SCRIPT), "start", str(directory), str(port)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if started.returncode != 0:
-        raise RuntimeError(f"Dovecot did not start: {started.stderr}")
-    return port
 
 
 def deliver(directory: Path, user: str, messages: list[bytes]) -> None:
@@ -272,10 +250,11 @@ def _not_flagged(port: int, user: str) -> int:
     from imapclient import IMAPClient
 
     from email_channel.imap import INGESTED_FLAG
+    from tests import dovecot
 
     client = IMAPClient("127.0.0.1", port=port, ssl=False, timeout=60)
     try:
-        client.login(user, DOVECOT_PASSWORD)
+        client.login(user, dovecot.PASSWORD)
         client.select_folder("INBOX", readonly=True)
         return len(client.search(["UNKEYWORD", INGESTED_FLAG]))
     finally:
@@ -322,8 +301,10 @@ def bench_poller(*, count: int, small: int, judged: bool) -> list[dict[str, Any]
     from django.conf import settings
     from email_bench import messages
 
+    from tests import dovecot
+
     if (
-        not DOVECOT_SCRIPT.exists()
+        not dovecot.SCRIPT.exists()
         or not Path(os.environ.get("DOVECOT", "/usr/sbin/dovecot")).exists()
     ):
         raise RuntimeError("Dovecot is missing: apt-get install -y dovecot-imapd")
@@ -331,7 +312,7 @@ def bench_poller(*, count: int, small: int, judged: bool) -> list[dict[str, Any]
     directory = Path(tempfile.mkdtemp(prefix="crm-poller-bench-"))
     tag = f"p{int(time.time())}"
     try:
-        port = start_dovecot(directory)
+        port = dovecot.start(directory)
         small_user, backlog_user = f"{tag}-small", f"{tag}-backlog"
         deliver(directory, small_user, messages(small, tag=f"{tag}s"))
         backlog_messages = messages(count, tag=f"{tag}b")
@@ -349,7 +330,7 @@ def bench_poller(*, count: int, small: int, judged: bool) -> list[dict[str, Any]
             "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY", "bench-" + tag * 4),
             "CRM_MEDIA_ROOT": str(directory / "media"),
             "EMAIL_MESSAGE_ID_DOMAIN": "bench.example.com",
-            PASSWORD_ENV: DOVECOT_PASSWORD,
+            PASSWORD_ENV: dovecot.PASSWORD,
         }
         env.pop("REDIS_URL", None)
         log = directory / "poller.log"
@@ -385,8 +366,7 @@ def bench_poller(*, count: int, small: int, judged: bool) -> list[dict[str, Any]
         once["not_flagged_in_mailbox"] = _not_flagged(port, backlog_user)
         small_once = _exactly_once(small_box, small)
     finally:
-        subprocess.run([str(DOVECOT_SCRIPT), "stop", str(directory)], check=False)
-        shutil.rmtree(directory, ignore_errors=True)
+        dovecot.stop(directory)
 
     peak = max(run.peak_rss_mb for run in runs)
     ratio = working_memory_ratio(peak, small=baseline.peak_rss_mb, footprint=empty.peak_rss_mb)

@@ -5,9 +5,6 @@ from __future__ import annotations
 import email
 import email.policy
 import os
-import shutil
-import socket
-import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -24,6 +21,7 @@ from pytest_django.fixtures import Settings
 from customers.models import Channel
 from email_channel.models import EmailMessage, Mailbox
 from email_channel.services import IngestResult
+from tests import dovecot as dovecot_server
 from tests.factories import CustomerFactory, EmailFactory
 from tickets.models import Ticket
 from tickets.services import add_message, open_ticket
@@ -97,19 +95,13 @@ class SmtpSink:
         return message
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def smtp_sink(settings: Settings) -> Iterator[SmtpSink]:
     """A real SMTP server on a loopback port, and the product's mailer pointed at it."""
     from aiosmtpd.controller import Controller
 
     sink = SmtpSink()
-    port = free_port()
+    port = dovecot_server.free_port()
     controller = Controller(sink, hostname="127.0.0.1", port=port)
     controller.start()
     settings.MAILERS = {
@@ -131,7 +123,7 @@ class Dovecot:
 
     def client(self, user: str) -> IMAPClient:
         client = IMAPClient(self.host, port=self.port, ssl=False, timeout=10)
-        client.login(user, DOVECOT_PASSWORD)
+        client.login(user, dovecot_server.PASSWORD)
         return client
 
     def append(self, user: str, *messages: bytes, folder: str = "INBOX") -> None:
@@ -141,10 +133,6 @@ class Dovecot:
                 client.append(folder, raw)
         finally:
             client.logout()
-
-
-DOVECOT_PASSWORD = "secret"  # scripts/dovecot-test: any user, this password
-DOVECOT_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "dovecot-test"
 
 
 @pytest.fixture(scope="session")
@@ -158,25 +146,17 @@ def dovecot() -> Iterator[Dovecot]:
         return
     # Straight under /tmp: Dovecot's mail user must be able to reach it (pytest's are 0700).
     directory = tempfile.mkdtemp(prefix="crm-dovecot-")
-    port = free_port()
-    started = subprocess.run(
-        [str(DOVECOT_SCRIPT), "start", str(directory), str(port)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert started.returncode == 0, f"Dovecot did not start: {started.stderr}"
+    port = dovecot_server.start(directory)
     try:
         yield Dovecot("127.0.0.1", port)
     finally:
-        subprocess.run([str(DOVECOT_SCRIPT), "stop", directory], check=False)
-        shutil.rmtree(directory, ignore_errors=True)
+        dovecot_server.stop(directory)
 
 
 @pytest.fixture
 def imap_mailbox(dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch, db: None) -> Mailbox:
     """The support mailbox polling its own, empty, Dovecot account."""
-    monkeypatch.setenv("CRM_TEST_IMAP_PASSWORD", DOVECOT_PASSWORD)
+    monkeypatch.setenv("CRM_TEST_IMAP_PASSWORD", dovecot_server.PASSWORD)
     return Mailbox.objects.create(
         name="support",
         address="support@example.com",

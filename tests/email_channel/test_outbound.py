@@ -146,7 +146,7 @@ def test_temporary_failure_stays_queued_and_is_sent_once_later(
 def test_unreachable_server_is_a_temporary_failure(
     mailbox: Mailbox, operator: User, settings: object
 ) -> None:
-    from tests.email_channel.conftest import free_port
+    from tests.dovecot import free_port
 
     settings.MAILERS = {  # type: ignore[attr-defined]
         "default": {
