@@ -223,6 +223,10 @@ else:
                 _statement_timeout + 5 if _statement_timeout else 0,
             )
             or None,
+            # Only core.postgresql's prepared_cursor() prepares (the caller-ID lookup); a
+            # pooler in transaction mode older than PgBouncer 1.21 cannot keep prepared
+            # statements: DATABASE_PREPARED_STATEMENTS=0 there.
+            "prepare_threshold": 5 if env_bool("DATABASE_PREPARED_STATEMENTS", True) else None,
             "keepalives": 1,
             "keepalives_idle": 10,
             "keepalives_interval": 5,

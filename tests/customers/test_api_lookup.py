@@ -220,3 +220,18 @@ def test_the_compiled_lookup_compiles_once(anna: Customer) -> None:
     assert [row.id for row in rows] == [anna.pk]
     assert len(queries) == 1
     assert calls == []
+
+
+@pytest.mark.postgres
+def test_the_lookup_statement_is_planned_once_per_connection(
+    client_for: ClientFor, operator: User, anna: Customer
+) -> None:
+    client = client_for(operator)
+    first = client.get(URL, {"phone": NUMBER})
+    second = client.get(URL, {"phone": "8 (912) 345-67-89"})
+
+    assert first.data == second.data and [row["id"] for row in second.data] == [anna.pk]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert sum("customers_contactpoint" in statement for statement in prepared) == 1
