@@ -212,6 +212,7 @@ else:
     # A server that stopped answering altogether cancels nothing: the client gives up a little
     # after the statement timeout would have fired (core/postgresql/base.py).
     _statement_timeout = env_float("DATABASE_STATEMENT_TIMEOUT_SECONDS", 0)
+    _prepared_statements = env_bool("DATABASE_PREPARED_STATEMENTS", True)
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"]["ENGINE"] = "core.postgresql"
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -223,10 +224,14 @@ else:
                 _statement_timeout + 5 if _statement_timeout else 0,
             )
             or None,
-            # Only core.postgresql's prepared_cursor() prepares (the caller-ID lookup); a
-            # pooler in transaction mode older than PgBouncer 1.21 cannot keep prepared
-            # statements: DATABASE_PREPARED_STATEMENTS=0 there.
-            "prepare_threshold": 5 if env_bool("DATABASE_PREPARED_STATEMENTS", True) else None,
+            # Parameters bound by the server, and a statement run a fifth time on a connection
+            # prepared there: planned once, not on every request (the card's statements
+            # cost the server more to plan than to run). The caller-ID lookup is prepared at
+            # once (core.postgresql's prepared_cursor()). A pooler in transaction mode older
+            # than PgBouncer 1.21 cannot keep prepared statements:
+            # DATABASE_PREPARED_STATEMENTS=0 there (client-side binding, Django's default).
+            "prepare_threshold": 5 if _prepared_statements else None,
+            "server_side_binding": _prepared_statements,
             "keepalives": 1,
             "keepalives_idle": 10,
             "keepalives_interval": 5,

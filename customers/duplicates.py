@@ -118,7 +118,7 @@ def _similar_names(limit: int) -> Iterator[tuple[tuple[int, int], str]]:
         # The `%` operator uses the trigram GIN index on UPPER(full_name) (migration 0003).
         table = Customer._meta.db_table
         with connection.cursor() as cursor:
-            cursor.execute("SELECT set_limit(%s)", [NAME_SIMILARITY])
+            cursor.execute("SELECT set_limit(%s::real)", [NAME_SIMILARITY])
             cursor.execute(
                 f"""
                 SELECT a.id, b.id FROM {table} a JOIN {table} b

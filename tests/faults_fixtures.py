@@ -10,6 +10,7 @@ database, and Redis is `redis-server --port N` without persistence. A test stops
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -179,9 +180,13 @@ class PrivateCluster:
             os.kill(pid, signal.SIGSTOP)
 
     def resume(self) -> None:
+        """Every process continues: the children first, then the postmaster, which reaps a
+        child that exited meanwhile (one already gone needs no signal)."""
         if (self.data / "postmaster.pid").exists():
-            for pid in self._processes():
-                os.kill(pid, signal.SIGCONT)
+            master, *children = self._processes()
+            for pid in [*children, master]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
 
     def is_running(self) -> bool:
         return (self.data / "postmaster.pid").exists()

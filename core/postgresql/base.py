@@ -6,9 +6,10 @@ connection here for the server ends after OPTIONS["client_timeout"] seconds (set
 it a few seconds above the statement timeout): the connection is closed and the request fails
 with an OperationalError, which the web answers as 503 (core/unavailable.py).
 
+Statements are bound by the server and prepared on a connection's fifth run of them (settings:
+`server_side_binding`, `prepare_threshold`; DATABASE_PREPARED_STATEMENTS=0 turns both off).
 `prepared_cursor()` gives the hottest read (the caller-ID lookup, crm/api/customer_views.py)
-a statement planned once per connection: its plan costs the server four times its execution.
-Every other statement keeps Django's client-side binding, which never prepares.
+its plan on the first run: planning it costs the server four times running it.
 """
 
 from __future__ import annotations
