@@ -18,9 +18,14 @@ points there, k - 1 pairs and k - 2 triples inside it (none below zero), so:
 - buyers of [a, b) = orders(a, b) - pairs(a, b);
 - repeat buyers of [s, e) = pairs(s, e) - triples(s, e) (1 for k >= 2, else 0);
 - customers at an instant t (bought within the window W before it) = buyers of [t - W, t);
-- lost in [s, e) (a customer at s with no purchase in [e - W, e), for periods no longer than
-  W) = buyers of X = [s - W, e - W) minus the pair points with x in X and y in [e - W, e):
-  a customer buying on both sides of e - W has exactly one pair across it;
+- lost in [s, e) (a customer at s with no purchase in [e - W, e)), for periods no longer than
+  W = buyers of X = [s - W, e - W) minus the pair points with x in X and y in [e - W, e):
+  a customer buying on both sides of e - W has exactly one pair across it; for longer ones
+  (up to a year and a day, `purchase_days.longest_period_days`) = buyers of [s - W, s) minus
+  the pair points from there into [e - W, e), less those who bought in [s, e - W) and again
+  in [e - W, e) (`purchase_days.corrections`, from the rows);
+- a subscription that ended unrenewed (lost, and not at the end) is a correction from the
+  rows too: no point tells the latest subscription end before an instant;
 - new = day points with no previous day; revenue and cost: sums of day points;
 - historical CLV at e: customers with a first day before e, the revenue before e, and the sum
   of squares of revenue to date, summed as each day's increase of the square.
@@ -28,8 +33,8 @@ points there, k - 1 pairs and k - 2 triples inside it (none below zero), so:
 None of these points changes when a customer buys again later: adding a purchase day adds
 points, so today's purchases leave every rolled-up day as it is. `PurchaseDayRollup` holds,
 per day, the day's totals and the counts of pair and triple points by x; pair and triple
-points further back than any figure compares (x before the batch's first day less twice the
-window) are left out. The nightly `rollups` job writes the rows of each day not yet covered
+points further back than any figure compares (x before the batch's first day less
+`reach_days`) are left out. The nightly `rollups` job writes the rows of each day not yet covered
 (`FactRollupDay`, family "customer_days", with the race argument of `metrics.rollup_days`);
 `metrics.purchase_days_upkeep.rebuild()` bumps the days whose points it changed. The figures add the
 rolled-up days and read the others (today, yesterday, days written since) from `PurchaseDay`
@@ -105,9 +110,10 @@ LAG_FIELDS = {1: "previous_day", 2: "second_previous_day"}
 
 
 def reach_days(window_days: int) -> int:
-    """How far back an earlier purchase day can matter to a figure: twice the window (the
-    lost customers compare days up to a period plus a window apart; periods are at most W)."""
-    return 2 * window_days
+    """How far back an earlier purchase day can matter to a figure: the window and the
+    longest period the summary answers, less a day (the lost customers compare days up to a
+    period plus a window apart); twice the window when it is a year or more."""
+    return window_days + purchase_days.longest_period_days(window_days) - 1
 
 
 def schema(window_days: int) -> str:
@@ -203,14 +209,12 @@ class _Sums:
             lambda: self.source.points(lag, Q(**{f"{field}__gte": start}) & Q(day__lt=end)),
         )
 
-    def across(self, x_start: dt.date, boundary: dt.date, end: dt.date) -> str:
-        """Pair points with x in [x_start, boundary) and y in [boundary, end)."""
+    def across(self, x: tuple[dt.date, dt.date], y: tuple[dt.date, dt.date]) -> str:
+        """Pair points with x in [x[0], x[1]) and y in [y[0], y[1])."""
         field = self.source.lag_field(1)
         return self._name(
-            ("across", x_start, boundary, end),
-            lambda: self.source.points(
-                1, _between(field, x_start, boundary) & _between("day", boundary, end)
-            ),
+            ("across", x, y),
+            lambda: self.source.points(1, _between(field, *x) & _between("day", *y)),
         )
 
     def day_total(self, key: str, start: dt.date | None, end: dt.date) -> str:
@@ -232,6 +236,21 @@ def _plan(
         def buyers(start: dt.date, end: dt.date) -> tuple[tuple[int, str], ...]:
             return ((1, sums.orders(start, end)), (-1, sums.inside(1, start, end)))
 
+        def lost(s: dt.date, e: dt.date) -> tuple[tuple[int, str], ...]:
+            """At the start (a day in [s - W, s)) and no day in [e - W, e)."""
+            if e - window <= s:  # no longer than W: their last day before s is before e - W
+                return (
+                    *buyers(s - window, e - window),
+                    (-1, sums.across((s - window, e - window), (e - window, e))),
+                )
+            # Longer: at the start less those whose next day after [s - W, s) falls in
+            # [e - W, e); those who bought in between too are left to
+            # `metrics.purchase_days.corrections` (a point cannot tell).
+            return (
+                *buyers(s - window, s),
+                (-1, sums.across((s - window, s), (e - window, e))),
+            )
+
         plans.append(
             {
                 "customers": buyers(s, e),
@@ -243,10 +262,7 @@ def _plan(
                 "cost": ((1, sums.day_total("cost", s, e)),),
                 "at_start": buyers(s - window, s),
                 "at_end": buyers(e - window, e),
-                "lost": (
-                    *buyers(s - window, e - window),
-                    (-1, sums.across(s - window, e - window, e)),
-                ),
+                "lost": lost(s, e),
                 "clv_n": ((1, sums.day_total("new", None, e)),),
                 "clv_sum": ((1, sums.day_total("revenue_float", None, e)),),
                 "clv_sum_sq": ((1, sums.day_total("revenue_square", None, e)),),

@@ -236,6 +236,11 @@ class PurchaseDay(models.Model):
         _("known cost"), max_digits=16, decimal_places=2, null=True, blank=True
     )
     subscription_ends_on = models.DateField(_("latest subscription end"), null=True, blank=True)
+    # The latest subscription end of the customer's days up to this one: on their last day
+    # before an instant, whether a subscription of theirs ended unrenewed by then.
+    subscription_max_to_date = models.DateField(
+        _("latest subscription end to date"), null=True, blank=True
+    )
     revenue_to_date = models.DecimalField(
         _("revenue up to this day"), max_digits=18, decimal_places=2, default=0
     )
@@ -265,10 +270,12 @@ class PurchaseDay(models.Model):
                 include=["day", "revenue_to_date", "margin_to_date"],
                 name="purchase_day_next_idx",
             ),
+            # The subscribers' days (a subscription bought on them or before): who lapsed.
             models.Index(
                 fields=["day"],
-                condition=Q(subscription_ends_on__isnull=False),
-                name="purchase_day_subscription_idx",
+                include=["customer", "previous_day", "next_day", "subscription_max_to_date"],
+                condition=Q(subscription_max_to_date__isnull=False),
+                name="purchase_day_subscriber_idx",
             ),
         ]
 

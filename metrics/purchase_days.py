@@ -14,14 +14,18 @@ then becomes a count of rows in a range of days, with no grouping:
   buying on one day only: that row with `next_day` none or on/after e (repeaters are the rest);
 - lost in the period (a customer at s with no purchase in [e - W, e)), for periods no longer
   than W: their last day before s lies in [s - W, e - W) and their next day is none or after e;
+  longer periods (up to `longest_period_days`) add those who bought in [s, e - W) and again
+  in [e - W, e) back (`corrections`);
+- a subscription that ended unrenewed (lost, and not at the end): their last row before e
+  in [e - W, e) with `subscription_max_to_date`, the latest subscription end of all their
+  days to that one, in the period (`corrections`);
 - revenue to the end of the period: `revenue_to_date` of their last row before e.
 
-Customers whose purchases in the window carry a subscription end (lost also when a
-subscription lapses unrenewed) are left to the grouped query of
-`metrics.definitions.customer_base`, and so is every period longer than the window and a
-product-category filter (a day mixes categories). The rows are derived data: `build()`
-recomputes them for some customers (or all), in SQL with window functions;
-`metrics.purchase_days_upkeep` keeps them current on every purchase and product cost write.
+A product-category filter (a day mixes categories) and a period longer than
+`longest_period_days` are left to the grouped query of `metrics.definitions.customer_base`.
+The rows are derived data: `build()` recomputes them for some customers (or all), in SQL
+with window functions; `metrics.purchase_days_upkeep` keeps them current on every purchase
+and product cost write.
 
 The figures themselves are sums over the rows' points (`metrics.customer_rollup`), read from
 the daily rollup of these rows for the days it covers (`metrics.customer_figures`).
@@ -34,7 +38,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, F, Max, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -53,6 +57,7 @@ COLUMNS = (
     "costed_revenue",
     "known_cost",
     "subscription_ends_on",
+    "subscription_max_to_date",
     "revenue_to_date",
     "margin_to_date",
     "first_costed",
@@ -94,7 +99,8 @@ def _insert(customer_ids: list[int] | None) -> None:
         "SELECT d.customer_id, d.local_day, "
         f"LAG(d.local_day) {window}, LAG(d.local_day, 2) {window}, LEAD(d.local_day) {window}, "
         "d.day_lines, d.day_revenue, COALESCE(d.day_costed_revenue, 0), d.day_cost, "
-        f"d.day_subscription, SUM(d.day_revenue) {window}, SUM(d.day_margin) {window}, "
+        f"d.day_subscription, MAX(d.day_subscription) {window}, "
+        f"SUM(d.day_revenue) {window}, SUM(d.day_margin) {window}, "
         # The first day with a costed line: costed, and no costed day before it.
         f"CASE WHEN d.day_margin IS NOT NULL AND COUNT(d.day_margin) {window} = 1 "
         "THEN 1 ELSE 0 END = 1 "
@@ -128,11 +134,18 @@ def _exclusive_end(period: Period) -> dt.date:
     return period.end + dt.timedelta(days=1)
 
 
+def longest_period_days(window_days: int) -> int:
+    """The longest period the rows answer: a year and a day (a leap year) or the window and
+    a day, whichever is longer (`metrics.customer_rollup.reach_days` keeps the points that
+    far apart)."""
+    return max(window_days, 365) + 1
+
+
 def applies(filters: MetricFilters, periods: list[Period], window_days: int) -> bool:
     """Whether these figures can come from the rows (see the module's docstring)."""
     return (
         filters.category_id is None
-        and all(period.days <= window_days for period in periods)
+        and all(period.days <= longest_period_days(window_days) for period in periods)
         and is_current()
     )
 
@@ -144,16 +157,69 @@ def rows(filters: MetricFilters) -> QuerySet[PurchaseDay]:
     return rows
 
 
-def subscribers(filters: MetricFilters, periods: list[Period], window_days: int) -> QuerySet[Any]:
-    """Customers with a subscription end on a purchase within some period's window: the
-    grouped query answers for them (a lapsed subscription loses a customer)."""
-    window = dt.timedelta(days=window_days)
-    return (
-        rows(filters)
-        .filter(
-            subscription_ends_on__isnull=False,
-            day__gte=min(period.start for period in periods) - window,
-            day__lt=max(_exclusive_end(period) for period in periods),
+def _in(field: str, start: dt.date, end: dt.date) -> Q:
+    return Q(**{f"{field}__gte": start, f"{field}__lt": end})
+
+
+def _has_day_in(start: dt.date, end: dt.date) -> Q:
+    """The row's customer has a purchase day in [start, end), for a row on or after `end`:
+    its previous day tells unless that lies between `end` and the row (then one index
+    probe)."""
+    probe = Exists(
+        PurchaseDay.objects.filter(customer_id=OuterRef("customer_id")).filter(
+            _in("day", start, end)
         )
-        .values("customer_id")
     )
+    return _in("previous_day", start, end) | Q(Q(previous_day__gte=end), probe)
+
+
+def corrections(
+    filters: MetricFilters, periods: list[Period], window_days: int
+) -> list[dict[str, int]]:
+    """Per period, what the points of `metrics.customer_rollup` leave to the rows, as signed
+    amounts to add to its totals (one query, two when a period is longer than the window):
+
+    - a subscription that ended unrenewed: a customer active at the end (a day in
+      [e - W, e)) whose latest subscription end to date falls in the period is not at the
+      end, and lost if they were at the start. Their last row before e says both: its day in
+      [e - W, e), its `subscription_max_to_date` in the period (one such row per customer).
+    - for a period longer than the window, the customers at the start who bought between
+      its start and e - W and again in [e - W, e) are not lost: their last row before
+      e - W, with its next day in [e - W, e) (one per customer), and a day in [s - W, s).
+
+    Rows are probed by index only where their previous day does not tell.
+    """
+    window = dt.timedelta(days=window_days)
+    lapse: dict[str, Any] = {}
+    continuing: dict[str, Any] = {}
+    # The rows read: each period's [e - W, e), and [s, e - W) where the period is longer.
+    lapse_days, continuing_days = Q(pk__in=[]), Q(pk__in=[])
+    for i, period in enumerate(periods):
+        s, e = period.start, _exclusive_end(period)
+        at_end_row = (
+            _in("day", e - window, e)
+            & (Q(next_day__isnull=True) | Q(next_day__gte=e))
+            & Q(subscription_max_to_date__gte=s, subscription_max_to_date__lt=e)
+        )
+        at_start = Q(day__lt=s) | _has_day_in(s - window, s)
+        lapse[f"at_end{i}"] = Count("day", filter=at_end_row)
+        lapse[f"lost{i}"] = Count("day", filter=at_end_row & at_start)
+        lapse_days |= _in("day", e - window, e)
+        if e - window > s:
+            continuing_days |= _in("day", s, e - window)
+            continuing[f"lost{i}"] = Count(
+                "pk",
+                filter=_in("day", s, e - window)
+                & _in("next_day", e - window, e)
+                & _has_day_in(s - window, s),
+            )
+    subscribers = rows(filters).filter(lapse_days, subscription_max_to_date__isnull=False)
+    found = subscribers.aggregate(**lapse)
+    kept = rows(filters).filter(continuing_days).aggregate(**continuing) if continuing else {}
+    return [
+        {
+            "at_end": -found[f"at_end{i}"],
+            "lost": found[f"lost{i}"] - (kept.get(f"lost{i}") or 0),
+        }
+        for i in range(len(periods))
+    ]

@@ -78,9 +78,9 @@ def customer_totals(
     One pass over the completed purchases before the latest period's end, grouped by
     customer, with per-period conditional aggregates (first purchase ever, purchases in the
     inactivity window before the start and before the end, the last purchase, the latest
-    subscription end, the customer-days, revenue and known cost of the period, and the revenue
-    and margin up to the period's end); then one aggregate per period over those customers:
-    counts and sums, which add up across groups of customers.
+    subscription end before the end, the customer-days, revenue and known cost of the
+    period, and the revenue and margin up to the period's end); then one aggregate per
+    period over those customers: counts and sums, which add up across groups of customers.
     """
     window = dt.timedelta(days=churn_inactivity_days())
     costed = Q(product__cost__isnull=False)
@@ -104,7 +104,9 @@ def customer_totals(
                 "purchased_at", filter=in_range("purchased_at", start_at - window, start_at)
             ),
             f"last{i}": Max("purchased_at", filter=until_end),
-            f"sub_end{i}": Max("subscription_ends_on", filter=in_window),
+            # The latest subscription end of every purchase before the period's end: a
+            # subscription longer than the window lapses in the period all the same.
+            f"sub_end{i}": Max("subscription_ends_on", filter=until_end),
             f"days{i}": Count(day, distinct=True, filter=in_period),
             f"line_revenue{i}": Sum("amount", filter=in_period),
             f"costed_revenue{i}": Sum("amount", filter=in_period & costed),

@@ -21,7 +21,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from core.dates import site_day_start, site_today
-from customers.models import Customer, Purchase
+from customers.models import Purchase
 from metrics import customer_rollup, purchase_days_upkeep
 from metrics.customer_figures import customer_figures
 from metrics.models import FactRollupDay, PurchaseDay, PurchaseDayRollup
@@ -186,28 +186,30 @@ def test_the_rollups_job_rolls_the_customer_days_too() -> None:
 def test_rolled_up_figures_read_a_bounded_number_of_rows(
     django_assert_max_num_queries: Any,
 ) -> None:
-    """The build check, the subscriber check, the markers, the summary's other days and the
-    rollup: five queries whatever the history's length; no purchase or summary scan of the
-    rolled-up days."""
+    """The build check, the markers, the summary's other days, the rollup and the rows'
+    corrections (subscriptions that ended unrenewed): five queries whatever the history's
+    length or its subscribers; no purchase scan."""
     _history(10, customers=30)
     purchase_days_upkeep.rebuild()
     _roll_up()
     year = Period(dt.date(2025, 1, 1), dt.date(2025, 12, 31))
-    Purchase.objects.exclude(subscription_ends_on=None).update(subscription_ends_on=None)
-    purchase_days_upkeep.rebuild(Customer.objects.values_list("pk", flat=True))
+    assert PurchaseDay.objects.exclude(subscription_max_to_date=None).exists()
     with django_assert_max_num_queries(5) as context:
         customer_figures(MetricFilters(period=year), [year, year.previous()])
     assert not any("customers_purchase" in q["sql"] for q in context.captured_queries)
 
 
-def test_many_subscribers_are_answered_through_a_subquery_alike(
-    monkeypatch: pytest.MonkeyPatch,
+def test_a_leap_year_under_a_short_window_reads_one_more_query_and_no_purchase(
+    django_assert_max_num_queries: Any,
 ) -> None:
-    """Past LAPSING_ID_LIST_LIMIT the subscribers stay a subquery: the same figures."""
-    from metrics import customer_figures as figures_module
-
-    _history(11, customers=30)
-    purchase_days_upkeep.rebuild()
-    _roll_up()
-    monkeypatch.setattr(figures_module, "LAPSING_ID_LIST_LIMIT", 0)
-    _assert_all_periods(365)
+    """A period longer than the window: the customers who bought again in between are one
+    more count over the rows, not the grouped query."""
+    _history(12, customers=30)
+    with override_settings(METRICS_CHURN_INACTIVITY_DAYS=60):
+        purchase_days_upkeep.rebuild()
+        _roll_up(60)
+        leap_year = Period(dt.date(2024, 1, 1), dt.date(2024, 12, 31))
+        with django_assert_max_num_queries(6) as context:
+            customer_figures(MetricFilters(period=leap_year), [leap_year])
+        assert not any("customers_purchase" in q["sql"] for q in context.captured_queries)
+        _assert_same(MetricFilters(period=leap_year), [leap_year])

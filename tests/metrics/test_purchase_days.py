@@ -121,7 +121,7 @@ def test_every_figure_equals_the_grouped_query(seed: int, window: int) -> None:
 
 
 def test_the_summary_is_read_and_the_slow_path_is_not(django_assert_max_num_queries: Any) -> None:
-    """Without subscriptions: the build check, the subscriber check and two counts."""
+    """The build check, the rollup's markers, the count of the days and the corrections."""
     for i in range(3):
         PurchaseFactory.create(purchased_at=site_day_start(dt.date(2025, 3, 1 + i)))
     purchase_days_upkeep.rebuild()
@@ -229,7 +229,13 @@ def test_a_category_filter_or_a_long_period_uses_the_grouped_query() -> None:
     month = Period(dt.date(2025, 1, 1), dt.date(2025, 1, 31))
     assert purchase_days.applies(MetricFilters(period=month), [month], 365)
     assert not purchase_days.applies(MetricFilters(period=month, category_id=1), [month], 365)
-    assert not purchase_days.applies(MetricFilters(period=month), [month], 30)
+    # Up to a year and a day (a leap year), or the window and a day when that is longer.
+    leap_year = Period(dt.date(2024, 1, 1), dt.date(2024, 12, 31))
+    longer = Period(dt.date(2024, 1, 1), dt.date(2025, 1, 1))
+    assert purchase_days.applies(MetricFilters(period=leap_year), [leap_year], 30)
+    assert not purchase_days.applies(MetricFilters(period=longer), [longer], 30)
+    assert not purchase_days.applies(MetricFilters(period=longer), [longer], 365)
+    assert purchase_days.applies(MetricFilters(period=longer), [longer], 366)
 
 
 def test_the_job_builds_a_summary_that_is_not_current_and_then_does_nothing() -> None:
@@ -262,3 +268,59 @@ def test_imported_purchases_are_summarised() -> None:
         (dt.date(2025, 3, 1), dt.date(2025, 3, 4), Decimal("100.00")),
         (dt.date(2025, 3, 4), None, Decimal("400.00")),
     ]
+
+
+def _buy(customer: Customer, day: dt.date, product: Product | None = None) -> None:
+    PurchaseFactory.create(
+        customer=customer,
+        product=product or ProductFactory.create(),
+        amount=Decimal("100.00"),
+        purchased_at=site_day_start(day) + dt.timedelta(hours=12),
+    )
+
+
+def _base(period: Period) -> tuple[dict[str, int], dict[str, int]]:
+    """The base counts of the period from the summary and from the grouped query."""
+    purchase_days_upkeep.rebuild()
+    fast = customer_figures(MetricFilters(period=period), [period])[0]["base"]
+    return fast, _grouped(MetricFilters(period=period), [period])[0]["base"]
+
+
+def test_a_subscription_longer_than_the_window_that_ends_in_the_period_loses_the_customer() -> None:
+    """Two years of subscription bought before the window, a plain purchase in it: the
+    subscription ends unrenewed in the period, so the customer is lost and not at the end,
+    in both paths. Renewed (a later end) or still running, they stay."""
+    two_years = ProductFactory.create(subscription_months=24)
+    period = Period(dt.date(2025, 3, 1), dt.date(2025, 3, 31))
+    lapsed, renewed, running = (CustomerFactory.create() for _ in range(3))
+    for customer in (lapsed, renewed, running):
+        # Ends 2025-03-10 (in the period); bought more than the window before it.
+        _buy(customer, dt.date(2023, 3, 10), two_years)
+        _buy(customer, dt.date(2025, 1, 15))  # at the start and at the end by activity
+    _buy(renewed, dt.date(2025, 2, 20), two_years)  # ends 2027: renewed
+    Purchase.objects.filter(customer=running).update(subscription_ends_on=dt.date(2025, 4, 30))
+    with override_settings(METRICS_CHURN_INACTIVITY_DAYS=365):
+        fast, slow = _base(period)
+    assert fast == slow == {"at_start": 3, "lost": 1, "at_end": 2, "new": 0}
+
+
+def test_a_period_longer_than_the_window_counts_who_bought_again_in_between() -> None:
+    """Window 60 days, a leap year: at the start (bought in November 2023) and then, by hand,
+    nothing more (lost); in the spring only (lost); in December 2024 only (stays); in the
+    spring and in December (stays, the case the points cannot tell); in December after a
+    subscription that ends in the period unrenewed (lost)."""
+    month = ProductFactory.create(subscription_months=1)
+    period = Period(dt.date(2024, 1, 1), dt.date(2024, 12, 31))
+    gone, spring, december, both, lapsed = (CustomerFactory.create() for _ in range(5))
+    for customer in (gone, spring, december, both, lapsed):
+        _buy(customer, dt.date(2023, 11, 20))
+    for customer in (spring, both):
+        _buy(customer, dt.date(2024, 4, 2))
+    for customer in (december, both):
+        _buy(customer, dt.date(2024, 12, 10))
+    _buy(lapsed, dt.date(2024, 11, 25), month)  # ends 2024-12-25, in the period
+    _buy(lapsed, dt.date(2024, 12, 1))
+    with override_settings(METRICS_CHURN_INACTIVITY_DAYS=60):
+        assert purchase_days.applies(MetricFilters(period=period), [period], 60)
+        fast, slow = _base(period)
+    assert fast == slow == {"at_start": 5, "lost": 3, "at_end": 2, "new": 0}
