@@ -238,6 +238,29 @@ else:
             "keepalives_count": 3,
         }
     )
+    # The web process (scripts/serve) keeps a pool of connections per worker: under ASGI each
+    # request runs in a thread of its own, so a persistent connection (CONN_MAX_AGE) was
+    # never used again and was left open until its thread's objects were collected: 96
+    # connections after twenty seconds of load, then "too many clients". A pooled connection
+    # goes back at the end of each request with its prepared statements and the server
+    # process's warm caches. DATABASE_POOL_MAX_SIZE=0 (the default outside scripts/serve:
+    # jobs, Celery's forked workers, commands) connects as before.
+    _pool_max_size = env_int("DATABASE_POOL_MAX_SIZE", 0)
+    if _pool_max_size > 0:
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them; Django requires 0
+        DATABASES["default"]["OPTIONS"]["pool"] = {
+            "min_size": min(env_int("DATABASE_POOL_MIN_SIZE", 2), _pool_max_size),
+            "max_size": _pool_max_size,
+            # A request waits this long for a connection (all in use, or the database away)
+            # before it answers 503 with Retry-After.
+            "timeout": env_float("DATABASE_POOL_TIMEOUT_SECONDS", 2),
+            # A failed connection attempt is not retried in the background for minutes with
+            # a growing back-off: the next request tries again, so the service is back as
+            # soon as the database is.
+            "reconnect_timeout": env_float("DATABASE_POOL_TIMEOUT_SECONDS", 2),
+            "max_idle": 300,
+            "name": "crm-web",
+        }
 # Seconds a client is asked to wait (Retry-After) when the database is unreachable.
 DATABASE_RETRY_AFTER_SECONDS = env_int("DATABASE_RETRY_AFTER_SECONDS", 5)
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.handlers.asgi import ASGIRequest
+from django.db import connections
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -36,6 +38,10 @@ def _frame(message: bus.Message) -> str:
 
 
 async def _stream(*, user_id: int, team_id: int | None, last_event_id: str) -> AsyncIterator[str]:
+    # A stream lasts as long as its page is open and reads nothing from the database: the
+    # connection its request used (the session, the user) goes back now, not when the page
+    # closes (in the request's own thread, where Django keeps it).
+    await sync_to_async(connections.close_all)()
     subscribed = False
     async for message in bus.messages(
         user_id=user_id,

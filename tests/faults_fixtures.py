@@ -44,6 +44,7 @@ SERVER_START_SECONDS = 120
 # is still in flight when the test restarts the server.
 STATEMENT_TIMEOUT_SECONDS = "10"
 CLIENT_TIMEOUT_SECONDS = "3"
+SECRET_KEY = "faults-test-secret-key-" + "x" * 40
 # Variables the settings read: the test run's own must not leak into the production server.
 _SETTINGS_VARIABLES = ("DJANGO_", "DATABASE_", "REDIS_", "CELERY_", "CRM_", "EMAIL_", "PHONE_")
 
@@ -312,7 +313,7 @@ def _server_env(
     env.update(
         DJANGO_SETTINGS_MODULE="crm.settings",
         DJANGO_DEBUG="0",
-        DJANGO_SECRET_KEY="faults-test-secret-key-" + "x" * 40,
+        DJANGO_SECRET_KEY=SECRET_KEY,
         DJANGO_ALLOWED_HOSTS="127.0.0.1",
         DJANGO_SECURE_SSL_REDIRECT="0",
         DATABASE_URL=cluster.url(),

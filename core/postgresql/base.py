@@ -6,6 +6,9 @@ connection here for the server ends after OPTIONS["client_timeout"] seconds (set
 it a few seconds above the statement timeout): the connection is closed and the request fails
 with an OperationalError, which the web answers as 503 (core/unavailable.py).
 
+In the web process the connections come from a pool (settings: DATABASE_POOL_MAX_SIZE, set by
+scripts/serve), made with the same deadline.
+
 Statements are bound by the server and prepared on a connection's fifth run of them (settings:
 `server_side_binding`, `prepare_threshold`; DATABASE_PREPARED_STATEMENTS=0 turns both off).
 `prepared_cursor()` gives the hottest read (the caller-ID lookup, crm/api/customer_views.py)
@@ -56,7 +59,25 @@ class PreparedCursor(_ServerBindingCursor):
         return super().execute(query, params, prepare=True, **kwargs)
 
 
+def _deadline_class(client_timeout: float) -> type[DeadlineConnection]:
+    """DeadlineConnection with its deadline set for every connection: the class a pool
+    makes its connections of (its health check on borrowing waits no longer either)."""
+    return type(
+        "PooledDeadlineConnection", (DeadlineConnection,), {"client_timeout": client_timeout}
+    )
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
+    @property
+    def pool(self) -> Any:
+        """Django's pool (OPTIONS["pool"], the web process: settings.py), whose connections
+        keep the client-side deadline from the moment they are made."""
+        options = self.settings_dict["OPTIONS"].get("pool")
+        client_timeout = self.settings_dict["OPTIONS"].get("client_timeout")
+        if isinstance(options, dict) and client_timeout and "connection_class" not in options:
+            options["connection_class"] = _deadline_class(float(client_timeout))
+        return base.DatabaseWrapper.pool.fget(self)  # type: ignore[attr-defined]
+
     def prepared_cursor(self) -> CursorWrapper:
         """A cursor whose statements are planned once per connection: a statement run on
         every request with only its values changing. Wrapped as Django wraps its cursors:

@@ -26,9 +26,10 @@ pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
-# A refused connection answers at once; a hung server after the client's 3 s deadline or the
-# 2 s connect timeout. Bounds with room for a busy machine.
-REFUSED_SECONDS = 2.0
+# A refused connection answers once the web process's connection pool has waited for a
+# connection (DATABASE_POOL_TIMEOUT_SECONDS, 2 s); a hung server after the client's 3 s
+# deadline or the 2 s connect timeout. Bounds with room for a busy machine.
+REFUSED_SECONDS = 3.0
 HUNG_SECONDS = 8.0
 RECOVERY_SECONDS = 15.0
 
@@ -108,14 +109,15 @@ def test_a_request_cut_by_a_restart_answers_503_and_its_retry_takes_the_key(
         lock.close()
 
     _assert_unavailable(outcome["answer"], api=True)
-    # The key stays in flight (the database was away when the request failed) ...
+    # The key is released (the pool had a connection again within its wait, as the restart
+    # took less) or stays in flight (the database was still away when the request failed) ...
     assert faults.cluster.query(
         "SELECT response_status FROM crm_api_idempotencykey WHERE key = %s",
         (key["Idempotency-Key"],),
-    ) == [(None,)]
+    ) in ([], [(None,)])
     wait_until(lambda: _api_answers(faults), seconds=RECOVERY_SECONDS, what="the API back")
 
-    # ... and the retry takes it over at once: its holder's session ended with the restart.
+    # ... and the retry takes it at once: free, or its holder's session ended with the restart.
     retried = faults.request("POST", "/api/v1/purchases/bulk/", body, headers=key)
     replayed = faults.request("POST", "/api/v1/purchases/bulk/", body, headers=key)
 
