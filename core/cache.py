@@ -151,6 +151,20 @@ class FailSoftRedisCache(RedisCache):
             raise ValueError(f"Key '{key}' not found (the cache is unavailable)")
         return int(value)  # type: ignore[call-overload]
 
+    def count(self, key: Any, timeout: int, version: Any = None) -> int | None:
+        """Add one to a counter that expires `timeout` seconds after its first count, and
+        return it: one atomic round trip (SET NX with the expiry, then INCR, in one MULTI),
+        where Django's `add` and `incr` take two or three. None while Redis is unavailable."""
+
+        def call() -> int:
+            name = self.make_and_validate_key(key, version=version)
+            pipe = self._cache.get_client(name, write=True).pipeline(transaction=True)
+            pipe.set(name, 0, ex=max(1, int(timeout)), nx=True)
+            pipe.incr(name)
+            return int(pipe.execute()[1])
+
+        return self._soft(call, None)
+
     def set_many(
         self, data: dict[Any, Any], timeout: Any = DEFAULT_TIMEOUT, version: Any = None
     ) -> list[Any]:

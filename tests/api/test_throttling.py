@@ -136,3 +136,33 @@ def test_the_limit_fails_open_while_the_cache_is_unreachable(
     codes = [client.get("/api/v1/customers/").status_code for _ in range(3)]
 
     assert codes == [200, 200, 200]
+
+
+def test_on_redis_the_counter_is_counted_in_one_round_trip_and_expires_with_its_window(
+    client_for: ClientFor, operator: User, settings: Any, clock: Clock
+) -> None:
+    from django.core.cache import caches
+
+    from core.cache import FailSoftRedisCache
+
+    backend = caches["default"]
+    if not isinstance(backend, FailSoftRedisCache):
+        pytest.skip("the Redis cache (REDIS_URL) counts in one round trip")
+    settings.API_THROTTLE_RATE = "2/minute"
+    client = client_for(operator)
+    sent: list[Any] = []
+    real_execute = type(backend._cache.get_client(write=True).pipeline()).execute
+
+    def execute(pipeline: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append([command[0][0] for command in pipeline.command_stack])
+        return real_execute(pipeline, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(type(backend._cache.get_client(write=True).pipeline()), "execute", execute)
+        codes = [client.get("/api/v1/customers/").status_code for _ in range(3)]
+
+    assert codes == [200, 200, 429]
+    assert sent == [["SET", "INCRBY"]] * 3
+    name = backend.make_and_validate_key(_window_key(operator, clock.now))
+    assert 60 < backend._cache.get_client(name).ttl(name) <= 65
+    assert cache.get(_window_key(operator, clock.now)) == 3
