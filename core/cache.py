@@ -87,6 +87,16 @@ def reset_breakers() -> None:
             breaker.reset()
 
 
+# INCR, and the expiry set with the first count (a key that exists keeps its own).
+_COUNT_LUA = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n
+"""
+# The counting script registered per Redis client (EVALSHA, loaded again if Redis restarted).
+_COUNT_SCRIPTS: dict[int, Any] = {}
+
+
 class FailSoftRedisCache(RedisCache):
     """Django's RedisCache that answers as an empty cache while Redis is unreachable.
 
@@ -153,15 +163,17 @@ class FailSoftRedisCache(RedisCache):
 
     def count(self, key: Any, timeout: int, version: Any = None) -> int | None:
         """Add one to a counter that expires `timeout` seconds after its first count, and
-        return it: one atomic round trip (SET NX with the expiry, then INCR, in one MULTI),
-        where Django's `add` and `incr` take two or three. None while Redis is unavailable."""
+        return it: one atomic command (a server-side script: INCR, and EXPIRE on the first
+        count), where Django's `add` and `incr` take two or three round trips. None while
+        Redis is unavailable."""
 
         def call() -> int:
             name = self.make_and_validate_key(key, version=version)
-            pipe = self._cache.get_client(name, write=True).pipeline(transaction=True)
-            pipe.set(name, 0, ex=max(1, int(timeout)), nx=True)
-            pipe.incr(name)
-            return int(pipe.execute()[1])
+            client = self._cache.get_client(name, write=True)
+            script = _COUNT_SCRIPTS.get(id(client))
+            if script is None:
+                script = _COUNT_SCRIPTS[id(client)] = client.register_script(_COUNT_LUA)
+            return int(script(keys=[name], args=[max(1, int(timeout))]))
 
         return self._soft(call, None)
 
