@@ -235,3 +235,20 @@ def test_the_lookup_statement_is_planned_once_per_connection(
         cursor.execute("SELECT statement FROM pg_prepared_statements")
         prepared = [row[0] for row in cursor.fetchall()]
     assert sum("customers_contactpoint" in statement for statement in prepared) == 1
+
+
+def test_the_answer_is_what_the_result_serializer_writes(
+    client_for: ClientFor, operator: User, anna
+) -> None:
+    """The view renders rows with one shared serializer; a fresh one per request (DRF's way)
+    writes the same, for a customer with purchases and one with none (the nulls)."""
+    from crm.api.customer_views import lookup_rows
+    from customers.api.serializers import LookupResultSerializer
+
+    bare = CustomerFactory.create(full_name="No Purchases")
+    PhoneFactory.create(customer=bare, value=NUMBER)
+    response = client_for(operator).get(URL, {"phone": NUMBER})
+
+    expected = LookupResultSerializer(lookup_rows(phone=NUMBER), many=True).data
+    assert response.json() == [dict(row) for row in expected]
+    assert {row["last_purchase_at"] is None for row in response.json()} == {True, False}
