@@ -20,7 +20,7 @@ from core.api.serializers import UTCDateTimeField
 from core.audit import path_label
 from customers.card import CardContext, CardSection, register_section
 from customers.models import ContactPoint, Customer, Offer, Purchase
-from customers.selectors import page_of
+from customers.selectors import customer_page
 from tickets.models import Ticket
 
 ENTRIES_SHOWN = 10
@@ -95,10 +95,16 @@ def _entry(entry: AuditLogEntry) -> HistoryEntry:
     )
 
 
+def _history_entries(customer_id: int) -> QuerySet[AuditLogEntry]:
+    customer = Customer(pk=customer_id)
+    return customer_history_entries(customer).select_related("actor", "content_type")
+
+
 def history_section(context: CardContext) -> dict[str, Any]:
     """The newest audit entries and their count: one query (content types are cached)."""
-    entries = customer_history_entries(context.customer).select_related("actor", "content_type")
-    newest = page_of(entries, offset=0, limit=ENTRIES_SHOWN)
+    newest = customer_page(
+        "history", _history_entries, context.customer.pk, offset=0, limit=ENTRIES_SHOWN
+    )
     return {"entries": [_entry(entry) for entry in newest.items], "count": newest.count}
 
 

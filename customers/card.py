@@ -27,6 +27,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
@@ -250,22 +251,26 @@ def _purchases(context: CardContext) -> Mapping[str, Any]:
     }
 
 
+def _open_interests(customer_id: int) -> QuerySet[Interest]:
+    return Interest.objects.filter(
+        customer_id=customer_id, status=Interest.Status.OPEN
+    ).select_related("product")
+
+
+def _offers_made(customer_id: int) -> QuerySet[Offer]:
+    return Offer.objects.filter(customer_id=customer_id).select_related("product", "operator")
+
+
 def _interests(context: CardContext) -> Mapping[str, Any]:
-    open_interests = selectors.page_of(
-        Interest.objects.filter(
-            customer=context.customer, status=Interest.Status.OPEN
-        ).select_related("product"),
-        offset=0,
-        limit=INTERESTS_SHOWN,
+    open_interests = selectors.customer_page(
+        "open interests", _open_interests, context.customer.pk, offset=0, limit=INTERESTS_SHOWN
     )
     return {"interests": open_interests.items, "count": open_interests.count}
 
 
 def _offers(context: CardContext) -> Mapping[str, Any]:
-    made = selectors.page_of(
-        Offer.objects.filter(customer=context.customer).select_related("product", "operator"),
-        offset=0,
-        limit=OFFERS_SHOWN,
+    made = selectors.customer_page(
+        "offers made", _offers_made, context.customer.pk, offset=0, limit=OFFERS_SHOWN
     )
     return {
         "recommendations": recommend(

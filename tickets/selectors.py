@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from customers.selectors import Page, page_of
+from customers.selectors import Page, customer_page
 from tickets import extensions
 from tickets.models import (
     ACTIVE_STATUSES,
@@ -227,20 +227,27 @@ def _rows(
     ]
 
 
+_FRESHEST = ("-updated_at", "-pk")
+
+
+def _open_tickets(customer_id: int) -> QuerySet[Any]:
+    mine = Ticket.objects.filter(customer_id=customer_id, status__in=ACTIVE_STATUSES)
+    return _with_last_message(mine).order_by(*_FRESHEST)
+
+
+def _closed_tickets(customer_id: int) -> QuerySet[Any]:
+    mine = Ticket.objects.filter(customer_id=customer_id, status__in=DONE_STATUSES)
+    return _with_last_message(mine).order_by(*_FRESHEST)
+
+
 def customer_tickets(customer_id: int, *, now: dt.datetime) -> CustomerTickets:
     """Open tickets, freshest first, then the latest closed ones, each list with its count
     (two queries)."""
-    mine = Ticket.objects.filter(customer_id=customer_id)
-    freshest = ("-updated_at", "-pk")
-    open_tickets = page_of(
-        _with_last_message(mine.filter(status__in=ACTIVE_STATUSES)).order_by(*freshest),
-        offset=0,
-        limit=OPEN_SHOWN,
+    open_tickets = customer_page(
+        "open tickets", _open_tickets, customer_id, offset=0, limit=OPEN_SHOWN
     )
-    closed = page_of(
-        _with_last_message(mine.filter(status__in=DONE_STATUSES)).order_by(*freshest),
-        offset=0,
-        limit=CLOSED_SHOWN,
+    closed = customer_page(
+        "closed tickets", _closed_tickets, customer_id, offset=0, limit=CLOSED_SHOWN
     )
     return CustomerTickets(
         open=_rows(open_tickets.items, now),

@@ -1,0 +1,88 @@
+"""The card's lists compiled once per process (customers.selectors.customer_page): the same
+rows, the same count and the same related objects as building the queryset every time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from crm.history import _history_entries
+from customers import selectors
+from customers.card import _offers_made, _open_interests
+from customers.models import Customer
+from customers.selectors import _newest_purchases, _timeline, customer_page, page_of
+from surveys.selectors import _newest_answers
+from tests.card_fixtures import build_history
+from tests.factories import CustomerFactory, OfferFactory
+from tickets.selectors import _closed_tickets, _open_tickets
+
+pytestmark = pytest.mark.django_db
+
+LISTS = {
+    "timeline": _timeline,
+    "newest purchases": _newest_purchases,
+    "open tickets": _open_tickets,
+    "closed tickets": _closed_tickets,
+    "open interests": _open_interests,
+    "offers made": _offers_made,
+    "survey answers": _newest_answers,
+    "history": _history_entries,
+}
+
+
+def _rows(items: list[Any]) -> list[dict[str, Any]]:
+    """Each row's fields and annotations, and the related objects select_related loaded."""
+    rows = []
+    for item in items:
+        row = {key: value for key, value in vars(item).items() if key != "_state"}
+        row["related"] = sorted(item._state.fields_cache)
+        rows.append(row)
+    return rows
+
+
+@pytest.fixture
+def customers() -> list[Customer]:
+    full, few = CustomerFactory.create_batch(2)
+    build_history(full, purchases=30, tickets=12, interactions=40)
+    build_history(few, purchases=2, tickets=1, interactions=3)
+    OfferFactory.create_batch(7, customer=full)
+    OfferFactory.create(customer=few, operator=None)
+    return [full, few, CustomerFactory.create()]
+
+
+@pytest.mark.parametrize("shape", sorted(LISTS))
+def test_each_list_is_what_its_queryset_gives(shape: str, customers: list[Customer]) -> None:
+    build = LISTS[shape]
+    assert any(build(customer.pk).exists() for customer in customers), "a list with rows"
+    for customer in customers:
+        for offset, limit in ((0, 5), (5, 5), (500, 5)):
+            compiled = customer_page(shape, build, customer.pk, offset=offset, limit=limit)
+            plain = page_of(build(customer.pk), offset=offset, limit=limit)
+            assert compiled.count == plain.count, (shape, customer.pk, offset)
+            assert _rows(compiled.items) == _rows(plain.items), (shape, customer.pk, offset)
+
+
+def test_a_list_is_compiled_once_and_read_in_one_statement(
+    customers: list[Customer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    compiles: list[str] = []
+    real = selectors._compile_page
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        compiles.append("compile")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(selectors, "_compiled_pages", {})
+    monkeypatch.setattr(selectors, "_compile_page", counted)
+    full = customers[0]
+    customer_page("timeline", _timeline, full.pk, offset=0, limit=10)
+    with CaptureQueriesContext(connection) as queries:
+        page = customer_page("timeline", _timeline, customers[1].pk, offset=0, limit=10)
+        assert all(item.operator is None or item.operator.pk for item in page.items)
+
+    assert compiles == ["compile"]
+    assert len(queries) == 1  # the rows with their count and operators, no lazy loads
+    assert {item.customer_id for item in page.items} == {customers[1].pk}
