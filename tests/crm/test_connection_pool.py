@@ -81,7 +81,7 @@ def _session_cookie(world: FaultWorld) -> str:
 def _open_live_page(world: FaultWorld, session: str, ready: threading.Barrier) -> Any:
     """An operator's page's event stream, read up to its first event and held open."""
     address = urlsplit(world.base_url)
-    stream = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
+    stream = http.client.HTTPConnection(address.hostname or "127.0.0.1", address.port, timeout=30)
     stream.request(
         "GET",
         "/live/events/",
