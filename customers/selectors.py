@@ -239,6 +239,15 @@ def _newest_purchases(customer_id: int) -> QuerySet[Purchase]:
 
 
 def _expiring(customer_id: int, *, today: dt.date, limit: int) -> list[Purchase]:
+    return customer_rows(
+        "expiring purchases",
+        lambda some_customer: _expiring_queryset(some_customer, today=today, limit=limit),
+        customer_id,
+        key=(today, limit),
+    )
+
+
+def _expiring_queryset(customer_id: int, *, today: dt.date, limit: int) -> QuerySet[Purchase]:
     horizon = today + dt.timedelta(days=settings.CRM_EXPIRY_WARNING_DAYS)
     window = Q()
     ends_in_window = []
@@ -252,7 +261,7 @@ def _expiring(customer_id: int, *, today: dt.date, limit: int) -> list[Purchase]
                 output_field=DateField(),
             )
         )
-    return list(
+    return (
         Purchase.objects.filter(window, customer_id=customer_id, status=Purchase.Status.COMPLETED)
         .select_related("product")
         .annotate(next_end=Least(*ends_in_window))
@@ -325,6 +334,9 @@ class _Compiled:
 
 _compiled_pages: dict[tuple[Any, ...], _Compiled | None] = {}
 _compiled_pages_lock = threading.Lock()
+# Statements compiled with another input in their key (today's date) are dropped wholesale
+# beyond this many, so that a process running for months keeps a bounded few.
+_COMPILED_MAX = 500
 
 
 def _compile_page(
@@ -332,12 +344,41 @@ def _compile_page(
 ) -> _Compiled | None:
     queryset = build(_SOME_CUSTOMER)
     queryset = queryset.annotate(**{_LIST_TOTAL: CountOf(queryset)})[offset : offset + limit]
+    return _compile(queryset, alias)
+
+
+def _compile(queryset: QuerySet[Any], alias: str) -> _Compiled | None:
     compiler = queryset.query.get_compiler(using=alias)
     sql, params = compiler.as_sql()
     slots = tuple(i for i, param in enumerate(params) if param == _SOME_CUSTOMER)
     if not slots or str(_SOME_CUSTOMER) in sql:
         return None  # the id is written into the SQL itself: compile per call
     return _Compiled(queryset, compiler, sql, tuple(params), slots)
+
+
+def _compiled(key: tuple[Any, ...], make: Callable[[], _Compiled | None]) -> _Compiled | None:
+    if key not in _compiled_pages:
+        with _compiled_pages_lock:
+            if key not in _compiled_pages:
+                if len(_compiled_pages) >= _COMPILED_MAX:
+                    _compiled_pages.clear()
+                _compiled_pages[key] = make()
+    return _compiled_pages.get(key)
+
+
+def _run(compiled: _Compiled, customer_id: int, alias: str) -> list[Any]:
+    """The compiled statement for this customer, its rows built as Django builds them."""
+    params = list(compiled.params)
+    for slot in compiled.slots:
+        params[slot] = customer_id
+    # This call's compiler: the compiled one's columns and row layout, this thread's
+    # connection, this customer's parameters.
+    compiler = copy.copy(compiled.compiler)
+    compiler.connection, compiler.using = connections[alias], alias
+    compiler.as_sql = lambda *args, **kwargs: (compiled.sql, params)
+    queryset: Any = compiled.queryset._chain()  # type: ignore[attr-defined]
+    queryset.query.get_compiler = lambda *args, **kwargs: compiler
+    return list(queryset)
 
 
 def customer_page(
@@ -356,30 +397,32 @@ def customer_page(
     spent running them; on PostgreSQL the same text is also planned once per connection.
     """
     alias = router.db_for_read(build(_SOME_CUSTOMER).model)
-    connection = connections[alias]
-    key = (shape, alias, connection.vendor, offset, limit)
-    if key not in _compiled_pages:
-        with _compiled_pages_lock:
-            if key not in _compiled_pages:
-                _compiled_pages[key] = _compile_page(build, alias, offset, limit)
-    compiled = _compiled_pages[key]
+    key = ("page", shape, alias, connections[alias].vendor, offset, limit)
+    compiled = _compiled(key, lambda: _compile_page(build, alias, offset, limit))
     if compiled is None:
         return page_of(build(customer_id), offset=offset, limit=limit)
-    params = list(compiled.params)
-    for slot in compiled.slots:
-        params[slot] = customer_id
-    # This call's compiler: the compiled one's columns and row layout, this thread's
-    # connection, this customer's parameters.
-    compiler = copy.copy(compiled.compiler)
-    compiler.connection, compiler.using = connection, alias
-    compiler.as_sql = lambda *args, **kwargs: (compiled.sql, params)
-    queryset: Any = compiled.queryset._chain()  # type: ignore[attr-defined]
-    queryset.query.get_compiler = lambda *args, **kwargs: compiler
-    items = list(queryset)
+    items = _run(compiled, customer_id, alias)
     if not items:
         count = build(customer_id).count() if offset else 0
         return Page(items=items, count=count, offset=offset, limit=limit)
     return Page(items=items, count=getattr(items[0], _LIST_TOTAL), offset=offset, limit=limit)
+
+
+def customer_rows(
+    shape: str,
+    build: Callable[[int], QuerySet[Any]],
+    customer_id: int,
+    *,
+    key: tuple[Any, ...] = (),
+) -> list[Any]:
+    """`list(build(customer_id))`, compiled once per process, database, `shape` and `key`
+    (whatever else `build` depends on, such as today's date), as `customer_page()` does."""
+    alias = router.db_for_read(build(_SOME_CUSTOMER).model)
+    full_key = ("rows", shape, alias, connections[alias].vendor, *key)
+    compiled = _compiled(full_key, lambda: _compile(build(_SOME_CUSTOMER), alias))
+    if compiled is None:
+        return list(build(customer_id))
+    return _run(compiled, customer_id, alias)
 
 
 def timeline_page(customer_id: int, *, offset: int, limit: int) -> Page:

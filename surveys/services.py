@@ -15,6 +15,7 @@ from django.utils.translation import ngettext
 from core.outbox.tasks import deliver_task
 from core.queue import enqueue_on_commit
 from customers.models import Customer
+from customers.selectors import customer_rows
 from customers.signals import instance_rows, send_rows_written
 from surveys.models import Survey, SurveyInvitation, SurveyResponse
 from surveys.sentiment import classify
@@ -66,7 +67,12 @@ def counted_invitations(customer_id: int) -> QuerySet[SurveyInvitation]:
 
 def last_survey_sent(customer_id: int) -> SurveyInvitation | None:
     """The customer's newest invitation that went out or is on its way."""
-    return counted_invitations(customer_id).order_by("-created_at", "-id").first()
+    newest = customer_rows("last survey sent", _newest_invitation, customer_id)
+    return newest[0] if newest else None
+
+
+def _newest_invitation(customer_id: int) -> QuerySet[SurveyInvitation]:
+    return counted_invitations(customer_id).order_by("-created_at", "-id")[:1]
 
 
 def by_turns(customer_id: int, surveys: list[Survey]) -> list[Survey]:

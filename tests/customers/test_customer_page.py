@@ -86,3 +86,32 @@ def test_a_list_is_compiled_once_and_read_in_one_statement(
     assert compiles == ["compile"]
     assert len(queries) == 1  # the rows with their count and operators, no lazy loads
     assert {item.customer_id for item in page.items} == {customers[1].pk}
+
+
+def test_rows_compiled_once_are_what_their_queryset_gives(customers: list[Customer]) -> None:
+    """The expiring purchases (keyed by today and the limit) and the last survey sent."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from customers.models import Purchase
+    from customers.selectors import _expiring, _expiring_queryset
+    from surveys.services import _newest_invitation, last_survey_sent
+    from tests.factories import SurveyInvitationFactory
+
+    full = customers[0]
+    Purchase.objects.filter(customer=full).update(
+        warranty_ends_on=timezone.localdate() + dt.timedelta(days=10)
+    )
+    SurveyInvitationFactory.create_batch(2, customer=full)
+    today = timezone.localdate()
+    for customer in customers:
+        for limit in (1, 5):
+            got = _expiring(customer.pk, today=today, limit=limit)
+            want = list(_expiring_queryset(customer.pk, today=today, limit=limit))
+            assert _rows(got) == _rows(want)
+        assert _rows([x for x in [last_survey_sent(customer.pk)] if x]) == _rows(
+            list(_newest_invitation(customer.pk))
+        )
+    assert _expiring(full.pk, today=today, limit=5)
+    assert last_survey_sent(full.pk) is not None
