@@ -102,8 +102,15 @@ def _history_entries(customer_id: int) -> QuerySet[AuditLogEntry]:
 
 def history_section(context: CardContext) -> dict[str, Any]:
     """The newest audit entries and their count: one query (content types are cached)."""
+    models: list[type[Model]] = [Customer, *(model for model, _field in RECORDS)]
+    content_types = tuple(ContentType.objects.get_for_model(model).pk for model in models)
     newest = customer_page(
-        "history", _history_entries, context.customer.pk, offset=0, limit=ENTRIES_SHOWN
+        "history",
+        _history_entries,
+        context.customer.pk,
+        offset=0,
+        limit=ENTRIES_SHOWN,
+        key=content_types,
     )
     return {"entries": [_entry(entry) for entry in newest.items], "count": newest.count}
 

@@ -243,7 +243,7 @@ def _expiring(customer_id: int, *, today: dt.date, limit: int) -> list[Purchase]
         "expiring purchases",
         lambda some_customer: _expiring_queryset(some_customer, today=today, limit=limit),
         customer_id,
-        key=(today, limit),
+        key=(today, limit, settings.CRM_EXPIRY_WARNING_DAYS),
     )
 
 
@@ -388,6 +388,7 @@ def customer_page(
     *,
     offset: int,
     limit: int,
+    key: tuple[Any, ...] = (),
 ) -> Page:
     """`page_of(build(customer_id), ...)` without building and compiling the statement on
     every card: `build` (a queryset of one customer's rows, depending on nothing but the id)
@@ -395,10 +396,12 @@ def customer_page(
     customer's id changes, as `crm.api.customer_views.lookup_rows()` does for the caller-ID
     lookup. The ORM spent more of a card's time compiling its statements than the database
     spent running them; on PostgreSQL the same text is also planned once per connection.
+    `key` names whatever else the statement holds (content type ids, which a database made
+    again in tests gives new numbers).
     """
     alias = router.db_for_read(build(_SOME_CUSTOMER).model)
-    key = ("page", shape, alias, connections[alias].vendor, offset, limit)
-    compiled = _compiled(key, lambda: _compile_page(build, alias, offset, limit))
+    full_key = ("page", shape, alias, connections[alias].vendor, offset, limit, *key)
+    compiled = _compiled(full_key, lambda: _compile_page(build, alias, offset, limit))
     if compiled is None:
         return page_of(build(customer_id), offset=offset, limit=limit)
     items = _run(compiled, customer_id, alias)
