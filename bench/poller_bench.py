@@ -429,14 +429,9 @@ def main() -> int:
     parser.add_argument("--small", type=int, default=FULL_SMALL_BATCH)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="crm-bench-") as scratch:
-        os.environ["DJANGO_SETTINGS_MODULE"] = "crm.settings"
-        os.environ["DATABASE_URL"] = os.environ.get(
-            "BENCH_DATABASE_URL", f"sqlite:///{scratch}/bench.sqlite3"
-        )
-        os.environ.pop("REDIS_URL", None)
-        import django
+        from run import setup_django
 
-        django.setup()
+        setup_django(Path(scratch))
         from django.core.management import call_command
         from django.db import connection
 

@@ -93,8 +93,6 @@ local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return n
 """
-# The counting script registered per Redis client (EVALSHA, loaded again if Redis restarted).
-_COUNT_SCRIPTS: dict[int, Any] = {}
 
 
 class FailSoftRedisCache(RedisCache):
@@ -110,6 +108,8 @@ class FailSoftRedisCache(RedisCache):
         retry_seconds = float(options.pop("CACHE_RETRY_SECONDS", DEFAULT_RETRY_SECONDS))
         super().__init__(server, {**params, "OPTIONS": options})
         self.breaker = breaker_for(server, retry_seconds)
+        # The counting script (its SHA made once; EVALSHA, loaded again if Redis restarted).
+        self._count_script: Any = None
 
     def _soft(self, call: Callable[[], T], fallback: T) -> T:
         if self.breaker.is_open():
@@ -170,10 +170,10 @@ class FailSoftRedisCache(RedisCache):
         def call() -> int:
             name = self.make_and_validate_key(key, version=version)
             client = self._cache.get_client(name, write=True)
-            script = _COUNT_SCRIPTS.get(id(client))
-            if script is None:
-                script = _COUNT_SCRIPTS[id(client)] = client.register_script(_COUNT_LUA)
-            return int(script(keys=[name], args=[max(1, int(timeout))]))
+            # Django makes a client per call: the script is run through this one.
+            if self._count_script is None:
+                self._count_script = client.register_script(_COUNT_LUA)
+            return int(self._count_script(keys=[name], args=[max(1, int(timeout))], client=client))
 
         return self._soft(call, None)
 

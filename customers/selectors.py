@@ -22,6 +22,7 @@ from django.db.models import (
     F,
     IntegerField,
     Max,
+    Model,
     Q,
     QuerySet,
     Subquery,
@@ -333,6 +334,8 @@ class _Compiled:
 
 
 _compiled_pages: dict[tuple[Any, ...], _Compiled | None] = {}
+# Each shape's model, for the database router: its queryset is built once, not per call.
+_shape_models: dict[str, type[Model]] = {}
 _compiled_pages_lock = threading.Lock()
 # Statements compiled with another input in their key (today's date) are dropped wholesale
 # beyond this many, so that a process running for months keeps a bounded few.
@@ -364,6 +367,13 @@ def _compiled(key: tuple[Any, ...], make: Callable[[], _Compiled | None]) -> _Co
                     _compiled_pages.clear()
                 _compiled_pages[key] = make()
     return _compiled_pages.get(key)
+
+
+def _alias(shape: str, build: Callable[[int], QuerySet[Any]]) -> str:
+    model = _shape_models.get(shape)
+    if model is None:
+        model = _shape_models[shape] = build(_SOME_CUSTOMER).model
+    return router.db_for_read(model)
 
 
 def _run(compiled: _Compiled, customer_id: int, alias: str) -> list[Any]:
@@ -399,7 +409,7 @@ def customer_page(
     `key` names whatever else the statement holds (content type ids, which a database made
     again in tests gives new numbers).
     """
-    alias = router.db_for_read(build(_SOME_CUSTOMER).model)
+    alias = _alias(shape, build)
     full_key = ("page", shape, alias, connections[alias].vendor, offset, limit, *key)
     compiled = _compiled(full_key, lambda: _compile_page(build, alias, offset, limit))
     if compiled is None:
@@ -420,7 +430,7 @@ def customer_rows(
 ) -> list[Any]:
     """`list(build(customer_id))`, compiled once per process, database, `shape` and `key`
     (whatever else `build` depends on, such as today's date), as `customer_page()` does."""
-    alias = router.db_for_read(build(_SOME_CUSTOMER).model)
+    alias = _alias(shape, build)
     full_key = ("rows", shape, alias, connections[alias].vendor, *key)
     compiled = _compiled(full_key, lambda: _compile(build(_SOME_CUSTOMER), alias))
     if compiled is None:
