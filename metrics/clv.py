@@ -195,12 +195,13 @@ class BGNBD:
 
     def problems(self) -> list[Problem]:
         """What makes this fit unusable: no convergence or a parameter at a boundary."""
-        found = []
-        if not self.converged or not math.isfinite(self.log_likelihood):
-            found.append(Problem(CLVModelFit.Failure.NOT_CONVERGED, "BG/NBD did not converge"))
-        found += _bound_problems(
+        # A search that ran to a boundary often stops without meeting its convergence test
+        # too (newer SciPy says so): the boundary, the cause, is named first.
+        found = _bound_problems(
             "BG/NBD", {"r": self.r, "alpha": self.alpha, "a": self.a, "b": self.b}
         )
+        if not self.converged or not math.isfinite(self.log_likelihood):
+            found.append(Problem(CLVModelFit.Failure.NOT_CONVERGED, "BG/NBD did not converge"))
         return found
 
     def probability_alive(self, x: Any, t_x: Any, T: Any) -> FloatArray:
@@ -313,12 +314,11 @@ class GammaGamma:
 
     def problems(self) -> list[Problem]:
         """What makes this fit unusable: no convergence, a boundary, or q <= 1."""
-        found = []
+        found = _bound_problems(
+            "Gamma-Gamma", {"p": self.p, "q": self.q, "gamma": self.gamma / self.scale}
+        )  # the cause first, as for BG/NBD
         if not self.converged or not math.isfinite(self.log_likelihood):
             found.append(Problem(CLVModelFit.Failure.NOT_CONVERGED, "Gamma-Gamma did not converge"))
-        found += _bound_problems(
-            "Gamma-Gamma", {"p": self.p, "q": self.q, "gamma": self.gamma / self.scale}
-        )
         if self.q <= 1:
             found.append(
                 Problem(
