@@ -444,8 +444,13 @@ class Purchase(ChoiceLabels, models.Model):
         REFUNDED = "refunded", _("Refunded")
         CANCELLED = "cancelled", _("Cancelled")
 
+    # No index of its own: purchase_customer_time_idx leads with the customer (see there).
     customer = models.ForeignKey(
-        Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="purchases"
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.PROTECT,
+        related_name="purchases",
+        db_index=False,
     )
     product = models.ForeignKey(
         Product,
@@ -507,7 +512,14 @@ class Purchase(ChoiceLabels, models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["customer", "-purchased_at"], name="purchase_customer_time_idx"),
+            # The card's newest purchases in the order they are shown, and every other lookup
+            # by customer. The only index leading with the customer on purpose: the card's
+            # statements are prepared, and a prepared statement's generic plan, costed for an
+            # average customer of a few purchases, chose a customer-only index and sorted all
+            # of a 2,000-purchase customer's rows (2.4 ms instead of 0.6).
+            models.Index(
+                fields=["customer", "-purchased_at", "-id"], name="purchase_customer_time_idx"
+            ),
             models.Index(fields=["purchased_at"], name="purchase_time_idx"),
             models.Index(fields=["updated_at"], name="purchase_updated_at_idx"),
             # The daily reminder jobs scan these ranges.
@@ -764,6 +776,8 @@ class Interaction(ChoiceLabels, models.Model):
         null=True,
         blank=True,
         related_name="interactions",
+        # No index of its own: interaction_timeline_idx leads with the customer (see there).
+        db_index=False,
         help_text=_("Empty for a contact nobody identified (an abandoned call from a new number)."),
     )
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.CONTACT)
@@ -830,7 +844,13 @@ class Interaction(ChoiceLabels, models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["customer", "-started_at"], name="interaction_timeline_idx"),
+            # The card's timeline in the order it is shown (and every lookup by customer): the
+            # only index leading with the customer, so that a prepared statement's generic
+            # plan reads ten rows of it in order instead of sorting all of a customer's
+            # interactions (8.4 ms for 10,000 of them; 1.2 ms with this index).
+            models.Index(
+                fields=["customer", "-started_at", "-id"], name="interaction_timeline_idx"
+            ),
             models.Index(fields=["started_at", "channel"], name="interaction_time_channel_idx"),
             models.Index(fields=["operator", "started_at"], name="interaction_operator_idx"),
             models.Index(fields=["updated_at"], name="interaction_updated_at_idx"),
