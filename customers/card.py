@@ -65,10 +65,22 @@ class CardContext:
     customer: Customer
     user: Any
     now: dt.datetime
+    # What more than one section reads, read once per card (see value_to_date).
+    _shared: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def today(self) -> dt.date:
         return timezone.localdate(self.now)
+
+    def value_to_date(self) -> list[selectors.HistoricalValue]:
+        """The customer's value to date by currency (`selectors.historical_value`): the
+        satisfaction section shows it and the predicted value starts from it, one
+        aggregate over all the customer's purchases for both."""
+        if "value_to_date" not in self._shared:
+            self._shared["value_to_date"] = selectors.historical_value(
+                self.customer.pk, now=self.now
+            )
+        return self._shared["value_to_date"]  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)

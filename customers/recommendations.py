@@ -25,13 +25,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Max, Q
+from django.db.models import Max, Q, QuerySet
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from customers.co_purchases import partners
 from customers.models import Customer, Interest, Offer, Product, Purchase
-from customers.selectors import expires_in_words
+from customers.selectors import customer_rows, expires_in_words
 
 # Scores order the offers on the card; they are relative weights, not probabilities.
 # An expiring term is the most timely offer: from EXPIRY_BASE up to EXPIRY_BASE + EXPIRY_URGENCY
@@ -91,24 +91,36 @@ def _day(value: dt.datetime | dt.date) -> str:
     return formats.date_format(value, "SHORT_DATE_FORMAT")
 
 
-def recommend(customer: Customer, *, now: dt.datetime, limit: int) -> list[Recommendation]:
-    """The best `limit` offers for `customer` at `now`, best first, each with its reason."""
-    owned_rows = list(
+# The statements of one customer's rules, built for any customer (and cut-off) and compiled
+# once per process (customers.selectors.customer_rows): the card runs them on every open.
+
+
+def _owned(customer_id: int) -> QuerySet[Purchase, dict[str, Any]]:
+    return (
         Purchase.objects.filter(
-            customer=customer, status=Purchase.Status.COMPLETED, product__isnull=False
+            customer_id=customer_id, status=Purchase.Status.COMPLETED, product__isnull=False
         )
         .values("product_id", "product__name", "product__successor_id")
         .annotate(last_bought=Max("purchased_at"))
+        .order_by("product_id")
     )
+
+
+def _declined(customer_id: int, since: dt.datetime) -> QuerySet[Offer, int]:
+    return Offer.objects.filter(
+        customer_id=customer_id,
+        status=Offer.Status.DECLINED,
+        responded_at__gte=since,
+        product__isnull=False,
+    ).values_list("product_id", flat=True)
+
+
+def recommend(customer: Customer, *, now: dt.datetime, limit: int) -> list[Recommendation]:
+    """The best `limit` offers for `customer` at `now`, best first, each with its reason."""
+    owned_rows = customer_rows("owned products", _owned, customer.pk)
     owned = {row["product_id"]: row for row in owned_rows}
-    declined = set(
-        Offer.objects.filter(
-            customer=customer,
-            status=Offer.Status.DECLINED,
-            responded_at__gte=now - dt.timedelta(days=settings.CRM_DECLINED_OFFER_QUIET_DAYS),
-            product__isnull=False,
-        ).values_list("product_id", flat=True)
-    )
+    quiet_since = now - dt.timedelta(days=settings.CRM_DECLINED_OFFER_QUIET_DAYS)
+    declined = set(customer_rows("declined offers", _declined, customer.pk, values=(quiet_since,)))
     candidates = [
         *_successors(owned_rows, now=now),
         *_co_purchases(owned),
@@ -240,17 +252,16 @@ def _term_reason(rule: str, owned_name: str, days: int) -> Callable[[Product], s
     return reason
 
 
-def _extensions(customer: Customer, *, now: dt.datetime) -> list[_Candidate]:
-    """Extensions and renewals for warranties, support and subscriptions that end soon."""
-    today = timezone.localdate(now)
-    window = settings.CRM_EXPIRY_WARNING_DAYS
-    horizon = today + dt.timedelta(days=window)
+def _ending(customer_id: int, today: dt.date, horizon: dt.date) -> QuerySet[Any]:
     ending = Q()
     for field, _kind, _rule in _TERMS:
         ending |= Q(**{f"{field}__range": (today, horizon)})
-    purchases = list(
+    return (
         Purchase.objects.filter(
-            ending, customer=customer, status=Purchase.Status.COMPLETED, product__isnull=False
+            ending,
+            customer_id=customer_id,
+            status=Purchase.Status.COMPLETED,
+            product__isnull=False,
         )
         .values(
             "id",
@@ -262,6 +273,14 @@ def _extensions(customer: Customer, *, now: dt.datetime) -> list[_Candidate]:
         )
         .order_by("warranty_ends_on", "id")[:CANDIDATES_PER_RULE]
     )
+
+
+def _extensions(customer: Customer, *, now: dt.datetime) -> list[_Candidate]:
+    """Extensions and renewals for warranties, support and subscriptions that end soon."""
+    today = timezone.localdate(now)
+    window = settings.CRM_EXPIRY_WARNING_DAYS
+    horizon = today + dt.timedelta(days=window)
+    purchases = customer_rows("ending terms", _ending, customer.pk, values=(today, horizon))
     if not purchases:
         return []
     categories = {p["product__category_id"] for p in purchases} - {None}
@@ -316,15 +335,24 @@ def _extensions(customer: Customer, *, now: dt.datetime) -> list[_Candidate]:
     return found
 
 
+def _young_interests(customer_id: int, since: dt.datetime) -> QuerySet[Interest]:
+    return Interest.objects.filter(
+        customer_id=customer_id,
+        status=Interest.Status.OPEN,
+        product__isnull=False,
+        occurred_at__gte=since,
+    ).order_by("-occurred_at", "-id")[:CANDIDATES_PER_RULE]
+
+
 def _open_interests(customer: Customer, *, now: dt.datetime) -> list[_Candidate]:
     """Open interests young enough to revive, freshest first."""
     revive_days = settings.CRM_INTEREST_REVIVE_DAYS
-    interests = Interest.objects.filter(
-        customer=customer,
-        status=Interest.Status.OPEN,
-        product__isnull=False,
-        occurred_at__gte=now - dt.timedelta(days=revive_days),
-    ).order_by("-occurred_at", "-id")[:CANDIDATES_PER_RULE]
+    interests = customer_rows(
+        "young interests",
+        _young_interests,
+        customer.pk,
+        values=(now - dt.timedelta(days=revive_days),),
+    )
     found = []
     for interest in interests:
         age_days = max(0, (now - interest.occurred_at).days)

@@ -22,6 +22,7 @@ from django.db.models import (
     F,
     IntegerField,
     Max,
+    Min,
     Model,
     Q,
     QuerySet,
@@ -320,8 +321,21 @@ def page_of(queryset: QuerySet[Any], *, offset: int, limit: int) -> Page:
     return Page(items=items, count=count, offset=offset, limit=limit)
 
 
-# An id no customer has: the value a statement is first compiled with, to find its places.
+# The inputs a statement is first compiled with, twice, to find their places: an id no
+# customer has (and the next one), and for the other inputs values of their type that no row
+# holds (see `_sentinel`).
 _SOME_CUSTOMER = -2_000_000_017
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """A parameter of a compiled statement that takes one of its inputs."""
+
+    position: int  # in the statement's parameters
+    source: int  # which input: 0 the customer's id, 1... the `values`
+    adapt: Callable[[Any], Any] | None  # how the backend writes it (SQLite: a string)
+    # The parameter's own type where it wraps the input's (psycopg's Int8 for a bigint).
+    wrap: type | None = None
 
 
 @dataclass(frozen=True)
@@ -330,7 +344,7 @@ class _Compiled:
     compiler: Any
     sql: str
     params: tuple[Any, ...]
-    slots: tuple[int, ...]  # where the customer's id goes in params
+    slots: tuple[_Slot, ...]
 
 
 _compiled_pages: dict[tuple[Any, ...], _Compiled | None] = {}
@@ -342,21 +356,87 @@ _compiled_pages_lock = threading.Lock()
 _COMPILED_MAX = 500
 
 
-def _compile_page(
-    build: Callable[[int], QuerySet[Any]], alias: str, offset: int, limit: int
+def _sentinel(value: Any, index: int, variant: int) -> Any:
+    """A stand-in for an input of `value`'s type that no row holds and no other input
+    shares: a date and time in 1901, a date in 1902, a negative number."""
+    if isinstance(value, dt.datetime):
+        return dt.datetime(1901, 1 + variant, 1, 0, 0, index % 60, index, tzinfo=dt.UTC)
+    if isinstance(value, dt.date):
+        return dt.date(1902, 1 + variant, 1 + index)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _SOME_CUSTOMER - 1000 * variant - index
+    raise TypeError(f"a compiled statement takes ids, dates and times, not {value!r}")
+
+
+def _adapters(value: Any, alias: str) -> list[Callable[[Any], Any] | None]:
+    """The forms an input may take among a compiled statement's parameters: itself, or as
+    the backend writes a value of its type (SQLite turns dates and times into strings)."""
+    ops = connections[alias].ops
+    if isinstance(value, dt.datetime):
+        return [None, ops.adapt_datetimefield_value]
+    if isinstance(value, dt.date):
+        return [None, ops.adapt_datefield_value]
+    return [None]
+
+
+def _compile_twice(
+    make: Callable[[int, tuple[Any, ...]], QuerySet[Any]],
+    alias: str,
+    values: tuple[Any, ...],
 ) -> _Compiled | None:
-    queryset = build(_SOME_CUSTOMER)
-    queryset = queryset.annotate(**{_LIST_TOTAL: CountOf(queryset)})[offset : offset + limit]
-    return _compile(queryset, alias)
+    """The statement `make(customer_id, values)` builds, compiled once for all inputs.
 
-
-def _compile(queryset: QuerySet[Any], alias: str) -> _Compiled | None:
+    Compiled twice with two sets of stand-ins: the text must be the same and every parameter
+    either the same in both or a stand-in of the same input in both (its place). A value
+    derived from an input inside the statement (a day cut from a time, an interval added)
+    differs in both without being a stand-in: then the statement is built per call (None),
+    never run with a stand-in's leftovers.
+    """
+    first_inputs = (_SOME_CUSTOMER, *(_sentinel(v, i + 1, 0) for i, v in enumerate(values)))
+    second_inputs = (
+        _SOME_CUSTOMER - 1,
+        *(_sentinel(v, i + 1, 1) for i, v in enumerate(values)),
+    )
+    queryset = make(first_inputs[0], first_inputs[1:])
     compiler = queryset.query.get_compiler(using=alias)
     sql, params = compiler.as_sql()
-    slots = tuple(i for i, param in enumerate(params) if param == _SOME_CUSTOMER)
-    if not slots or str(_SOME_CUSTOMER) in sql:
-        return None  # the id is written into the SQL itself: compile per call
-    return _Compiled(queryset, compiler, sql, tuple(params), slots)
+    other_sql, other_params = (
+        make(second_inputs[0], second_inputs[1:]).query.get_compiler(using=alias).as_sql()
+    )
+    if sql != other_sql or len(params) != len(other_params):
+        return None
+    forms = [
+        [(adapt, (adapt or _same)(one), (adapt or _same)(two)) for adapt in _adapters(one, alias)]
+        for one, two in zip(first_inputs, second_inputs, strict=True)
+    ]
+    slots = []
+    for position, (one, two) in enumerate(zip(params, other_params, strict=True)):
+        if _equal(one, two):
+            continue
+        slot = next(
+            (
+                _Slot(position, source, adapt, None if type(one) is type(first) else type(one))
+                for source, source_forms in enumerate(forms)
+                for adapt, first, second in source_forms
+                if _equal(one, first) and _equal(two, second)
+            ),
+            None,
+        )
+        if slot is None:
+            return None  # derived from an input: not a plain place to put it
+        slots.append(slot)
+    return _Compiled(queryset, compiler, sql, tuple(params), tuple(slots))
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _equal(one: Any, two: Any) -> bool:
+    """The same value of the same kind (a date is not its midnight, True is not 1); a
+    subclass counts as its base (psycopg's Int8 as an int)."""
+    kinds = (type(one), type(two))
+    return (isinstance(one, kinds[1]) or isinstance(two, kinds[0])) and one == two
 
 
 def _compiled(key: tuple[Any, ...], make: Callable[[], _Compiled | None]) -> _Compiled | None:
@@ -369,20 +449,23 @@ def _compiled(key: tuple[Any, ...], make: Callable[[], _Compiled | None]) -> _Co
     return _compiled_pages.get(key)
 
 
-def _alias(shape: str, build: Callable[[int], QuerySet[Any]]) -> str:
+def _alias(shape: str, make: Callable[[], QuerySet[Any]]) -> str:
     model = _shape_models.get(shape)
     if model is None:
-        model = _shape_models[shape] = build(_SOME_CUSTOMER).model
+        model = _shape_models[shape] = make().model
     return router.db_for_read(model)
 
 
-def _run(compiled: _Compiled, customer_id: int, alias: str) -> list[Any]:
-    """The compiled statement for this customer, its rows built as Django builds them."""
+def _run(compiled: _Compiled, inputs: tuple[Any, ...], alias: str) -> list[Any]:
+    """The compiled statement for these inputs, its rows built as Django builds them."""
     params = list(compiled.params)
     for slot in compiled.slots:
-        params[slot] = customer_id
+        value = inputs[slot.source]
+        if slot.adapt is not None:
+            value = slot.adapt(value)
+        params[slot.position] = slot.wrap(value) if slot.wrap is not None else value
     # This call's compiler: the compiled one's columns and row layout, this thread's
-    # connection, this customer's parameters.
+    # connection, these inputs.
     compiler = copy.copy(compiled.compiler)
     compiler.connection, compiler.using = connections[alias], alias
     compiler.as_sql = lambda *args, **kwargs: (compiled.sql, params)
@@ -409,12 +492,17 @@ def customer_page(
     `key` names whatever else the statement holds (content type ids, which a database made
     again in tests gives new numbers).
     """
-    alias = _alias(shape, build)
+
+    def paged(some_customer: int, _values: tuple[Any, ...]) -> QuerySet[Any]:
+        queryset = build(some_customer)
+        return queryset.annotate(**{_LIST_TOTAL: CountOf(queryset)})[offset : offset + limit]
+
+    alias = _alias(shape, lambda: build(_SOME_CUSTOMER))
     full_key = ("page", shape, alias, connections[alias].vendor, offset, limit, *key)
-    compiled = _compiled(full_key, lambda: _compile_page(build, alias, offset, limit))
+    compiled = _compiled(full_key, lambda: _compile_twice(paged, alias, ()))
     if compiled is None:
         return page_of(build(customer_id), offset=offset, limit=limit)
-    items = _run(compiled, customer_id, alias)
+    items = _run(compiled, (customer_id,), alias)
     if not items:
         count = build(customer_id).count() if offset else 0
         return Page(items=items, count=count, offset=offset, limit=limit)
@@ -423,19 +511,27 @@ def customer_page(
 
 def customer_rows(
     shape: str,
-    build: Callable[[int], QuerySet[Any]],
+    build: Callable[..., QuerySet[Any]],
     customer_id: int,
     *,
     key: tuple[Any, ...] = (),
+    values: tuple[Any, ...] = (),
 ) -> list[Any]:
-    """`list(build(customer_id))`, compiled once per process, database, `shape` and `key`
-    (whatever else `build` depends on, such as today's date), as `customer_page()` does."""
-    alias = _alias(shape, build)
+    """`list(build(customer_id, *values))`, compiled once per process, database, `shape` and
+    `key` (whatever else `build` depends on, such as today's date), as `customer_page()`
+    does. `values` are inputs that change from call to call (ids, dates, times: "now", a
+    cut-off before it); `build` must use each as a plain parameter, unchanged (a value
+    derived from one inside the statement is found when it is compiled, and the statement
+    is then built on every call)."""
+    alias = _alias(shape, lambda: build(_SOME_CUSTOMER, *values))
     full_key = ("rows", shape, alias, connections[alias].vendor, *key)
-    compiled = _compiled(full_key, lambda: _compile(build(_SOME_CUSTOMER), alias))
+    compiled = _compiled(
+        full_key,
+        lambda: _compile_twice(lambda c, vs: build(c, *vs), alias, tuple(values)),
+    )
     if compiled is None:
-        return list(build(customer_id))
-    return _run(compiled, customer_id, alias)
+        return list(build(customer_id, *values))
+    return _run(compiled, (customer_id, *values), alias)
 
 
 def timeline_page(customer_id: int, *, offset: int, limit: int) -> Page:
@@ -481,13 +577,12 @@ class HistoricalValue:
     margin: Decimal | None
     # How many of the purchase lines the margin covers (the ones whose product cost is known).
     margin_purchases: int
+    first_purchase_at: dt.datetime | None = None
 
 
-def historical_value(customer_id: int, *, now: dt.datetime) -> list[HistoricalValue]:
-    """Historical CLV of completed purchases up to `now`, one row per currency, in one
-    aggregate query; the average order is revenue per order (purchase day), as in the metrics."""
+def _value_by_currency(customer_id: int, now: dt.datetime) -> QuerySet[Any]:
     known_cost = Q(product__cost__isnull=False)
-    rows = (
+    return (
         Purchase.objects.filter(
             customer_id=customer_id, status=Purchase.Status.COMPLETED, purchased_at__lte=now
         )
@@ -497,6 +592,7 @@ def historical_value(customer_id: int, *, now: dt.datetime) -> list[HistoricalVa
             purchases=Count("id"),
             orders=Count(order_day(), distinct=True),
             last_purchase_at=Max("purchased_at"),
+            first_purchase_at=Min("purchased_at"),
             margin=Sum(
                 ExpressionWrapper(
                     F("amount") - F("quantity") * F("product__cost"),
@@ -507,6 +603,18 @@ def historical_value(customer_id: int, *, now: dt.datetime) -> list[HistoricalVa
             margin_purchases=Count("id", filter=known_cost),
         )
         .order_by("-revenue", "currency")
+    )
+
+
+def historical_value(customer_id: int, *, now: dt.datetime) -> list[HistoricalValue]:
+    """Historical CLV of completed purchases up to `now`, one row per currency, in one
+    aggregate query; the average order is revenue per order (purchase day), as in the metrics."""
+    rows = customer_rows(
+        "value by currency",
+        _value_by_currency,
+        customer_id,
+        values=(now,),
+        key=(settings.TIME_ZONE,),  # an order is a day there (order_day)
     )
     return [
         HistoricalValue(
@@ -520,6 +628,7 @@ def historical_value(customer_id: int, *, now: dt.datetime) -> list[HistoricalVa
             last_purchase_at=row["last_purchase_at"],
             margin=row["margin"],
             margin_purchases=row["margin_purchases"],
+            first_purchase_at=row["first_purchase_at"],
         )
         for row in rows
     ]

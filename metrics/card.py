@@ -25,7 +25,9 @@ LIKELY_ACTIVE_FROM = 0.7
 
 def predicted_value_section(context: CardContext) -> dict[str, Any]:
     """The customer's predicted CLV, expected purchases and P(active); a fixed few queries."""
-    value = customer_value(context.customer.pk, now=context.now)
+    value = customer_value(
+        context.customer.pk, now=context.now, by_currency=context.value_to_date()
+    )
     alive = value.probability_alive
     if alive is None:
         badge = ""

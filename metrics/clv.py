@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, F, Max, Min, Q, Sum
+from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from numpy.typing import NDArray
@@ -36,7 +36,7 @@ from scipy import optimize, special
 
 from core.dates import site_day, site_day_start, site_today
 from customers.models import Purchase
-from customers.selectors import average_order_value, order_day
+from customers.selectors import HistoricalValue, average_order_value, customer_rows, order_day
 from metrics.models import CLVModelFit
 from metrics.periods import DAYS_PER_YEAR
 
@@ -591,8 +591,68 @@ class CustomerValue:
     model_fitted: bool = False
 
 
-def customer_value(customer_id: int, *, now: dt.datetime) -> CustomerValue:
-    """One customer's historical and predicted value, in three queries.
+# What the totals of a customer without completed purchases are (as an aggregate gives them).
+_NO_PURCHASES: dict[str, Any] = {
+    "revenue": None,
+    "costed_revenue": None,
+    "cost": None,
+    "lines_without_cost": 0,
+    "days": 0,
+    "first": None,
+    "last": None,
+}
+
+
+def _value_to_date(customer_id: int, now: dt.datetime) -> QuerySet[Any]:
+    """One row of the customer's totals up to `now` (none without purchases): grouped by the
+    customer rather than aggregated, so that it compiles once (customers.selectors)."""
+    return (
+        Purchase.objects.filter(
+            customer_id=customer_id, status=Purchase.Status.COMPLETED, purchased_at__lte=now
+        )
+        .values("customer_id")
+        .annotate(
+            revenue=Sum("amount"),
+            costed_revenue=Sum("amount", filter=Q(product__cost__isnull=False)),
+            cost=Sum(line_cost(), filter=Q(product__cost__isnull=False)),
+            lines_without_cost=Count("pk", filter=Q(product__cost__isnull=True)),
+            days=Count(order_day(), distinct=True),
+            first=Min("purchased_at"),
+            last=Max("purchased_at"),
+        )
+        .order_by()
+    )
+
+
+def _totals_of(by_currency: list[HistoricalValue]) -> dict[str, Any] | None:
+    """The totals `_value_to_date` reads, from the value to date of a customer who bought in
+    one currency (or none); None for several (their orders may share days)."""
+    if not by_currency:
+        return _NO_PURCHASES
+    if len(by_currency) > 1:
+        return None
+    (value,) = by_currency
+    costed = value.margin_purchases == value.purchases
+    return {
+        "revenue": value.revenue,
+        # Only the margin is used, and only when every line's cost is known.
+        "costed_revenue": value.margin if costed else None,
+        "cost": Decimal(0) if costed else None,
+        "lines_without_cost": value.purchases - value.margin_purchases,
+        "days": value.orders,
+        "first": value.first_purchase_at,
+        "last": value.last_purchase_at,
+    }
+
+
+def customer_value(
+    customer_id: int,
+    *,
+    now: dt.datetime,
+    by_currency: list[HistoricalValue] | None = None,
+) -> CustomerValue:
+    """One customer's historical and predicted value, in three queries (two when the caller
+    gives `by_currency`, the customer's `historical_value` at `now`, bought in one currency).
 
     Predictions are None while no model has been fitted (`manage.py clv fit`), when the
     latest fit failed, or when its prediction for this customer is unsound (model_problem).
@@ -600,15 +660,16 @@ def customer_value(customer_id: int, *, now: dt.datetime) -> CustomerValue:
     purchases = Purchase.objects.filter(
         customer_id=customer_id, status=Purchase.Status.COMPLETED, purchased_at__lte=now
     )
-    row = purchases.aggregate(
-        revenue=Sum("amount"),
-        costed_revenue=Sum("amount", filter=Q(product__cost__isnull=False)),
-        cost=Sum(line_cost(), filter=Q(product__cost__isnull=False)),
-        lines_without_cost=Count("pk", filter=Q(product__cost__isnull=True)),
-        days=Count(order_day(), distinct=True),
-        first=Min("purchased_at"),
-        last=Max("purchased_at"),
-    )
+    row = _totals_of(by_currency) if by_currency is not None else None
+    if row is None:
+        totals = customer_rows(
+            "value to date",
+            _value_to_date,
+            customer_id,
+            values=(now,),
+            key=(settings.TIME_ZONE,),  # an order is a day there (order_day)
+        )
+        row = totals[0] if totals else _NO_PURCHASES
     fit = latest_fit()
     horizon = (
         int(fit.params.get("horizon_months", settings.CLV_HORIZON_MONTHS))

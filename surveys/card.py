@@ -18,7 +18,9 @@ from surveys.selectors import CustomerSatisfaction, customer_satisfaction
 
 def satisfaction_section(context: CardContext) -> CustomerSatisfaction:
     """The section's loader: the customer's satisfaction as the card's context gives them."""
-    return customer_satisfaction(context.customer.pk, now=context.now)
+    return customer_satisfaction(
+        context.customer.pk, now=context.now, value=context.value_to_date()
+    )
 
 
 def register() -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.db.models import DateTimeField, ExpressionWrapper, F, QuerySet
 
-from customers.selectors import HistoricalValue, customer_page, historical_value
+from customers.selectors import HistoricalValue, customer_page, customer_rows, historical_value
 from surveys.models import NPSBand, Survey, SurveyInvitation, SurveyResponse, nps_band
 from surveys.services import last_survey_sent, next_survey_from
 
@@ -64,21 +64,31 @@ def _newest_answers(customer_id: int) -> QuerySet[SurveyResponse]:
     )
 
 
-def customer_satisfaction(customer_id: int, *, now: dt.datetime) -> CustomerSatisfaction:
-    """Value figures, the newest answers with their count and when the last survey went; four
-    queries."""
-    waiting = SurveyInvitation.objects.filter(
-        customer_id=customer_id, response__isnull=True, expires_at__gt=now
+def _waiting(customer_id: int, now: dt.datetime) -> QuerySet[SurveyInvitation]:
+    return (
+        SurveyInvitation.objects.filter(
+            customer_id=customer_id, response__isnull=True, expires_at__gt=now
+        )
+        .select_related("survey")
+        .order_by("-created_at")[:WAITING_SHOWN]
     )
+
+
+def customer_satisfaction(
+    customer_id: int, *, now: dt.datetime, value: list[HistoricalValue] | None = None
+) -> CustomerSatisfaction:
+    """Value figures (`value` when the caller read them already), the newest answers with
+    their count and when the last survey went; four queries, each compiled once per process
+    (customers.selectors.customer_rows)."""
     last = last_survey_sent(customer_id)
     shown = customer_page(
         "survey answers", _newest_answers, customer_id, offset=0, limit=ANSWERS_SHOWN
     )
     return CustomerSatisfaction(
-        value=historical_value(customer_id, now=now),
+        value=historical_value(customer_id, now=now) if value is None else value,
         last_survey_at=last.created_at if last is not None else None,
         next_survey_from=next_survey_from(last.created_at) if last is not None else None,
         answers=[AnswerRow(answer=answer, badge=answer_badge(answer)) for answer in shown.items],
         answer_count=shown.count,
-        waiting=list(waiting.select_related("survey").order_by("-created_at")[:WAITING_SHOWN]),
+        waiting=customer_rows("waiting invitations", _waiting, customer_id, values=(now,)),
     )

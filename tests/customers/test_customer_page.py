@@ -69,14 +69,14 @@ def test_a_list_is_compiled_once_and_read_in_one_statement(
     customers: list[Customer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     compiles: list[str] = []
-    real = selectors._compile_page
+    real = selectors._compile_twice
 
     def counted(*args: Any, **kwargs: Any) -> Any:
         compiles.append("compile")
         return real(*args, **kwargs)
 
     monkeypatch.setattr(selectors, "_compiled_pages", {})
-    monkeypatch.setattr(selectors, "_compile_page", counted)
+    monkeypatch.setattr(selectors, "_compile_twice", counted)
     full = customers[0]
     customer_page("timeline", _timeline, full.pk, offset=0, limit=10)
     with CaptureQueriesContext(connection) as queries:
@@ -115,3 +115,91 @@ def test_rows_compiled_once_are_what_their_queryset_gives(customers: list[Custom
         )
     assert _expiring(full.pk, today=today, limit=5)
     assert last_survey_sent(full.pk) is not None
+
+
+def test_rows_with_times_are_compiled_once_with_their_places(
+    customers: list[Customer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An input that changes with every call ("now", a cut-off) takes its place in the
+    statement compiled once: each call's rows are those of the queryset built for it."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from customers.models import Interaction
+
+    def since(customer_id: int, after: dt.datetime) -> Any:
+        return Interaction.objects.filter(customer_id=customer_id, started_at__gte=after).order_by(
+            "-started_at", "-id"
+        )
+
+    monkeypatch.setattr(selectors, "_compiled_pages", {})
+    full = customers[0]
+    times = sorted(Interaction.objects.filter(customer=full).values_list("started_at", flat=True))
+    assert len(times) > 3
+    cuts = [times[0], times[len(times) // 2], times[-1], timezone.now()]
+    for customer in customers:
+        for cut in cuts:
+            got = selectors.customer_rows("since", since, customer.pk, values=(cut,))
+            assert _rows(got) == _rows(list(since(customer.pk, cut))), (customer.pk, cut)
+    key = ("rows", "since", "default", connection.vendor)
+    compiled = selectors._compiled_pages[key]
+    assert compiled is not None
+    assert sorted(slot.source for slot in compiled.slots) == [0, 1]
+    with CaptureQueriesContext(connection) as queries:
+        selectors.customer_rows("since", since, full.pk, values=(cuts[1],))
+    assert len(queries) == 1
+
+
+def test_an_input_changed_inside_the_statement_is_built_per_call(
+    customers: list[Customer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A value derived from an input (a day cut from a time, an interval added) is not a
+    place to put the input: the statement is then built on every call, with correct rows,
+    never run with what the stand-in left behind."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from customers.models import Interaction
+
+    def derived(customer_id: int, now: dt.datetime) -> Any:
+        return Interaction.objects.filter(
+            customer_id=customer_id, started_at__gte=now - dt.timedelta(days=3)
+        ).order_by("-id")
+
+    def day_of(customer_id: int, now: dt.datetime) -> Any:
+        return Interaction.objects.filter(
+            customer_id=customer_id, started_at__date__lte=now.date()
+        ).order_by("-id")
+
+    monkeypatch.setattr(selectors, "_compiled_pages", {})
+    full = customers[0]
+    now = timezone.now()
+    for shape, build in (("derived", derived), ("day of", day_of)):
+        for when in (now, now - dt.timedelta(days=400)):
+            got = selectors.customer_rows(shape, build, full.pk, values=(when,))
+            assert _rows(got) == _rows(list(build(full.pk, when))), (shape, when)
+    # The interval is added in Python: a plain place. The day is cut in Python too, but the
+    # input given is the time, so its day's stand-in is not found: built per call.
+    assert selectors._compiled_pages[("rows", "derived", "default", connection.vendor)] is None
+    assert selectors._compiled_pages[("rows", "day of", "default", connection.vendor)] is None
+
+
+def test_every_statement_the_card_compiles_once_is_compiled(
+    customers: list[Customer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """None of the card's compiled statements falls back to being built on every open (a
+    statement whose inputs could not be placed is kept as None and built per call)."""
+    from django.utils import timezone
+
+    from accounts.models import User
+    from customers.card import build_card
+
+    monkeypatch.setattr(selectors, "_compiled_pages", {})
+    boss = User.objects.create_superuser("card-boss", password="x")
+    for customer in customers:
+        build_card(customer, user=boss, now=timezone.now())
+    assert len(selectors._compiled_pages) >= 15
+    fallen_back = [key[1] for key, compiled in selectors._compiled_pages.items() if not compiled]
+    assert fallen_back == []
