@@ -115,8 +115,13 @@ class Ticket(ChoiceLabels, models.Model):
     The ticket number operators read out is its primary key (`number`).
     """
 
+    # No index of its own: ticket_customer_idx and ticket_customer_fresh_idx lead with it.
     customer = models.ForeignKey(
-        Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="tickets"
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.PROTECT,
+        related_name="tickets",
+        db_index=False,
     )
     subject = models.CharField(_("subject"), max_length=255)
     channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices)
@@ -242,6 +247,14 @@ class Ticket(ChoiceLabels, models.Model):
         ]
         indexes = [
             models.Index(fields=["customer", "-created_at"], name="ticket_customer_idx"),
+            # The card's open and closed tickets, freshest first, with their counts: read in
+            # order, the status checked in the index (a count reads no table rows). Without
+            # it a prepared statement's generic plan sorted all of a customer's tickets.
+            models.Index(
+                fields=["customer", "-updated_at", "-id"],
+                include=["status"],
+                name="ticket_customer_fresh_idx",
+            ),
             models.Index(fields=["status", "priority", "created_at"], name="ticket_queue_idx"),
             models.Index(fields=["assignee", "status"], name="ticket_assignee_idx"),
             models.Index(fields=["created_at"], name="ticket_created_idx"),
