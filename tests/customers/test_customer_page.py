@@ -59,10 +59,14 @@ def test_each_list_is_what_its_queryset_gives(shape: str, customers: list[Custom
     assert any(build(customer.pk).exists() for customer in customers), "a list with rows"
     for customer in customers:
         for offset, limit in ((0, 5), (5, 5), (500, 5)):
-            compiled = customer_page(shape, build, customer.pk, offset=offset, limit=limit)
             plain = page_of(build(customer.pk), offset=offset, limit=limit)
-            assert compiled.count == plain.count, (shape, customer.pk, offset)
-            assert _rows(compiled.items) == _rows(plain.items), (shape, customer.pk, offset)
+            for keys_first in (False, True):
+                compiled = customer_page(
+                    shape, build, customer.pk, offset=offset, limit=limit, keys_first=keys_first
+                )
+                where = (shape, customer.pk, offset, keys_first)
+                assert compiled.count == plain.count, where
+                assert _rows(compiled.items) == _rows(plain.items), where
 
 
 def test_a_list_is_compiled_once_and_read_in_one_statement(
