@@ -80,7 +80,7 @@ class CardContext:
             self._shared["value_to_date"] = selectors.historical_value(
                 self.customer.pk, now=self.now
             )
-        return self._shared["value_to_date"]  # type: ignore[no-any-return]
+        return self._shared["value_to_date"]
 
 
 @dataclass(frozen=True)

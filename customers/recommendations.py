@@ -95,7 +95,7 @@ def _day(value: dt.datetime | dt.date) -> str:
 # once per process (customers.selectors.customer_rows): the card runs them on every open.
 
 
-def _owned(customer_id: int) -> QuerySet[Purchase, dict[str, Any]]:
+def _owned(customer_id: int) -> QuerySet[Any, Any]:
     return (
         Purchase.objects.filter(
             customer_id=customer_id, status=Purchase.Status.COMPLETED, product__isnull=False
@@ -366,7 +366,7 @@ def _open_interests(customer: Customer, *, now: dt.datetime) -> list[_Candidate]
         found.append(
             _Candidate(
                 kind=Offer.Rule.REVIVE_INTEREST,
-                product_id=interest.product_id,  # type: ignore[arg-type]
+                product_id=interest.product_id,
                 score=score,
                 reason=_interest_reason(what, when, channel),
                 interest_id=interest.pk,

@@ -301,4 +301,5 @@ def test_customer_value_from_the_cards_value_to_date_is_the_same(
         with django_assert_max_num_queries(2 + several + fitted):  # type: ignore[operator]
             shared = clv.customer_value(customer.pk, now=now, by_currency=by_currency)
         assert shared == alone, customer
-    assert clv.customer_value(all_costed.pk, now=now).historical_margin == Decimal("260.55")  # 400.55 - 2 x 70
+    # 400.55 less two lines of cost 70.
+    assert clv.customer_value(all_costed.pk, now=now).historical_margin == Decimal("260.55")
