@@ -21,6 +21,7 @@ other views, forms and URLs live.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -113,8 +114,22 @@ class CardSection:
             )
 
     def serialize(self, data: Any, *, context: Mapping[str, Any]) -> Any:
-        """The JSON-ready form of this section's loaded data."""
-        return self.serializer(data, context=dict(context)).data
+        """The JSON-ready form of this section's loaded data.
+
+        Through one serializer of this section per thread, its fields bound once: DRF
+        deep-copies every declared field (nested ones too) for each serializer it makes, a
+        third of the card API's own work. Only its context changes per call; its fields read
+        the context when they run, and keep nothing of the data.
+        """
+        serializers_here = _thread_serializers.__dict__.setdefault("by_section", {})
+        serializer = serializers_here.get(self.key)
+        if serializer is None or type(serializer) is not self.serializer:
+            serializer = serializers_here[self.key] = self.serializer()
+        serializer._context = dict(context)
+        try:
+            return serializer.to_representation(data)
+        finally:
+            serializer._context = {}
 
 
 @dataclass(frozen=True)
@@ -169,6 +184,9 @@ class CustomerCard:
         context = {"customer": self.customer, "now": self.now, "request": request}
         return {s.key: s.section.serialize(s.data, context=context) for s in self.sections}
 
+
+# Each thread's bound serializers, one per section (CardSection.serialize).
+_thread_serializers = threading.local()
 
 _SECTIONS: dict[str, CardSection] = {}
 _ACTIONS: dict[str, CardAction] = {}
