@@ -440,6 +440,8 @@ def _same(value: Any) -> Any:
 def _equal(one: Any, two: Any) -> bool:
     """The same value of the same kind (a date is not its midnight, True is not 1); a
     subclass counts as its base (psycopg's Int8 as an int)."""
+    if isinstance(one, bool) != isinstance(two, bool):
+        return False
     kinds = (type(one), type(two))
     return (isinstance(one, kinds[1]) or isinstance(two, kinds[0])) and one == two
 

@@ -207,3 +207,16 @@ def test_every_statement_the_card_compiles_once_is_compiled(
     assert len(selectors._compiled_pages) >= 15
     fallen_back = [key[1] for key, compiled in selectors._compiled_pages.items() if not compiled]
     assert fallen_back == []
+
+
+def test_stand_ins_match_only_the_same_kind_of_value() -> None:
+    """A parameter is an input's place only if it is that input, of its kind: True is not 1,
+    a date is not a time, and psycopg's Int8 is the int it wraps."""
+    import datetime as dt
+
+    from psycopg.types.numeric import Int8
+
+    assert selectors._equal(Int8(5), 5) and selectors._equal(5, Int8(5))
+    assert not selectors._equal(True, 1) and not selectors._equal(1, True)
+    assert not selectors._equal(dt.date(2026, 1, 1), dt.datetime(2026, 1, 1))
+    assert selectors._equal("a", "a") and not selectors._equal(1, 1.5)
