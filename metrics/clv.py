@@ -624,6 +624,22 @@ def _value_to_date(customer_id: int, now: dt.datetime) -> QuerySet[Any]:
     )
 
 
+def _revenue_before(customer_id: int, now: dt.datetime, end: dt.datetime) -> QuerySet[Any]:
+    """One row of the revenue up to `now` from purchases before `end` (none without them),
+    grouped by the customer so that it compiles once (customers.selectors.customer_rows)."""
+    return (
+        Purchase.objects.filter(
+            customer_id=customer_id,
+            status=Purchase.Status.COMPLETED,
+            purchased_at__lte=now,
+            purchased_at__lt=end,
+        )
+        .values("customer_id")
+        .annotate(revenue=Sum("amount"))
+        .order_by()
+    )
+
+
 def _totals_of(by_currency: list[HistoricalValue]) -> dict[str, Any] | None:
     """The totals `_value_to_date` reads, from the value to date of a customer who bought in
     one currency (or none); None for several (their orders may share days)."""
@@ -657,9 +673,6 @@ def customer_value(
     Predictions are None while no model has been fitted (`manage.py clv fit`), when the
     latest fit failed, or when its prediction for this customer is unsound (model_problem).
     """
-    purchases = Purchase.objects.filter(
-        customer_id=customer_id, status=Purchase.Status.COMPLETED, purchased_at__lte=now
-    )
     row = _totals_of(by_currency) if by_currency is not None else None
     if row is None:
         totals = customer_rows(
@@ -706,7 +719,10 @@ def customer_value(
     first_day = site_day(row["first"])
     last_day = site_day(row["last"])
     first_end = site_day_start(first_day + dt.timedelta(days=1))
-    first_revenue = purchases.filter(purchased_at__lt=first_end).aggregate(s=Sum("amount"))["s"]
+    first = customer_rows(
+        "first day's revenue", _revenue_before, customer_id, values=(now, first_end)
+    )
+    first_revenue = first[0]["revenue"] if first else None
     x = float(days - 1)
     t_x = (last_day - first_day).days / per_unit
     age = (site_today(now) + dt.timedelta(days=1) - first_day).days / per_unit
