@@ -179,9 +179,9 @@ def test_customer_value_without_a_fit_has_history_but_no_prediction(
     assert value.predicted_clv is None and value.probability_alive is None
 
 
-@pytest.mark.django_db
-def test_customer_value_with_a_fit_predicts(django_assert_max_num_queries: object) -> None:
-    CLVModelFit.objects.create(
+def _true_fit() -> CLVModelFit:
+    """An accepted fit with the parameters the simulated histories were drawn from."""
+    return CLVModelFit.objects.create(
         until=dt.date(2025, 1, 1),
         params={
             "bgnbd": {**TRUE_BGNBD, "log_likelihood": -1.0},
@@ -190,6 +190,11 @@ def test_customer_value_with_a_fit_predicts(django_assert_max_num_queries: objec
             "annual_discount_rate": 0.1,
         },
     )
+
+
+@pytest.mark.django_db
+def test_customer_value_with_a_fit_predicts(django_assert_max_num_queries: object) -> None:
+    _true_fit()
     customer = CustomerFactory.create()
     for day in (dt.date(2025, 1, 10), dt.date(2025, 2, 1), dt.date(2025, 2, 20)):
         PurchaseFactory.create(
@@ -251,15 +256,7 @@ def test_customer_value_from_the_cards_value_to_date_is_the_same(
     from customers.selectors import historical_value
 
     if fitted:
-        CLVModelFit.objects.create(
-            until=dt.date(2025, 1, 1),
-            params={
-                "bgnbd": {**TRUE_BGNBD, "log_likelihood": -1.0},
-                "gamma_gamma": {**TRUE_GAMMA_GAMMA, "log_likelihood": -1.0},
-                "horizon_months": 12,
-                "annual_discount_rate": 0.1,
-            },
-        )
+        _true_fit()
     costed = ProductFactory.create(price=Decimal("100"), cost=Decimal("70"))
     uncosted = ProductFactory.create(price=Decimal("50"), cost=None)
     nobody = CustomerFactory.create()
