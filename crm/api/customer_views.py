@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
+from rest_framework.fields import SkipField
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -128,6 +129,8 @@ def _compile(kind: str, alias: str) -> _Compiled:
     slots = tuple(i for i, param in enumerate(params) if param == normalised)
     if len(slots) != 1:  # the statement changed shape: refuse rather than guess
         raise RuntimeError(f"lookup statement has {len(slots)} places for the caller's value")
+    if connections[alias].vendor == "postgresql":
+        sql, params, slots = _constants_inlined(sql, params, slots[0], alias)
     query = queryset.query
     names = [*query.extra_select, *query.values_select, *query.annotation_select]
     return _Compiled(
@@ -138,6 +141,29 @@ def _compile(kind: str, alias: str) -> _Compiled:
         expressions=[column[0] for column in compiler.select],
         order=tuple(names.index(name) for name in LOOKUP_COLUMNS),
     )
+
+
+def _constants_inlined(
+    sql: str, params: list[Any] | tuple[Any, ...], slot: int, alias: str
+) -> tuple[str, list[Any], tuple[int, ...]]:
+    """The statement with its constants (statuses, kinds, the 0 of no tickets) written into
+    it as literals and the caller's value its only parameter.
+
+    PostgreSQL keeps a prepared statement's generic plan only when its estimated cost is no
+    more than the custom plans'. With `status = $5` a parameter, the generic plan guesses the
+    share of completed purchases (a default 0.5 %) and costs each last-purchase probe four
+    times the custom plan's, so every ring was planned again: 1.4 ms a lookup, against 0.35
+    ms from the cached plan. With the constants in the text both plans see the same
+    statement. The literals are quoted by psycopg (`compose_sql`); none comes from a caller.
+    """
+    ops: Any = connections[alias].ops  # the PostgreSQL backend's (compose_sql)
+    literal = ops.compose_sql("%s", [params[slot]])
+    composed = ops.compose_sql(sql, list(params))
+    if composed.count(literal) != 1:  # the caller's value is not told apart: keep it as it is
+        return sql, list(params), (slot,)
+    before, after = composed.split(literal)
+    # The composed text is a statement again: a literal % must not read as a placeholder.
+    return before.replace("%", "%%") + "%s" + after.replace("%", "%%"), [params[slot]], (0,)
 
 
 def lookup_rows(*, phone: str = "", email: str = "") -> list[LookupRow]:
@@ -175,15 +201,47 @@ def lookup_rows(*, phone: str = "", email: str = "") -> list[LookupRow]:
 
 
 class LookupQuerySerializer(serializers.Serializer):
+    """The lookup's query parameters. The view reads them with `lookup_query()`, which
+    answers as this serializer does without building one per ring."""
+
     phone = serializers.CharField(required=False, max_length=64)
     email = serializers.CharField(required=False, max_length=254)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if bool(attrs.get("phone")) == bool(attrs.get("email")):
-            raise serializers.ValidationError(
-                {"non_field_errors": [_("Give either phone or email.")]}
-            )
+            raise serializers.ValidationError({"non_field_errors": [_either_message()]})
         return attrs
+
+
+def _either_message() -> str:
+    """Translated in the language of the request that gets it."""
+    return _("Give either phone or email.")
+
+
+# The query's fields bound once (a serializer deep-copies its declared fields each time it
+# is made: a sixth of the lookup's time). Fields keep no state of a validation: threads share
+# them.
+_QUERY_FIELDS = tuple(LookupQuerySerializer().fields.values())
+
+
+def lookup_query(params: Any) -> dict[str, str]:
+    """The validated `phone` or `email` of a lookup's query string; InvalidParameter with the
+    errors LookupQuerySerializer gives (field errors first, then "either ... or")."""
+    values: dict[str, str] = {}
+    errors: dict[str, Any] = {}
+    for query_field in _QUERY_FIELDS:
+        name = str(query_field.field_name)
+        try:
+            values[name] = query_field.run_validation(query_field.get_value(params))
+        except serializers.ValidationError as exc:
+            errors[name] = exc.detail
+        except SkipField:
+            pass
+    if errors:
+        raise InvalidParameter(errors)
+    if bool(values.get("phone")) == bool(values.get("email")):
+        raise InvalidParameter({"non_field_errors": [_either_message()]})
+    return values
 
 
 # One serializer for every answer, its fields bound once: DRF deep-copies a serializer's declared
@@ -213,16 +271,11 @@ class CustomerLookupView(APIView):
         ),
     )
     def get(self, request: Request) -> Response:
-        query = LookupQuerySerializer(data=request.query_params)
-        if not query.is_valid():
-            raise InvalidParameter(query.errors)
+        query = lookup_query(request.query_params)
         try:
-            found = lookup_rows(
-                phone=query.validated_data.get("phone", ""),
-                email=query.validated_data.get("email", ""),
-            )
+            found = lookup_rows(phone=query.get("phone", ""), email=query.get("email", ""))
         except DjangoValidationError as exc:
-            field = "phone" if query.validated_data.get("phone") else "email"
+            field = "phone" if query.get("phone") else "email"
             raise InvalidParameter({field: django_error_to_dict(exc)["non_field_errors"]}) from exc
         return Response([_LOOKUP_RESULT.to_representation(row) for row in found])
 
