@@ -206,3 +206,29 @@ def test_a_signed_in_user_taken_out_of_their_role_is_refused_at_once(operator: U
     operator.groups.clear()
 
     assert _card(client, customer.pk) == 403
+
+
+def test_each_request_gets_its_own_token_and_user_sharing_only_the_permissions(
+    shop: User,
+) -> None:
+    """What the cache keeps is never handed out: a request's changes to its token or user
+    (or a relation it caches) stay its own, as with `copy.copy()`."""
+    from django.utils import timezone
+
+    token, _key = issue_token(user=shop, name="pos")
+    auth_cache.keep_token(ApiToken.objects.select_related("user").get(pk=token.pk))
+    first = auth_cache.cached_token(token.digest, now=timezone.now())
+    second = auth_cache.cached_token(token.digest, now=timezone.now())
+    assert first is not None and second is not None
+
+    first.name = "changed"
+    first.user.first_name = "Changed"
+    first.user._state.fields_cache["marker"] = object()
+
+    assert first.user is not second.user and second.name == "pos"
+    assert second.user.first_name == shop.first_name
+    assert "marker" not in second.user._state.fields_cache
+    assert second.user.has_perm("customers.view_customer")
+    assert first.user._perm_cache is second.user._perm_cache  # type: ignore[attr-defined]
+    assert second.user_id == shop.pk and second.user.pk == shop.pk
+    assert second._state.adding is False and second._state.db == "default"
