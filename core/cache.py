@@ -89,8 +89,8 @@ def reset_breakers() -> None:
 
 # INCR, and the expiry set with the first count (a key that exists keeps its own).
 _COUNT_LUA = """
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+local n = redis.call('INCRBY', KEYS[1], ARGV[2])
+if n == tonumber(ARGV[2]) then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return n
 """
 
@@ -161,11 +161,11 @@ class FailSoftRedisCache(RedisCache):
             raise ValueError(f"Key '{key}' not found (the cache is unavailable)")
         return int(value)  # type: ignore[call-overload]
 
-    def count(self, key: Any, timeout: int, version: Any = None) -> int | None:
-        """Add one to a counter that expires `timeout` seconds after its first count, and
-        return it: one atomic command (a server-side script: INCR, and EXPIRE on the first
-        count), where Django's `add` and `incr` take two or three round trips. None while
-        Redis is unavailable."""
+    def count(self, key: Any, timeout: int, version: Any = None, *, amount: int = 1) -> int | None:
+        """Add `amount` (one) to a counter that expires `timeout` seconds after its first
+        count, and return it: one atomic command (a server-side script: INCRBY, and EXPIRE on
+        the first count), where Django's `add` and `incr` take two or three round trips. None
+        while Redis is unavailable."""
 
         def call() -> int:
             name = self.make_and_validate_key(key, version=version)
@@ -173,7 +173,8 @@ class FailSoftRedisCache(RedisCache):
             # Django makes a client per call: the script is run through this one.
             if self._count_script is None:
                 self._count_script = client.register_script(_COUNT_LUA)
-            return int(self._count_script(keys=[name], args=[max(1, int(timeout))], client=client))
+            args = [max(1, int(timeout)), max(1, int(amount))]
+            return int(self._count_script(keys=[name], args=args, client=client))
 
         return self._soft(call, None)
 

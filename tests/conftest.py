@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 from pytest_django.fixtures import Settings
 
+from core.api.throttling import forget_held_numbers
 from core.cache import reset_breakers
 
 pytest_plugins = [
@@ -28,6 +29,13 @@ def _skip_postgres_only(request: pytest.FixtureRequest) -> None:
 def _services_tried_again() -> None:
     """A Redis or broker failure one test caused is not remembered by the next (core/cache.py)."""
     reset_breakers()
+
+
+@pytest.fixture(autouse=True)
+def _throttle_blocks_forgotten() -> None:
+    """A test's rate limits count from the cache's counters, not from numbers held by this
+    process since an earlier test (core/api/throttling.py)."""
+    forget_held_numbers()
 
 
 @pytest.fixture(autouse=True)

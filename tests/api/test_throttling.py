@@ -94,8 +94,8 @@ class RecordingCache:
     def __init__(self) -> None:
         self.timeouts: list[Any] = []
 
-    def incr(self, key: str) -> int:
-        return int(cache.incr(key))
+    def incr(self, key: str, delta: int = 1) -> int:
+        return int(cache.incr(key, delta))
 
     def add(self, key: str, value: int, timeout: Any) -> bool:
         self.timeouts.append(timeout)
@@ -170,3 +170,77 @@ def test_on_redis_the_counter_is_counted_in_one_round_trip_and_expires_with_its_
     name = backend.make_and_validate_key(_window_key(operator, clock.now))
     assert 60 < backend._cache.get_client(name).ttl(name) <= 65
     assert cache.get(_window_key(operator, clock.now)) == 3
+
+
+class CountingCache:
+    """The cache, counting the throttle's calls to it (each a round trip on Redis)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def incr(self, key: str, delta: int = 1) -> int:
+        self.calls += 1
+        return int(cache.incr(key, delta))
+
+    def add(self, key: str, value: int, timeout: Any) -> bool:
+        self.calls += 1
+        return bool(cache.add(key, value, timeout=timeout))
+
+
+def test_at_a_high_rate_numbers_are_taken_in_blocks_and_never_more_than_the_rate_pass(
+    client_for: ClientFor,
+    operator: User,
+    settings: Any,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Blocks of five (one per thousand of 5000 a minute; here a tenth of 50, for a short
+    test). Three "processes" (each its own held blocks, one counter in the cache) let
+    exactly the rate through in the window and refuse the rest; within a block no request
+    asks the cache."""
+    from core.api import throttling
+
+    settings.API_THROTTLE_RATE = "50/minute"
+    monkeypatch.setattr(WindowRateThrottle, "block_per_mille", 100)
+    counting = CountingCache()
+    monkeypatch.setattr(WindowRateThrottle, "cache", counting)
+    processes = [throttling._Leases() for _ in range(3)]
+    client = client_for(operator)
+
+    codes = []
+    for request in range(60):
+        monkeypatch.setattr(throttling, "_leases", processes[request % 3])
+        codes.append(client.get("/api/v1/contact-points/?page_size=1").status_code)
+
+    assert codes.count(200) == 50 and codes.count(429) == 10
+    # One call to the cache per block of five (an add and an incr for the first).
+    assert counting.calls <= 60 // 5 + 3 + 1
+    # Refused only once the counter had given the whole rate out: the first refusal comes
+    # after at least 50 - 3 * 4 requests (three processes' blocks not used up).
+    assert codes.index(429) >= 50 - 3 * 4
+
+
+def test_below_the_block_size_every_request_is_counted_in_the_cache(
+    client_for: ClientFor, operator: User, settings: Any, clock: Clock
+) -> None:
+    settings.API_THROTTLE_RATE = "1999/minute"  # one per thousand is one
+    client = client_for(operator)
+
+    for _ in range(3):
+        assert client.get("/api/v1/contact-points/?page_size=1").status_code == 200
+
+    assert cache.get(_window_key(operator, clock.now)) == 3
+
+
+def test_a_held_block_is_not_used_in_the_next_window(
+    client_for: ClientFor, operator: User, settings: Any, clock: Clock
+) -> None:
+    settings.API_THROTTLE_RATE = "4000/minute"  # one per thousand: blocks of four
+    client = client_for(operator)
+    client.get("/api/v1/contact-points/?page_size=1")
+    assert cache.get(_window_key(operator, clock.now)) == 4
+
+    clock.now += 60
+    client.get("/api/v1/contact-points/?page_size=1")
+
+    assert cache.get(_window_key(operator, clock.now)) == 4
