@@ -223,7 +223,7 @@ def _allowed(user: Any, permission: str) -> bool:
 
 def load_customer(customer_id: int) -> Customer:
     """The customer with their tags; raises Customer.DoesNotExist."""
-    return Customer.objects.prefetch_related("tags").get(pk=customer_id)
+    return selectors.card_customer(customer_id)
 
 
 def customer_card(
@@ -262,7 +262,7 @@ def _identity(context: CardContext) -> Mapping[str, Any]:
 
 
 def _contacts(context: CardContext) -> Mapping[str, Any]:
-    contacts = list(context.customer.contact_points.all()[: CONTACTS_SHOWN + 1])
+    contacts = selectors.card_contacts(context.customer.pk, limit=CONTACTS_SHOWN + 1)
     return {
         "contacts": selectors.contact_rows(contacts[:CONTACTS_SHOWN]),
         "more": len(contacts) > CONTACTS_SHOWN,

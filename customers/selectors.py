@@ -6,7 +6,7 @@ import copy
 import datetime as dt
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -36,7 +36,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from customers.contacts import format_phone_for_display, normalise_email, normalise_phone
-from customers.models import ContactPoint, Customer, Interaction, Purchase, Reminder
+from customers.models import ContactPoint, Customer, Interaction, Purchase, Reminder, Tag
 
 # The kinds a phone number is stored under: a phone, or a messenger handle that is a number.
 PHONE_KINDS = (ContactPoint.Kind.PHONE, ContactPoint.Kind.MESSENGER)
@@ -350,6 +350,10 @@ class _Compiled:
     sql: str
     params: tuple[Any, ...]
     slots: tuple[_Slot, ...]
+    # Each thread's converters of the columns, by database alias: what Django asks every
+    # column for on every run (twenty-odd calls a statement) is asked once. Per thread,
+    # since they may be methods of that thread's connection.
+    converters: threading.local = field(default_factory=threading.local, compare=False)
 
 
 _compiled_pages: dict[tuple[Any, ...], _Compiled | None] = {}
@@ -476,6 +480,12 @@ def _run(compiled: _Compiled, inputs: tuple[Any, ...], alias: str) -> list[Any]:
     compiler = copy.copy(compiled.compiler)
     compiler.connection, compiler.using = connections[alias], alias
     compiler.as_sql = lambda *args, **kwargs: (compiled.sql, params)
+    converters = getattr(compiled.converters, alias, None)
+    if converters is None:
+        columns = [column[0] for column in compiled.compiler.select[: compiled.compiler.col_count]]
+        converters = compiler.get_converters(columns)
+        setattr(compiled.converters, alias, converters)
+    compiler.get_converters = lambda expressions: converters
     queryset: Any = compiled.queryset._chain()  # type: ignore[attr-defined]
     queryset.query.get_compiler = lambda *args, **kwargs: compiler
     return list(queryset)
@@ -549,6 +559,46 @@ def customer_rows(
     if compiled is None:
         return list(build(customer_id, *values))
     return _run(compiled, (customer_id, *values), alias)
+
+
+def fixed_rows(
+    shape: str, build: Callable[[], QuerySet[Any]], *, key: tuple[Any, ...] = ()
+) -> list[Any]:
+    """`list(build())` of a statement with no inputs (the latest CLV fit a card reads),
+    compiled once like `customer_rows()`."""
+    return customer_rows(shape, lambda _customer: build(), _SOME_CUSTOMER, key=key)
+
+
+def card_customer(customer_id: int) -> Customer:
+    """The customer with their tags (as `prefetch_related("tags")` leaves them), in two
+    statements compiled once; raises Customer.DoesNotExist."""
+    found = customer_rows("card customer", _customer_by_id, customer_id)
+    if not found:
+        raise Customer.DoesNotExist(f"No customer {customer_id}.")
+    customer = found[0]
+    tags = customer.tags.all()  # the related manager's queryset, its rows given here
+    tags._result_cache = customer_rows("card customer tags", _tags_of, customer_id)
+    tags._prefetch_done = True
+    customer._prefetched_objects_cache = {"tags": tags}
+    return customer
+
+
+def _customer_by_id(customer_id: int) -> QuerySet[Customer]:
+    return Customer.objects.filter(pk=customer_id)
+
+
+def _tags_of(customer_id: int) -> QuerySet[Tag]:
+    return Tag.objects.filter(customers=customer_id)
+
+
+def card_contacts(customer_id: int, *, limit: int) -> list[ContactPoint]:
+    """The customer's first `limit` contacts in their order (primary first)."""
+    return customer_rows(
+        "card contacts",
+        lambda some_customer: ContactPoint.objects.filter(customer_id=some_customer)[:limit],
+        customer_id,
+        key=(limit,),
+    )
 
 
 def timeline_page(customer_id: int, *, offset: int, limit: int) -> Page:

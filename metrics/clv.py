@@ -36,7 +36,13 @@ from scipy import optimize, special
 
 from core.dates import site_day, site_day_start, site_today
 from customers.models import Purchase
-from customers.selectors import HistoricalValue, average_order_value, customer_rows, order_day
+from customers.selectors import (
+    HistoricalValue,
+    average_order_value,
+    customer_rows,
+    fixed_rows,
+    order_day,
+)
 from metrics.models import CLVModelFit
 from metrics.periods import DAYS_PER_YEAR
 
@@ -566,7 +572,13 @@ def fit_and_store(*, until: dt.date, time_unit: str | None = None) -> CLVModelFi
 
 
 def latest_fit() -> CLVModelFit | None:
-    return CLVModelFit.objects.order_by("-fitted_at", "-id").first()
+    """The newest fit (every card reads it: its statement is compiled once)."""
+    rows = fixed_rows("latest CLV fit", _newest_fit)
+    return rows[0] if rows else None
+
+
+def _newest_fit() -> QuerySet[CLVModelFit]:
+    return CLVModelFit.objects.order_by("-fitted_at", "-id")[:1]
 
 
 # --- One customer, for the card -------------------------------------------------------------

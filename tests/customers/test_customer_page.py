@@ -220,3 +220,46 @@ def test_stand_ins_match_only_the_same_kind_of_value() -> None:
     assert not selectors._equal(True, 1) and not selectors._equal(1, True)
     assert not selectors._equal(dt.date(2026, 1, 1), dt.datetime(2026, 1, 1))
     assert selectors._equal("a", "a") and not selectors._equal(1, 1.5)
+
+
+def test_the_card_customer_is_the_customer_with_tags_prefetched(
+    customers: list[Customer],
+) -> None:
+    """card_customer() (two statements compiled once) gives what
+    `prefetch_related("tags").get()` gives: fields, tags in their order, none read again;
+    a missing id raises DoesNotExist."""
+    from customers.models import Tag
+
+    full = customers[0]
+    full.tags.add(Tag.objects.create(name="vip"), Tag.objects.create(name="b2b"))
+    for customer in customers:
+        expected = Customer.objects.prefetch_related("tags").get(pk=customer.pk)
+        found = selectors.card_customer(customer.pk)
+        with CaptureQueriesContext(connection) as queries:
+            tags = [(tag.pk, tag.name) for tag in found.tags.all()]
+        assert len(queries) == 0
+        assert tags == [(tag.pk, tag.name) for tag in expected.tags.all()]
+        assert vars(found).pop("_prefetched_objects_cache").keys() == {"tags"}
+        del vars(expected)["_prefetched_objects_cache"]
+        assert _rows([found]) == _rows([expected])
+    assert [tag.name for tag in selectors.card_customer(full.pk).tags.all()] == ["b2b", "vip"]
+    with pytest.raises(Customer.DoesNotExist):
+        selectors.card_customer(max(c.pk for c in customers) + 1)
+
+
+def test_the_card_contacts_are_the_customers_contacts_in_their_order(
+    customers: list[Customer],
+) -> None:
+    from tests.factories import EmailFactory, PhoneFactory
+
+    full = customers[0]
+    PhoneFactory.create_batch(3, customer=full, is_primary=False)
+    EmailFactory.create(customer=full, is_primary=False)
+    for customer in customers:
+        for limit in (2, 13):
+            expected = list(customer.contact_points.all()[:limit])
+            found = selectors.card_contacts(customer.pk, limit=limit)
+            assert [c.pk for c in found] == [c.pk for c in expected]
+            assert [vars(c) | {"_state": None} for c in found] == [
+                vars(c) | {"_state": None} for c in expected
+            ]

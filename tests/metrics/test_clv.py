@@ -300,3 +300,17 @@ def test_customer_value_from_the_cards_value_to_date_is_the_same(
         assert shared == alone, customer
     # 400.55 less two lines of cost 70.
     assert clv.customer_value(all_costed.pk, now=now).historical_margin == Decimal("260.55")
+
+
+@pytest.mark.django_db
+def test_the_latest_fit_is_read_fresh_although_its_statement_is_compiled_once() -> None:
+    """Every card reads the newest fit through a statement compiled once per process: a fit
+    made after the first read is the one the next read gives; none gives None."""
+    assert clv.latest_fit() is None
+    older = _true_fit()
+    assert clv.latest_fit() == older
+    newer = _true_fit()
+    newer.fitted_at = older.fitted_at + dt.timedelta(hours=1)
+    newer.save(update_fields=["fitted_at"])
+    found = clv.latest_fit()
+    assert found == newer and found is not None and found.params == newer.params
