@@ -336,6 +336,7 @@ def main() -> int:
         "database": f"{connection.vendor} {getattr(connection, 'pg_version', '')}",
         "customers": customer_count,
         "load_average_at_floor_bench": os.getloadavg(),
+        "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="minutes"),
     }
     for item in figures:
         item["machine"] = machine
