@@ -89,15 +89,19 @@ def test_a_counter_left_from_an_earlier_window_does_not_block(
 
 
 class RecordingCache:
-    """The cache, noting the timeout each counter is created with."""
+    """The cache, noting the timeout each counter is created with and counting the
+    throttle's calls (each a round trip on Redis)."""
 
     def __init__(self) -> None:
         self.timeouts: list[Any] = []
+        self.calls = 0
 
     def incr(self, key: str, delta: int = 1) -> int:
+        self.calls += 1
         return int(cache.incr(key, delta))
 
     def add(self, key: str, value: int, timeout: Any) -> bool:
+        self.calls += 1
         self.timeouts.append(timeout)
         return bool(cache.add(key, value, timeout=timeout))
 
@@ -172,21 +176,6 @@ def test_on_redis_the_counter_is_counted_in_one_round_trip_and_expires_with_its_
     assert cache.get(_window_key(operator, clock.now)) == 3
 
 
-class CountingCache:
-    """The cache, counting the throttle's calls to it (each a round trip on Redis)."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def incr(self, key: str, delta: int = 1) -> int:
-        self.calls += 1
-        return int(cache.incr(key, delta))
-
-    def add(self, key: str, value: int, timeout: Any) -> bool:
-        self.calls += 1
-        return bool(cache.add(key, value, timeout=timeout))
-
-
 def test_at_a_high_rate_numbers_are_taken_in_blocks_and_never_more_than_the_rate_pass(
     client_for: ClientFor,
     operator: User,
@@ -202,7 +191,7 @@ def test_at_a_high_rate_numbers_are_taken_in_blocks_and_never_more_than_the_rate
 
     settings.API_THROTTLE_RATE = "50/minute"
     monkeypatch.setattr(WindowRateThrottle, "block_per_mille", 100)
-    counting = CountingCache()
+    counting = RecordingCache()
     monkeypatch.setattr(WindowRateThrottle, "cache", counting)
     processes = [throttling._Leases() for _ in range(3)]
     client = client_for(operator)
