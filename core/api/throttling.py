@@ -108,6 +108,7 @@ class _Leases:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._held: dict[str, list[float]] = {}
+        self._sweep_at = _LEASES_SWEEP_AT
 
     def take(self, key: str) -> int | None:
         with self._lock:
@@ -125,15 +126,22 @@ class _Leases:
         if first > last:
             return
         with self._lock:
-            # A window that ended keeps nothing; one key per token and window at most.
-            if len(self._held) >= _LEASES_SWEEP_AT:
+            # A window that ended keeps nothing; one key per token and window at most. With
+            # more tokens in their windows than the threshold, the next sweep waits until
+            # their number doubles (a sweep per block would cost as much as the tokens).
+            if len(self._held) >= self._sweep_at:
                 now = time.time()
                 self._held = {k: v for k, v in self._held.items() if v[2] > now}
+                self._sweep_at = max(_LEASES_SWEEP_AT, 2 * len(self._held))
             self._held[key] = [first, last, ends_at]
 
     def clear(self) -> None:
         with self._lock:
             self._held.clear()
+            self._sweep_at = _LEASES_SWEEP_AT
+
+    def __len__(self) -> int:
+        return len(self._held)
 
 
 # Held blocks are swept of ended windows when this many keys are held.

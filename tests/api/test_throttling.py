@@ -233,3 +233,28 @@ def test_a_held_block_is_not_used_in_the_next_window(
     client.get("/api/v1/contact-points/?page_size=1")
 
     assert cache.get(_window_key(operator, clock.now)) == 4
+
+
+def test_held_blocks_of_ended_windows_are_swept_and_live_ones_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Held numbers are dropped once their window ended (at the sweep threshold); with more
+    live windows than the threshold, sweeps wait for the number to double."""
+    import time
+
+    from core.api import throttling
+
+    monkeypatch.setattr(throttling, "_LEASES_SWEEP_AT", 4)
+    leases = throttling._Leases()
+    now = time.time()
+    for token in range(3):
+        leases.keep(f"ended:{token}", 1, 5, now - 1)
+    leases.keep("live:0", 1, 5, now + 60)  # four held: the next keep sweeps
+    leases.keep("live:1", 1, 5, now + 60)
+
+    assert len(leases) == 2 and leases.take("ended:0") is None
+    assert leases.take("live:0") == 1 and leases.take("live:0") == 2
+    for token in range(2, 6):
+        leases.keep(f"live:{token}", 1, 5, now + 60)
+    assert len(leases) == 6  # all live: none dropped, the threshold grown
+    assert leases._sweep_at == 8  # twice the four live ones it found
