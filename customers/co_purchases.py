@@ -22,10 +22,12 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from customers.models import CoPurchaseState, Customer, ProductCoPurchase, Purchase
+from customers.selectors import among, fixed_rows
 
 _STATE_ID = 1
 
@@ -164,11 +166,22 @@ def partners(owned_product_ids: Iterable[int], *, min_customers: int, limit: int
     """The strongest co-purchase partners of these products that are not among them:
     rows of (owned product id, partner product id, customers), strongest first."""
     owned = list(owned_product_ids)
-    return list(
-        ProductCoPurchase.objects.filter(product_id__in=owned, customers__gte=min_customers)
-        .exclude(other_product_id__in=owned)
-        .order_by("-customers", "other_product_id", "product_id")
-        .values_list("product_id", "other_product_id", "customers")[:limit]
+    if not owned:
+        return []
+
+    def strongest(products: list[int]) -> QuerySet[Any]:
+        return (
+            ProductCoPurchase.objects.filter(
+                among(ProductCoPurchase, "product_id", products), customers__gte=min_customers
+            )
+            .exclude(among(ProductCoPurchase, "other_product_id", products))
+            .order_by("-customers", "other_product_id", "product_id")
+            .values_list("product_id", "other_product_id", "customers")[:limit]
+        )
+
+    # Compiled once per threshold and limit (settings), whatever the products.
+    return fixed_rows(
+        "co-purchase partners", strongest, key=(min_customers, limit), values=(owned,)
     )
 
 

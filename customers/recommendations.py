@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 
 from customers.co_purchases import partners
 from customers.models import Customer, Interest, Offer, Product, Purchase
-from customers.selectors import customer_rows, expires_in_words
+from customers.selectors import among, customer_rows, expires_in_words, fixed_rows
 
 # Scores order the offers on the card; they are relative weights, not probabilities.
 # An expiring term is the most timely offer: from EXPIRY_BASE up to EXPIRY_BASE + EXPIRY_URGENCY
@@ -127,9 +127,12 @@ def recommend(customer: Customer, *, now: dt.datetime, limit: int) -> list[Recom
         *_extensions(customer, now=now),
         *_open_interests(customer, now=now),
     ]
-    products = Product.objects.filter(
-        pk__in={c.product_id for c in candidates}, is_active=True
-    ).select_related("category")
+    candidate_ids = sorted({c.product_id for c in candidates})
+    products = (
+        fixed_rows("offered products", _active_products, values=(candidate_ids,))
+        if candidate_ids
+        else []
+    )
     by_id = {product.pk: product for product in products}
     best: dict[int, _Candidate] = {}
     for candidate in candidates:
@@ -211,6 +214,12 @@ def _successors(owned_rows: list[Any], *, now: dt.datetime) -> list[_Candidate]:
     return found
 
 
+def _active_products(ids: list[int]) -> QuerySet[Product]:
+    return Product.objects.filter(among(Product, "pk", ids), is_active=True).select_related(
+        "category"
+    )
+
+
 def _co_purchases(owned: dict[int, Any]) -> list[_Candidate]:
     """Products other buyers of the customer's products also bought, from the maintained
     counts (customers.co_purchases): one indexed query whatever the history."""
@@ -275,6 +284,20 @@ def _ending(customer_id: int, today: dt.date, horizon: dt.date) -> QuerySet[Any]
     )
 
 
+def _extension_products(categories: list[int], product_ids: list[int]) -> QuerySet[Any]:
+    """Active extensions and renewals in these categories or related to these products."""
+    return (
+        Product.objects.filter(
+            among(Product, "category_id", categories)
+            | among(Product, "related_to__id", product_ids),
+            is_active=True,
+            kind__in=[kind for _field, kind, _rule in _TERMS],
+        )
+        .values("id", "kind", "category_id", "related_to__id")
+        .distinct()[: CANDIDATES_PER_RULE * len(_TERMS)]
+    )
+
+
 def _extensions(customer: Customer, *, now: dt.datetime) -> list[_Candidate]:
     """Extensions and renewals for warranties, support and subscriptions that end soon."""
     today = timezone.localdate(now)
@@ -283,17 +306,9 @@ def _extensions(customer: Customer, *, now: dt.datetime) -> list[_Candidate]:
     purchases = customer_rows("ending terms", _ending, customer.pk, values=(today, horizon))
     if not purchases:
         return []
-    categories = {p["product__category_id"] for p in purchases} - {None}
-    product_ids = {p["product_id"] for p in purchases}
-    offers = list(
-        Product.objects.filter(
-            Q(category_id__in=categories) | Q(related_to__id__in=product_ids),
-            is_active=True,
-            kind__in=[kind for _field, kind, _rule in _TERMS],
-        )
-        .values("id", "kind", "category_id", "related_to__id")
-        .distinct()[: CANDIDATES_PER_RULE * len(_TERMS)]
-    )
+    categories = sorted({p["product__category_id"] for p in purchases} - {None})
+    product_ids = sorted({p["product_id"] for p in purchases} - {None})
+    offers = fixed_rows("term extensions", _extension_products, values=(categories, product_ids))
     found = []
     for purchase in purchases:
         for field, kind, rule in _TERMS:

@@ -14,12 +14,14 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connections, router
 from django.db.models import (
+    BooleanField,
     Case,
     Count,
     DateField,
     DecimalField,
     ExpressionWrapper,
     F,
+    Func,
     IntegerField,
     Max,
     Min,
@@ -185,15 +187,20 @@ def _lines(purchases: Sequence[Purchase], today: dt.date) -> list[PurchaseLine]:
     return _lines_of_lists([purchases], today)[0]
 
 
+def _reminders_of(purchase_ids: list[int]) -> QuerySet[Reminder]:
+    return Reminder.objects.filter(among(Reminder, "purchase_id", purchase_ids)).order_by(
+        "due_on", "id"
+    )
+
+
 def _lines_of_lists(
     lists: Sequence[Sequence[Purchase]], today: dt.date
 ) -> list[list[PurchaseLine]]:
     """Several lists of purchases with their terms, one reminders query for all of them."""
     by_purchase: dict[int, list[Reminder]] = {p.pk: [] for ps in lists for p in ps}
     if by_purchase:
-        for reminder in Reminder.objects.filter(purchase_id__in=list(by_purchase)).order_by(
-            "due_on", "id"
-        ):
+        reminders = fixed_rows("reminders of purchases", _reminders_of, values=(list(by_purchase),))
+        for reminder in reminders:
             by_purchase[reminder.purchase_id].append(reminder)
     return [[PurchaseLine(p, _terms(p, today), by_purchase[p.pk]) for p in ps] for ps in lists]
 
@@ -374,7 +381,9 @@ def _sentinel(value: Any, index: int, variant: int) -> Any:
         return dt.date(1902, 1 + variant, 1 + index)
     if isinstance(value, int) and not isinstance(value, bool):
         return _SOME_CUSTOMER - 1000 * variant - index
-    raise TypeError(f"a compiled statement takes ids, dates and times, not {value!r}")
+    if isinstance(value, list):  # a list of ids (`among()`): one array parameter
+        return [_SOME_CUSTOMER - 1000 * variant - index]
+    raise TypeError(f"a compiled statement takes ids, lists of ids, dates and times, not {value!r}")
 
 
 def _adapters(value: Any, alias: str) -> list[Callable[[Any], Any] | None]:
@@ -562,11 +571,49 @@ def customer_rows(
 
 
 def fixed_rows(
-    shape: str, build: Callable[[], QuerySet[Any]], *, key: tuple[Any, ...] = ()
+    shape: str,
+    build: Callable[..., QuerySet[Any]],
+    *,
+    key: tuple[Any, ...] = (),
+    values: tuple[Any, ...] = (),
 ) -> list[Any]:
-    """`list(build())` of a statement with no inputs (the latest CLV fit a card reads),
-    compiled once like `customer_rows()`."""
-    return customer_rows(shape, lambda _customer: build(), _SOME_CUSTOMER, key=key)
+    """`list(build(*values))` of a statement that is not one customer's (the latest CLV fit,
+    the reminders of some purchases), compiled once like `customer_rows()`."""
+    return customer_rows(
+        shape, lambda _customer, *inputs: build(*inputs), _SOME_CUSTOMER, key=key, values=values
+    )
+
+
+def among(model: type[Model], field: str, ids: Sequence[int]) -> Q:
+    """`field IN ids` in a statement whose text does not depend on how many ids there are:
+    on PostgreSQL one array parameter (`= ANY(%s)`), so that `customer_rows()` and
+    `fixed_rows()` compile it once for any list; elsewhere a plain `IN` (then the statement
+    is built per call). Give the ids as a list, and not an empty one where `IN ()` would
+    have run no statement."""
+    if connections[router.db_for_read(model)].vendor == "postgresql":
+        return Q(_EqualsAny(F(field), Value(list(ids))))
+    return Q(**{f"{field}__in": list(ids)})
+
+
+class _EqualsAny(Func):
+    """`column = ANY(array)` (PostgreSQL), a condition of its own: as the right-hand side
+    of a lookup Django would write `= (ANY(...))`, which is no SQL."""
+
+    output_field = BooleanField()
+
+    def as_sql(
+        self,
+        compiler: Any,
+        connection: Any,
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
+    ) -> tuple[str, tuple[Any, ...]]:
+        column, array = self.get_source_expressions()
+        column_sql, column_params = compiler.compile(column)
+        array_sql, array_params = compiler.compile(array)
+        return f"{column_sql} = ANY({array_sql})", (*column_params, *array_params)
 
 
 def card_customer(customer_id: int) -> Customer:
