@@ -589,7 +589,8 @@ def among(model: type[Model], field: str, ids: Sequence[int]) -> Q:
     on PostgreSQL one array parameter (`= ANY(%s)`), so that `customer_rows()` and
     `fixed_rows()` compile it once for any list; elsewhere a plain `IN` (then the statement
     is built per call). Give the ids as a list, and not an empty one where `IN ()` would
-    have run no statement."""
+    have run no statement. For columns that hold no NULL: excluded, a NULL drops out here,
+    where `exclude(field__in=...)` keeps it."""
     if connections[router.db_for_read(model)].vendor == "postgresql":
         return Q(_EqualsAny(F(field), Value(list(ids))))
     return Q(**{f"{field}__in": list(ids)})
