@@ -188,12 +188,16 @@ class _Sums:
     def __init__(self, source: _Source) -> None:
         self.source = source
         self.aggregates: dict[str, Any] = {}
+        # The names that count earlier-day points (kinds 1 and 2); the rest read day totals.
+        self.lagged: set[str] = set()
         self._names: dict[tuple[Any, ...], str] = {}
 
-    def _name(self, key: tuple[Any, ...], make: Any) -> str:
+    def _name(self, key: tuple[Any, ...], make: Any, *, lagged: bool = False) -> str:
         if key not in self._names:
             self._names[key] = f"q{len(self._names)}"
             self.aggregates[self._names[key]] = make()
+            if lagged:
+                self.lagged.add(self._names[key])
         return self._names[key]
 
     def orders(self, start: dt.date, end: dt.date) -> str:
@@ -207,6 +211,7 @@ class _Sums:
         return self._name(
             ("inside", lag, start, end),
             lambda: self.source.points(lag, Q(**{f"{field}__gte": start}) & Q(day__lt=end)),
+            lagged=True,
         )
 
     def across(self, x: tuple[dt.date, dt.date], y: tuple[dt.date, dt.date]) -> str:
@@ -215,6 +220,7 @@ class _Sums:
         return self._name(
             ("across", x, y),
             lambda: self.source.points(1, _between(field, *x) & _between("day", *y)),
+            lagged=True,
         )
 
     def day_total(self, key: str, start: dt.date | None, end: dt.date) -> str:
@@ -276,10 +282,21 @@ def _plan(
 def _totals(
     queryset: QuerySet[Any], source: _Source, periods: list[Period], window_days: int
 ) -> list[dict[str, Any]]:
-    """The totals of each period over the rows of `queryset`: one query."""
+    """The totals of each period over the rows of `queryset`: one query (two over rollups)."""
     sums = _Sums(source)
     plans = _plan(sums, periods, window_days)
-    row = queryset.aggregate(**sums.aggregates)
+    if source.rolled_up:
+        # A rollup has one totals row a day and hundreds of earlier-day rows: in one statement
+        # every FILTER clause ran on every row (114 ms of a year's 440 ms of SQL at 200,000
+        # customers). Apart, the totals read 729 rows through the (day, lag) index and the
+        # earlier-day points only their own five clauses (2.6 + 64 ms).
+        totals = {n: a for n, a in sums.aggregates.items() if n not in sums.lagged}
+        lagged = {n: a for n, a in sums.aggregates.items() if n in sums.lagged}
+        row = queryset.filter(lag=PurchaseDayRollup.Lag.TOTALS).aggregate(**totals)
+        if lagged:
+            row |= queryset.filter(lag__gt=PurchaseDayRollup.Lag.TOTALS).aggregate(**lagged)
+    else:
+        row = queryset.aggregate(**sums.aggregates)
     return [
         {
             key: sum((sign * (row[name] or 0) for sign, name in terms), start=0)
@@ -325,7 +342,8 @@ def covered_runs(window_days: int, end: dt.date) -> list[tuple[dt.date, dt.date]
 
 def totals(periods: list[Period], window_days: int) -> list[dict[str, Any]]:
     """The totals of each period for every customer: the rolled-up days from the rollup, the
-    other days from the summary (three queries)."""
+    other days from the summary (four queries: the rollup's day totals and its earlier-day
+    points apart)."""
     end = max(period.end for period in periods) + dt.timedelta(days=1)
     covered = covered_runs(window_days, end)
     summary = summary_totals(

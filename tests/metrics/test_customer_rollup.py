@@ -186,15 +186,16 @@ def test_the_rollups_job_rolls_the_customer_days_too() -> None:
 def test_rolled_up_figures_read_a_bounded_number_of_rows(
     django_assert_max_num_queries: Any,
 ) -> None:
-    """The build check, the markers, the summary's other days, the rollup and the rows'
-    corrections (subscriptions that ended unrenewed): five queries whatever the history's
-    length or its subscribers; no purchase scan."""
+    """The build check, the markers, the summary's other days, the rollup (its day totals and
+    its earlier-day points apart) and the rows' corrections (subscriptions that ended
+    unrenewed): six queries whatever the history's length or its subscribers; no purchase
+    scan."""
     _history(10, customers=30)
     purchase_days_upkeep.rebuild()
     _roll_up()
     year = Period(dt.date(2025, 1, 1), dt.date(2025, 12, 31))
     assert PurchaseDay.objects.exclude(subscription_max_to_date=None).exists()
-    with django_assert_max_num_queries(5) as context:
+    with django_assert_max_num_queries(6) as context:
         customer_figures(MetricFilters(period=year), [year, year.previous()])
     assert not any("customers_purchase" in q["sql"] for q in context.captured_queries)
 
@@ -209,7 +210,7 @@ def test_a_leap_year_under_a_short_window_reads_one_more_query_and_no_purchase(
         purchase_days_upkeep.rebuild()
         _roll_up(60)
         leap_year = Period(dt.date(2024, 1, 1), dt.date(2024, 12, 31))
-        with django_assert_max_num_queries(6) as context:
+        with django_assert_max_num_queries(7) as context:
             customer_figures(MetricFilters(period=leap_year), [leap_year])
         assert not any("customers_purchase" in q["sql"] for q in context.captured_queries)
         _assert_same(MetricFilters(period=leap_year), [leap_year])
