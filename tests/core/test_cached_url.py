@@ -18,8 +18,10 @@ from tests.factories import CustomerFactory
 @pytest.fixture(autouse=True)
 def empty_cache() -> Iterator[None]:
     cached_url._reversed.cache_clear()
+    cached_url._static.cache_clear()
     yield
     cached_url._reversed.cache_clear()
+    cached_url._static.cache_clear()
     set_script_prefix("/")
 
 
@@ -99,3 +101,38 @@ def test_a_card_opened_again_reverses_no_url(operator_client: Client, reversals:
     reversals.clear()
     assert operator_client.get(f"/customers/{second.pk}/").status_code == 200
     assert reversals == []
+
+
+@pytest.mark.parametrize("tag", ["'css/app.css' %}", "'css/app.css' as css %}[{{ css }}]"])
+def test_static_answers_what_static_answers(tag: str) -> None:
+    expected = Template("{% load static %}{% static " + tag).render(Context({}))
+    assert render("{% cached_static " + tag) == expected
+    assert render("{% cached_static " + tag) == expected
+
+
+def test_a_static_path_is_asked_of_the_storage_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from django.templatetags.static import StaticNode
+
+    asked: list[str] = []
+    plain = StaticNode.handle_simple
+
+    def counting(path: str) -> str:
+        asked.append(path)
+        return plain(path)
+
+    monkeypatch.setattr(StaticNode, "handle_simple", counting)
+    for _ in range(3):
+        render("{% cached_static 'css/app.css' %}")
+    assert asked == ["css/app.css"]
+
+
+def test_other_storages_answer_again(settings: Any) -> None:
+    assert render("{% cached_static 'css/app.css' %}") == "/static/css/app.css"
+    settings.STATIC_URL = "https://cdn.example.com/assets/"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    assert render("{% cached_static 'css/app.css' %}") == (
+        "https://cdn.example.com/assets/css/app.css"
+    )
