@@ -157,7 +157,8 @@ def cached(question: Mapping[str, Any], answer: Callable[[], Any]) -> Any:
     found = _get(key)
     if found is not None:
         return found
-    with _flight(key).lock:  # the process's other requests for it wait here
+    flight = _flight(key)  # held for the whole wait: the process keeps it only weakly
+    with flight.lock:  # the process's other requests for it wait here
         found = _get(key)
         if found is not None:
             return found

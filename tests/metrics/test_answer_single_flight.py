@@ -50,10 +50,14 @@ def in_thread(fn: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
 def test_requests_of_one_process_asking_together_compute_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    lock = ArrivalLock()
-    flight = answer_cache._Flight()
-    flight.lock = lock  # type: ignore[assignment]
-    monkeypatch.setattr(answer_cache, "_flight", lambda key: flight)
+    flights: list[ArrivalLock] = []
+
+    class ArrivalFlight:
+        def __init__(self) -> None:
+            self.lock = ArrivalLock()
+            flights.append(self.lock)
+
+    monkeypatch.setattr(answer_cache, "_Flight", ArrivalFlight)
     computing, release = threading.Event(), threading.Event()
     computed: list[int] = []
 
@@ -67,7 +71,8 @@ def test_requests_of_one_process_asking_together_compute_once(
     assert computing.wait(WAIT)
     others = [in_thread(lambda: answer_cache.cached(QUESTION, answer)) for _ in range(5)]
     for _ in range(6):  # the first and the five others have reached the question's lock
-        assert lock.arrived.acquire(timeout=WAIT)
+        assert flights[0].arrived.acquire(timeout=WAIT)
+    assert len(flights) == 1  # one lock for the question while anyone holds it
     release.set()
     for thread, _result in [first, *others]:
         thread.join(WAIT)
