@@ -75,10 +75,6 @@ def setup_django() -> str:
     return url
 
 
-def median_ms(fn: Callable[[], Any], repeats: int) -> float:
-    return interleaved_ms([fn], repeats)[0][0]
-
-
 def interleaved_ms(fns: list[Callable[[], Any]], repeats: int) -> list[tuple[float, float]]:
     """(median wall ms, median CPU ms of this process) of each function, called in turn.
 

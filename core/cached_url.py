@@ -43,7 +43,7 @@ CACHED_URLS = 4096
 
 @functools.lru_cache(maxsize=CACHED_URLS)
 def _reversed(key: tuple[Any, ...]) -> str | None:
-    _resolver, _urlconf, _prefix, _language, view_name, args, kwargs, current_app = key
+    _resolver, _prefix, _language, view_name, args, kwargs, current_app = key
     try:
         return reverse(view_name, args=args, kwargs=dict(kwargs), current_app=current_app)
     except NoReverseMatch:
@@ -58,10 +58,8 @@ def cached_reverse(
 ) -> str:
     """`reverse()`, answered from the process's cache when asked the same before; raises
     NoReverseMatch as `reverse()` does."""
-    urlconf = get_urlconf()
     key = (
-        get_resolver(urlconf),
-        urlconf,
+        get_resolver(get_urlconf()),  # one per URLconf, a new one after clear_url_caches()
         get_script_prefix(),
         get_language(),
         view_name,

@@ -134,12 +134,8 @@ def _wait_for(key: str, claim_key: str) -> Any:
         found = _get(key)
         if found is not None:
             return found
-        try:
-            if cache.get(claim_key) is None:  # released without an answer, or expired
-                return _get(key)
-        except Exception:
-            logger.warning("metrics answer cache unreadable; computing", exc_info=True)
-            return None
+        if _get(claim_key) is None:  # released without an answer, expired, or unreadable
+            return _get(key)
     return None
 
 
