@@ -13,6 +13,7 @@ from auditlog.models import LogEntry as AuditLogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Model, Q, QuerySet
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
@@ -39,6 +40,18 @@ class HistoryChange:
     field: str
     old: str
     new: str
+
+    @property
+    def text(self) -> str:
+        """The line the card shows, in the active language: a record's creation lists every
+        field it set, and one gettext per line costs a tenth of a {% blocktranslate %}."""
+        if self.old:
+            return gettext("changed %(field)s from “%(old)s” to “%(new)s”") % {
+                "field": self.field,
+                "old": self.old,
+                "new": self.new,
+            }
+        return gettext("set %(field)s to “%(new)s”") % {"field": self.field, "new": self.new}
 
 
 @dataclass(frozen=True)

@@ -124,3 +124,24 @@ def test_the_admin_shows_a_customers_audit_history_with_the_path(
     html = history.content.decode()
     assert "Romashka" in html and operator.get_full_name() in html
     assert '<span class="entry-path">API token</span>' in html
+
+
+def test_the_history_lines_read_in_the_operators_language(
+    client: Client, operator: User, customer: Customer
+) -> None:
+    """A creation lists each field it set, a change its old and new value: in English and in
+    the Russian of an operator who chose it, the values escaped as the rest of the page."""
+    customer.company = "<b>Romashka</b>"
+    customer.save()
+    client.force_login(operator)
+
+    english = client.get(reverse("customers:card", args=[customer.pk])).content.decode()
+    operator.language = "ru"
+    operator.save()
+    russian = client.get(reverse("customers:card", args=[customer.pk])).content.decode()
+
+    assert "set full name to “Anna Ivanova”" in english
+    assert "changed company from “” to" not in english
+    assert "set company to “&lt;b&gt;Romashka&lt;/b&gt;”" in english
+    assert "установил(а) полное имя: «Anna Ivanova»" in russian  # noqa: RUF001
+    assert "<b>Romashka</b>" not in russian
