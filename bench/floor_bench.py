@@ -114,12 +114,18 @@ def capture(request: Callable[[], Any]) -> tuple[Any, list[tuple[str, Any]]]:
 
 class RawReplay:
     """The captured statements sent through a plain psycopg connection, one transaction,
-    rolled back (a session write is replayed too, and undone)."""
+    rolled back (a session write is replayed too, and undone). The connection has the
+    server's session settings (`options`: the statement timeout, JIT off), so both sides
+    plan and run alike."""
 
     def __init__(self, url: str) -> None:
         import psycopg
+        from django.conf import settings
 
-        self.connection = psycopg.connect(url.replace("postgres://", "postgresql://", 1))
+        options = settings.DATABASES["default"].get("OPTIONS", {}).get("options", "")
+        self.connection = psycopg.connect(
+            url.replace("postgres://", "postgresql://", 1), options=options
+        )
 
     def run(self, statements: list[tuple[str, Any]]) -> None:
         import psycopg
