@@ -4,6 +4,10 @@ import os
 
 from django.core.asgi import get_asgi_application
 
+from crm.startup import load_site
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
 
 application = get_asgi_application()
+# The site's modules imported now, as the worker starts, not on its first request.
+load_site()
