@@ -35,6 +35,7 @@ from customers.merge import merge_customers
 from customers.models import (
     ContactPoint,
     CoPurchaseState,
+    CustomerValue,
     Customer,
     CustomerAlias,
     DataExportRecord,
@@ -837,6 +838,19 @@ class ProductCoPurchaseAdmin(ComputedAdmin):
     list_select_related = ("product", "other_product")
     search_fields = ("product__name", "product__sku")
     ordering = ("product_id", "-customers", "other_product_id")
+    show_full_result_count = False
+
+
+@admin.register(CustomerValue)
+class CustomerValueAdmin(ComputedAdmin):
+    """A customer's completed purchases summed per currency (the card's value to date): kept
+    by every purchase write (customers/values.py)."""
+
+    list_display = ("customer", "currency", "revenue", "purchases", "orders", "last_purchase_at")
+    list_select_related = ("customer",)
+    list_filter = ("currency",)
+    search_fields = ("=customer__external_id",)
+    ordering = ("customer_id", "currency")
     show_full_result_count = False
 
 

@@ -12,6 +12,10 @@ class CustomersConfig(AppConfig):
         from core.outbox.registry import register
         from customers import co_purchases
         from customers.delivery.service import REMINDERS
+        from customers.merge import register_derived
+        from customers.models import CustomerValue
 
         register(REMINDERS)
+        # Not moved by a merge: rebuilt for the survivor on the merge's rows_written.
+        register_derived(CustomerValue)
         co_purchases.connect()

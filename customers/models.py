@@ -650,6 +650,47 @@ class CoPurchaseState(models.Model):
         return f"stale since {self.stale_since}" if self.stale_since else "current"
 
 
+class CustomerValue(models.Model):
+    """A customer's completed purchases in one currency, summed: the card's value to date
+    (`customers.selectors.historical_value`) read as one row per currency instead of an
+    aggregate over the whole purchase history on every open.
+
+    Derived data, kept by `customers.values` in the transaction of every write to the
+    customer's purchases and of every product cost change (`metrics.purchase_days_upkeep`
+    calls it with the per-day summary). Counts every completed purchase, also one dated
+    later than now; `orders` are purchase days in `time_zone`. The card reads the purchases
+    themselves when a row's latest purchase is later than now or its time zone is not the
+    site's."""
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="+"
+    )
+    currency = models.CharField(_("currency"), max_length=3)
+    revenue = models.DecimalField(_("revenue"), max_digits=18, decimal_places=2)
+    purchases = models.PositiveIntegerField(_("purchase lines"))
+    orders = models.PositiveIntegerField(_("orders"))
+    first_purchase_at = models.DateTimeField(_("first purchase"))
+    last_purchase_at = models.DateTimeField(_("last purchase"))
+    margin = models.DecimalField(
+        _("margin"), max_digits=18, decimal_places=2, null=True, blank=True
+    )
+    margin_purchases = models.PositiveIntegerField(_("purchase lines with a known cost"))
+    time_zone = models.CharField(_("time zone of the orders"), max_length=64)
+
+    class Meta:
+        verbose_name = _("customer value")
+        verbose_name_plural = _("customer values")
+        constraints = [
+            # Also the card's index: a customer's rows by their id.
+            models.UniqueConstraint(
+                fields=["customer", "currency"], name="customer_value_currency_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.revenue} {self.currency}"
+
+
 class Interest(ChoiceLabels, models.Model):
     """A product the customer showed interest in and did not (yet) buy."""
 

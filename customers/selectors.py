@@ -38,7 +38,15 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from customers.contacts import format_phone_for_display, normalise_email, normalise_phone
-from customers.models import ContactPoint, Customer, Interaction, Purchase, Reminder, Tag
+from customers.models import (
+    ContactPoint,
+    Customer,
+    CustomerValue,
+    Interaction,
+    Purchase,
+    Reminder,
+    Tag,
+)
 
 # The kinds a phone number is stored under: a phone, or a messenger handle that is a number.
 PHONE_KINDS = (ContactPoint.Kind.PHONE, ContactPoint.Kind.MESSENGER)
@@ -695,42 +703,77 @@ class HistoricalValue:
     first_purchase_at: dt.datetime | None = None
 
 
-def _value_by_currency(customer_id: int, now: dt.datetime) -> QuerySet[Any]:
+def value_aggregates() -> dict[str, Any]:
+    """The value to date's figures over completed purchases, as `.annotate()` arguments:
+    the card's live read below and the kept rows (`customers.values`) sum the same way."""
     known_cost = Q(product__cost__isnull=False)
+    return {
+        "revenue": Sum("amount"),
+        "purchases": Count("id"),
+        "orders": Count(order_day(), distinct=True),
+        "last_purchase_at": Max("purchased_at"),
+        "first_purchase_at": Min("purchased_at"),
+        "margin": Sum(
+            ExpressionWrapper(
+                F("amount") - F("quantity") * F("product__cost"),
+                output_field=DecimalField(max_digits=16, decimal_places=2),
+            ),
+            filter=known_cost,
+        ),
+        "margin_purchases": Count("id", filter=known_cost),
+    }
+
+
+def _value_by_currency(customer_id: int, now: dt.datetime) -> QuerySet[Any]:
     return (
         Purchase.objects.filter(
             customer_id=customer_id, status=Purchase.Status.COMPLETED, purchased_at__lte=now
         )
         .values("currency")
-        .annotate(
-            revenue=Sum("amount"),
-            purchases=Count("id"),
-            orders=Count(order_day(), distinct=True),
-            last_purchase_at=Max("purchased_at"),
-            first_purchase_at=Min("purchased_at"),
-            margin=Sum(
-                ExpressionWrapper(
-                    F("amount") - F("quantity") * F("product__cost"),
-                    output_field=DecimalField(max_digits=16, decimal_places=2),
-                ),
-                filter=known_cost,
-            ),
-            margin_purchases=Count("id", filter=known_cost),
-        )
+        .annotate(**value_aggregates())
+        .order_by(F("revenue").desc(), "currency")
+    )
+
+
+_KEPT_VALUE_FIELDS = (
+    "currency",
+    "revenue",
+    "purchases",
+    "orders",
+    "last_purchase_at",
+    "first_purchase_at",
+    "margin",
+    "margin_purchases",
+    "time_zone",
+)
+
+
+def _kept_value(customer_id: int) -> QuerySet[Any]:
+    return (
+        CustomerValue.objects.filter(customer_id=customer_id)
+        .values(*_KEPT_VALUE_FIELDS)
         .order_by("-revenue", "currency")
     )
 
 
 def historical_value(customer_id: int, *, now: dt.datetime) -> list[HistoricalValue]:
-    """Historical CLV of completed purchases up to `now`, one row per currency, in one
-    aggregate query; the average order is revenue per order (purchase day), as in the metrics."""
-    rows = customer_rows(
-        "value by currency",
-        _value_by_currency,
-        customer_id,
-        values=(now,),
-        key=(settings.TIME_ZONE,),  # an order is a day there (order_day)
-    )
+    """Historical CLV of completed purchases up to `now`, one row per currency; the average
+    order is revenue per order (purchase day), as in the metrics.
+
+    Read from the kept sums (`CustomerValue`, one indexed read whatever the history's
+    length); from one aggregate over the purchases when those count a purchase dated later
+    than `now` or orders of another time zone."""
+    rows = customer_rows("kept value", _kept_value, customer_id)
+    if any(row["last_purchase_at"] > now or row["time_zone"] != settings.TIME_ZONE for row in rows):
+        # A purchase dated later than `now`, or orders counted as days of another time zone
+        # (the site's changed; the `purchase_days` job rebuilds them): from the purchases.
+        rows = customer_rows(
+            "value by currency",
+            _value_by_currency,
+            customer_id,
+            values=(now,),
+            key=(settings.TIME_ZONE,),  # an order is a day there (order_day)
+        )
     return [
         HistoricalValue(
             currency=row["currency"],

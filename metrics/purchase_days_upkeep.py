@@ -1,5 +1,6 @@
-"""Keeps the per-customer-day purchase summary (`metrics.purchase_days`) current, in the
-transaction of every write to a customer's purchases and of every product cost change, and
+"""Keeps the per-customer-day purchase summary (`metrics.purchase_days`) and the card's value
+to date (`customers.values`) current, in the transaction of every write to a customer's
+purchases and of every product cost change, and
 uncovers the rolled-up days (`metrics.customer_rollup`) whose points the rebuild changed: a
 new purchase today changes none. Connected from MetricsConfig.ready(); bulk writers send
 `customers.signals.rows_written` (`customers.purchases.write_purchases`)."""
@@ -12,6 +13,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_save
 
+from customers import values
 from customers.models import Product, Purchase
 from customers.signals import rows_written
 from metrics import answer_cache, customer_rollup, purchase_days, rollup_days
@@ -22,9 +24,10 @@ REBUILD_BATCH = 500
 
 def rebuild(customer_ids: Iterable[int] | None = None) -> None:
     """Recompute the summary rows of these customers, or of everyone (and mark the build
-    current for the site's time zone). Atomic: readers never see a customer half rebuilt. The
-    rolled-up days whose points changed are uncovered in the same transaction, and the metrics
-    API's cached answers dropped when it commits. The days are bumped once, sorted, at the
+    current for the site's time zone), and their kept value to date (`customers.values`).
+    Atomic: readers never see a customer half rebuilt. The rolled-up days whose points
+    changed are uncovered in the same transaction, and the metrics API's cached answers
+    dropped when it commits. The days are bumped once, sorted, at the
     end (rollup_days.deferred_invalidation): per batch of customers, two rebuilds at once
     locked them in opposite orders and deadlocked."""
     with transaction.atomic(), rollup_days.deferred_invalidation():
@@ -32,6 +35,7 @@ def rebuild(customer_ids: Iterable[int] | None = None) -> None:
         if customer_ids is None:
             first = customer_rollup.earliest_day()
             purchase_days.build_all()
+            values.build_all()
             now_first = customer_rollup.earliest_day()
             known = [day for day in (first, now_first) if day is not None]
             customer_rollup.invalidate_from(min(known) if known else None)
@@ -41,6 +45,7 @@ def rebuild(customer_ids: Iterable[int] | None = None) -> None:
             batch = ids[start : start + REBUILD_BATCH]
             before = customer_rollup.signatures(batch)
             purchase_days.build(batch)
+            values.build(batch)
             customer_rollup.invalidate_changed(before, customer_rollup.signatures(batch))
 
 

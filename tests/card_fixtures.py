@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 
 from customers.models import Customer, Interaction, Purchase
+from customers.signals import instance_rows, send_rows_written
 from tests.factories import (
     CustomerFactory,
     EmailFactory,
@@ -22,7 +23,8 @@ from tickets.models import Status, Ticket, TicketMessage
 
 
 def build_history(customer: Customer, *, purchases: int, tickets: int, interactions: int) -> None:
-    """A customer's history built with bulk_create: purchases, tickets, interactions, answers."""
+    """A customer's history built with bulk_create (purchases announced as bulk writers do):
+    purchases, tickets, interactions, answers."""
     product = ProductFactory.create(warranty_months=12)
     now = timezone.now()
     rows = [
@@ -39,6 +41,9 @@ def build_history(customer: Customer, *, purchases: int, tickets: int, interacti
     # Both customers have a warranty about to end, so both cards run the same sections fully.
     rows[0].warranty_ends_on = timezone.localdate() + dt.timedelta(days=10)
     Purchase.objects.bulk_create(rows)
+    # As every bulk writer does: what is kept from purchases (the value to date, the
+    # per-day summary) follows them.
+    send_rows_written(Purchase, instance_rows(rows))
     Ticket.objects.bulk_create(
         Ticket(
             customer=customer,

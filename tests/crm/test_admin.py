@@ -195,6 +195,19 @@ ROW_BUILDERS: dict[type[Model], Callable[[int], object]] = {
     apps.get_model("customers", "CoPurchaseState"): lambda i: apps.get_model(
         "customers", "CoPurchaseState"
     ).objects.create(),
+    apps.get_model("customers", "CustomerValue"): lambda i: apps.get_model(
+        "customers", "CustomerValue"
+    ).objects.create(
+        customer=CustomerFactory.create(),
+        currency="RUB",
+        revenue=10,
+        purchases=1,
+        orders=1,
+        first_purchase_at=timezone.now(),
+        last_purchase_at=timezone.now(),
+        margin_purchases=0,
+        time_zone="UTC",
+    ),
     apps.get_model("tickets", "TicketAttachment"): lambda i: apps.get_model(
         "tickets", "TicketAttachment"
     ).objects.create(
@@ -221,6 +234,7 @@ READ_ONLY_MODELS = {
     PurchaseDayRollup,
     apps.get_model("customers", "ProductCoPurchase"),
     apps.get_model("customers", "CoPurchaseState"),
+    apps.get_model("customers", "CustomerValue"),
     apps.get_model("tickets", "TicketAttachment"),
 }
 

@@ -16,7 +16,14 @@ from django.utils import timezone
 from accounts.models import User
 from customers.duplicates import duplicates_of, likely_duplicates
 from customers.merge import merge_customers
-from customers.models import ContactPoint, Customer, CustomerAlias, DataExportRecord
+from customers.models import (
+    ContactPoint,
+    Customer,
+    CustomerAlias,
+    CustomerValue,
+    DataExportRecord,
+    Purchase,
+)
 from customers.search import search_customers
 from metrics.models import PurchaseDay
 from surveys.models import SurveyInvitation
@@ -130,6 +137,11 @@ def test_merge_moves_every_record_that_points_at_a_customer(
             assert now == mine + theirs - 1  # the shared phone once
         elif model is PurchaseDay:
             assert now >= mine  # rebuilt from the purchases, not moved
+        elif model is CustomerValue:  # rebuilt: one row a currency, summing both histories
+            kept = CustomerValue.objects.filter(customer=survivor)
+            assert sum(row.purchases for row in kept) == (
+                Purchase.objects.filter(customer=survivor, status="completed").count()
+            )
         elif model is CustomerAlias:
             assert now == 1
         else:

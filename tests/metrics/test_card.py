@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from customers.card import customer_card
-from customers.models import Customer, Purchase
+from customers.models import Customer
+from customers.purchases import write_purchases
 from tests.factories import (
     CLVModelFitFactory,
     CustomerFactory,
@@ -32,8 +33,8 @@ def _buyer(purchase_days: int) -> Customer:
     product = ProductFactory.create()
     start = NOW - dt.timedelta(days=700)
     step = dt.timedelta(days=max(1, 690 // purchase_days))
-    Purchase.objects.bulk_create(
-        [
+    write_purchases(
+        purchases=[
             PurchaseFactory.build(
                 customer=customer,
                 product=product,
