@@ -35,13 +35,14 @@ from customers.merge import merge_customers
 from customers.models import (
     ContactPoint,
     CoPurchaseState,
-    CustomerValue,
     Customer,
     CustomerAlias,
+    CustomerValue,
     DataExportRecord,
     Interaction,
     Interest,
     Offer,
+    OwnedProduct,
     Product,
     ProductCategory,
     ProductCoPurchase,
@@ -851,6 +852,18 @@ class CustomerValueAdmin(ComputedAdmin):
     list_filter = ("currency",)
     search_fields = ("=customer__external_id",)
     ordering = ("customer_id", "currency")
+    show_full_result_count = False
+
+
+@admin.register(OwnedProduct)
+class OwnedProductAdmin(ComputedAdmin):
+    """The products a customer owns and when they last bought each (the card's next best
+    offers): kept by every purchase write (customers/values.py)."""
+
+    list_display = ("customer", "product", "last_bought_at")
+    list_select_related = ("customer", "product")
+    search_fields = ("=customer__external_id", "product__name", "product__sku")
+    ordering = ("customer_id", "product_id")
     show_full_result_count = False
 
 

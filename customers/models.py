@@ -691,6 +691,33 @@ class CustomerValue(models.Model):
         return f"{self.customer_id}: {self.revenue} {self.currency}"
 
 
+class OwnedProduct(models.Model):
+    """A product a customer owns (a completed purchase of it) and when they last bought it:
+    what the card's next best offers start from (`customers.recommendations`), one row per
+    product instead of a grouping of the customer's whole purchase history on every open.
+
+    Derived data, kept with `CustomerValue` by `customers.values`."""
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="+"
+    )
+    product = models.ForeignKey(
+        Product, verbose_name=_("product"), on_delete=models.CASCADE, related_name="+"
+    )
+    last_bought_at = models.DateTimeField(_("last bought"))
+
+    class Meta:
+        verbose_name = _("owned product")
+        verbose_name_plural = _("owned products")
+        constraints = [
+            # Also the card's index: a customer's products in product order.
+            models.UniqueConstraint(fields=["customer", "product"], name="owned_product_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} owns {self.product_id}"
+
+
 class Interest(ChoiceLabels, models.Model):
     """A product the customer showed interest in and did not (yet) buy."""
 

@@ -25,12 +25,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Max, Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from customers.co_purchases import partners
-from customers.models import Customer, Interest, Offer, Product, Purchase
+from customers.models import Customer, Interest, Offer, OwnedProduct, Product, Purchase
 from customers.selectors import among, customer_rows, expires_in_words, fixed_rows
 
 # Scores order the offers on the card; they are relative weights, not probabilities.
@@ -96,12 +96,11 @@ def _day(value: dt.datetime | dt.date) -> str:
 
 
 def _owned(customer_id: int) -> QuerySet[Any, Any]:
+    """What the customer owns (completed purchases), kept per product by customers.values."""
     return (
-        Purchase.objects.filter(
-            customer_id=customer_id, status=Purchase.Status.COMPLETED, product__isnull=False
-        )
+        OwnedProduct.objects.filter(customer_id=customer_id)
         .values("product_id", "product__name", "product__successor_id")
-        .annotate(last_bought=Max("purchased_at"))
+        .annotate(last_bought=F("last_bought_at"))
         .order_by("product_id")
     )
 

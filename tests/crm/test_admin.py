@@ -208,6 +208,13 @@ ROW_BUILDERS: dict[type[Model], Callable[[int], object]] = {
         margin_purchases=0,
         time_zone="UTC",
     ),
+    apps.get_model("customers", "OwnedProduct"): lambda i: apps.get_model(
+        "customers", "OwnedProduct"
+    ).objects.create(
+        customer=CustomerFactory.create(),
+        product=ProductFactory.create(),
+        last_bought_at=timezone.now(),
+    ),
     apps.get_model("tickets", "TicketAttachment"): lambda i: apps.get_model(
         "tickets", "TicketAttachment"
     ).objects.create(
@@ -235,6 +242,7 @@ READ_ONLY_MODELS = {
     apps.get_model("customers", "ProductCoPurchase"),
     apps.get_model("customers", "CoPurchaseState"),
     apps.get_model("customers", "CustomerValue"),
+    apps.get_model("customers", "OwnedProduct"),
     apps.get_model("tickets", "TicketAttachment"),
 }
 

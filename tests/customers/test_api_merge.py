@@ -22,6 +22,7 @@ from customers.models import (
     CustomerAlias,
     CustomerValue,
     DataExportRecord,
+    OwnedProduct,
     Purchase,
 )
 from customers.search import search_customers
@@ -141,6 +142,13 @@ def test_merge_moves_every_record_that_points_at_a_customer(
             kept = CustomerValue.objects.filter(customer=survivor)
             assert sum(row.purchases for row in kept) == (
                 Purchase.objects.filter(customer=survivor, status="completed").count()
+            )
+        elif model is OwnedProduct:  # rebuilt: one row a product either of them owned
+            assert now == (
+                Purchase.objects.filter(customer=survivor, status="completed")
+                .values("product_id")
+                .distinct()
+                .count()
             )
         elif model is CustomerAlias:
             assert now == 1

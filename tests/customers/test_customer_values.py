@@ -1,6 +1,8 @@
-"""The card's value to date from the kept sums (`customers.values`) equals the aggregate over
-the purchases, after every kind of write, and the card reads the purchases themselves only
-when the kept sums cannot answer (a purchase dated later than now, another time zone)."""
+"""What `customers.values` keeps of the purchase history equals the aggregates over the
+purchases the card used to run, after every kind of write: the value to date per currency
+(`CustomerValue`) and the owned products with their last purchase (`OwnedProduct`). The card
+reads the purchases themselves only when the kept sums cannot answer (a purchase dated later
+than now, another time zone)."""
 
 from __future__ import annotations
 
@@ -12,15 +14,16 @@ from typing import Any
 import pytest
 from django.apps import apps
 from django.db import connection, transaction
+from django.db.models import Max
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import User
 from core.dates import site_day_start
-from customers import selectors, values
+from customers import recommendations, selectors, values
 from customers.merge import merge_customers
-from customers.models import Customer, CustomerValue, Product, Purchase
+from customers.models import Customer, CustomerValue, OwnedProduct, Product, Purchase
 from customers.purchases import write_purchases
 from tests.factories import CustomerFactory, ProductFactory, PurchaseFactory
 
@@ -75,15 +78,31 @@ def _kept(customer_id: int) -> list[dict[str, Any]]:
     return rows
 
 
+def _owned_from_purchases(customer_id: int) -> list[dict[str, Any]]:
+    """The card's grouping before the products were kept."""
+    return [
+        dict(row)
+        for row in Purchase.objects.filter(
+            customer_id=customer_id, status=Purchase.Status.COMPLETED, product__isnull=False
+        )
+        .values("product_id", "product__name", "product__successor_id")
+        .annotate(last_bought=Max("purchased_at"))
+        .order_by("product_id")
+    ]
+
+
 def _assert_kept_everywhere() -> None:
     for customer_id in Customer.objects.values_list("pk", flat=True):
         assert _kept(customer_id) == _from_purchases(customer_id), customer_id
+        owned = [dict(row) for row in recommendations._owned(customer_id)]
+        assert owned == _owned_from_purchases(customer_id), customer_id
 
 
 def test_the_kept_sums_equal_the_aggregate_over_the_purchases() -> None:
     people = _history(seed=3)
     assert CustomerValue.objects.filter(currency="USD").exists()
     assert CustomerValue.objects.filter(margin__isnull=False).exists()
+    assert OwnedProduct.objects.exists()
     _assert_kept_everywhere()
     # What the card shows: the same figures as the aggregate's.
     for person in people:
@@ -194,5 +213,6 @@ def test_the_migration_sums_the_purchases_made_before_it() -> None:
     class Editor:
         connection = connection
 
+    OwnedProduct.objects.all().delete()
     values.build_all_in_migration(apps, Editor())
     _assert_kept_everywhere()
