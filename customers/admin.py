@@ -37,7 +37,6 @@ from customers.models import (
     CoPurchaseState,
     Customer,
     CustomerAlias,
-    CustomerValue,
     DataExportRecord,
     Interaction,
     Interest,
@@ -49,6 +48,7 @@ from customers.models import (
     Purchase,
     Reminder,
     Tag,
+    ValueToDate,
 )
 from customers.selectors import customers_by_contact
 from customers.services import add_contact_points, cancel_reminders, set_primary_contact
@@ -842,8 +842,8 @@ class ProductCoPurchaseAdmin(ComputedAdmin):
     show_full_result_count = False
 
 
-@admin.register(CustomerValue)
-class CustomerValueAdmin(ComputedAdmin):
+@admin.register(ValueToDate)
+class ValueToDateAdmin(ComputedAdmin):
     """A customer's completed purchases summed per currency (the card's value to date): kept
     by every purchase write (customers/values.py)."""
 

@@ -13,10 +13,10 @@ class CustomersConfig(AppConfig):
         from customers import co_purchases
         from customers.delivery.service import REMINDERS
         from customers.merge import register_derived
-        from customers.models import CustomerValue, OwnedProduct
+        from customers.models import OwnedProduct, ValueToDate
 
         register(REMINDERS)
         # Not moved by a merge: rebuilt for the survivor on the merge's rows_written.
-        register_derived(CustomerValue)
+        register_derived(ValueToDate)
         register_derived(OwnedProduct)
         co_purchases.connect()

@@ -650,7 +650,7 @@ class CoPurchaseState(models.Model):
         return f"stale since {self.stale_since}" if self.stale_since else "current"
 
 
-class CustomerValue(models.Model):
+class ValueToDate(models.Model):
     """A customer's completed purchases in one currency, summed: the card's value to date
     (`customers.selectors.historical_value`) read as one row per currency instead of an
     aggregate over the whole purchase history on every open.
@@ -678,12 +678,12 @@ class CustomerValue(models.Model):
     time_zone = models.CharField(_("time zone of the orders"), max_length=64)
 
     class Meta:
-        verbose_name = _("customer value")
-        verbose_name_plural = _("customer values")
+        verbose_name = _("value to date")
+        verbose_name_plural = _("values to date")
         constraints = [
             # Also the card's index: a customer's rows by their id.
             models.UniqueConstraint(
-                fields=["customer", "currency"], name="customer_value_currency_unique"
+                fields=["customer", "currency"], name="value_to_date_currency_unique"
             ),
         ]
 
@@ -696,7 +696,7 @@ class OwnedProduct(models.Model):
     what the card's next best offers start from (`customers.recommendations`), one row per
     product instead of a grouping of the customer's whole purchase history on every open.
 
-    Derived data, kept with `CustomerValue` by `customers.values`."""
+    Derived data, kept with `ValueToDate` by `customers.values`."""
 
     customer = models.ForeignKey(
         Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="+"

@@ -41,11 +41,11 @@ from customers.contacts import format_phone_for_display, normalise_email, normal
 from customers.models import (
     ContactPoint,
     Customer,
-    CustomerValue,
     Interaction,
     Purchase,
     Reminder,
     Tag,
+    ValueToDate,
 )
 
 # The kinds a phone number is stored under: a phone, or a messenger handle that is a number.
@@ -735,7 +735,8 @@ def _value_by_currency(customer_id: int, now: dt.datetime) -> QuerySet[Any]:
     )
 
 
-_KEPT_VALUE_FIELDS = (
+# A kept value to date's columns (customers.values writes them, `_kept_value` reads them).
+KEPT_VALUE_FIELDS = (
     "currency",
     "revenue",
     "purchases",
@@ -750,8 +751,8 @@ _KEPT_VALUE_FIELDS = (
 
 def _kept_value(customer_id: int) -> QuerySet[Any]:
     return (
-        CustomerValue.objects.filter(customer_id=customer_id)
-        .values(*_KEPT_VALUE_FIELDS)
+        ValueToDate.objects.filter(customer_id=customer_id)
+        .values(*KEPT_VALUE_FIELDS)
         .order_by("-revenue", "currency")
     )
 
@@ -760,7 +761,7 @@ def historical_value(customer_id: int, *, now: dt.datetime) -> list[HistoricalVa
     """Historical CLV of completed purchases up to `now`, one row per currency; the average
     order is revenue per order (purchase day), as in the metrics.
 
-    Read from the kept sums (`CustomerValue`, one indexed read whatever the history's
+    Read from the kept sums (`ValueToDate`, one indexed read whatever the history's
     length); from one aggregate over the purchases when those count a purchase dated later
     than `now` or orders of another time zone."""
     rows = customer_rows("kept value", _kept_value, customer_id)

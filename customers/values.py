@@ -1,7 +1,7 @@
 """Keeps what the card reads of a customer's purchase history as rows of their own, so that
 the card's time does not grow with the history:
 
-- `CustomerValue`: the completed purchases summed per currency, the card's value to date
+- `ValueToDate`: the completed purchases summed per currency, the card's value to date
   (`customers.selectors.historical_value`);
 - `OwnedProduct`: each product of a completed purchase with its last purchase, what the next
   best offers start from (`customers.recommendations`).
@@ -14,8 +14,9 @@ customer with one INSERT ... SELECT each of the aggregates the card used to run:
   product's cost (its buyers' margin): `metrics.purchase_days_upkeep.rebuild` is where every
   such write already arrives (model signals, and `rows_written` from bulk writers, imports
   and merges), and it rebuilds these rows with the per-day summary;
-- whole, with that summary, by the `purchase_days` job when the site's time zone changed
-  (orders are purchase days there) and by `python manage.py purchase_days rebuild`.
+- whole, with that summary, by the `purchase_days` job (`python manage.py run_job
+  purchase_days`) when the summary is not current: after the site's time zone changed
+  (orders are purchase days there).
 
 A merge does not move the rows (`merge.register_derived`): the merge's `rows_written` of the
 moved purchases rebuilds the survivor's.
@@ -30,8 +31,8 @@ from django.conf import settings
 from django.db import connections
 from django.db.models import CharField, Max, Model, QuerySet, Value
 
-from customers.models import CustomerValue, OwnedProduct, Purchase
-from customers.selectors import value_aggregates
+from customers.models import OwnedProduct, Purchase, ValueToDate
+from customers.selectors import KEPT_VALUE_FIELDS, value_aggregates
 
 
 def _value_rows(purchases: QuerySet[Any]) -> QuerySet[Any]:
@@ -57,20 +58,9 @@ def _owned_rows(purchases: QuerySet[Any]) -> QuerySet[Any]:
 # (the names the rows' query gives them).
 KEPT: tuple[tuple[str, Callable[[QuerySet[Any]], QuerySet[Any]], tuple[str, ...]], ...] = (
     (
-        "CustomerValue",
+        "ValueToDate",
         _value_rows,
-        (
-            "customer_id",
-            "currency",
-            "revenue",
-            "purchases",
-            "orders",
-            "last_purchase_at",
-            "first_purchase_at",
-            "margin",
-            "margin_purchases",
-            "time_zone",
-        ),
+        ("customer_id", *KEPT_VALUE_FIELDS),
     ),
     ("OwnedProduct", _owned_rows, ("customer_id", "product_id", "last_bought_at")),
 )
@@ -113,14 +103,14 @@ def _registry_model(app_label: str, model_name: str) -> type[Model]:
 def build(customer_ids: Sequence[int]) -> None:
     """Recompute the kept rows of these customers (call inside the writing transaction)."""
     ids = list(customer_ids)
-    CustomerValue.objects.filter(customer_id__in=ids).delete()
+    ValueToDate.objects.filter(customer_id__in=ids).delete()
     OwnedProduct.objects.filter(customer_id__in=ids).delete()
     _insert(ids, get_model=_registry_model)
 
 
 def build_all() -> None:
     """Recompute everyone's kept rows (call inside a transaction)."""
-    CustomerValue.objects.all().delete()
+    ValueToDate.objects.all().delete()
     OwnedProduct.objects.all().delete()
     _insert(None, get_model=_registry_model)
 

@@ -212,7 +212,8 @@ class PurchaseDay(models.Model):
     a range instead of grouping the whole history by customer (metrics.purchase_days).
 
     Derived data: rebuilt for a customer whenever one of their purchases (or the cost of a
-    product they bought) changes; `python manage.py purchase_days rebuild` rebuilds it all.
+    product they bought) changes; `python manage.py run_job purchase_days` rebuilds it all
+    when it is not current.
     """
 
     customer = models.ForeignKey(

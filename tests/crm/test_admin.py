@@ -195,8 +195,8 @@ ROW_BUILDERS: dict[type[Model], Callable[[int], object]] = {
     apps.get_model("customers", "CoPurchaseState"): lambda i: apps.get_model(
         "customers", "CoPurchaseState"
     ).objects.create(),
-    apps.get_model("customers", "CustomerValue"): lambda i: apps.get_model(
-        "customers", "CustomerValue"
+    apps.get_model("customers", "ValueToDate"): lambda i: apps.get_model(
+        "customers", "ValueToDate"
     ).objects.create(
         customer=CustomerFactory.create(),
         currency="RUB",
@@ -241,7 +241,7 @@ READ_ONLY_MODELS = {
     PurchaseDayRollup,
     apps.get_model("customers", "ProductCoPurchase"),
     apps.get_model("customers", "CoPurchaseState"),
-    apps.get_model("customers", "CustomerValue"),
+    apps.get_model("customers", "ValueToDate"),
     apps.get_model("customers", "OwnedProduct"),
     apps.get_model("tickets", "TicketAttachment"),
 }

@@ -20,10 +20,10 @@ from customers.models import (
     ContactPoint,
     Customer,
     CustomerAlias,
-    CustomerValue,
     DataExportRecord,
     OwnedProduct,
     Purchase,
+    ValueToDate,
 )
 from customers.search import search_customers
 from metrics.models import PurchaseDay
@@ -138,8 +138,8 @@ def test_merge_moves_every_record_that_points_at_a_customer(
             assert now == mine + theirs - 1  # the shared phone once
         elif model is PurchaseDay:
             assert now >= mine  # rebuilt from the purchases, not moved
-        elif model is CustomerValue:  # rebuilt: one row a currency, summing both histories
-            kept = CustomerValue.objects.filter(customer=survivor)
+        elif model is ValueToDate:  # rebuilt: one row a currency, summing both histories
+            kept = ValueToDate.objects.filter(customer=survivor)
             assert sum(row.purchases for row in kept) == (
                 Purchase.objects.filter(customer=survivor, status="completed").count()
             )

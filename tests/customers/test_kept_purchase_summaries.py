@@ -1,6 +1,6 @@
 """What `customers.values` keeps of the purchase history equals the aggregates over the
 purchases the card used to run, after every kind of write: the value to date per currency
-(`CustomerValue`) and the owned products with their last purchase (`OwnedProduct`). The card
+(`ValueToDate`) and the owned products with their last purchase (`OwnedProduct`). The card
 reads the purchases themselves only when the kept sums cannot answer (a purchase dated later
 than now, another time zone)."""
 
@@ -23,7 +23,7 @@ from accounts.models import User
 from core.dates import site_day_start
 from customers import recommendations, selectors, values
 from customers.merge import merge_customers
-from customers.models import Customer, CustomerValue, OwnedProduct, Product, Purchase
+from customers.models import Customer, OwnedProduct, Product, Purchase, ValueToDate
 from customers.purchases import write_purchases
 from tests.factories import CustomerFactory, ProductFactory, PurchaseFactory
 
@@ -100,8 +100,8 @@ def _assert_kept_everywhere() -> None:
 
 def test_the_kept_sums_equal_the_aggregate_over_the_purchases() -> None:
     people = _history(seed=3)
-    assert CustomerValue.objects.filter(currency="USD").exists()
-    assert CustomerValue.objects.filter(margin__isnull=False).exists()
+    assert ValueToDate.objects.filter(currency="USD").exists()
+    assert ValueToDate.objects.filter(margin__isnull=False).exists()
     assert OwnedProduct.objects.exists()
     _assert_kept_everywhere()
     # What the card shows: the same figures as the aggregate's.
@@ -142,7 +142,7 @@ def test_every_write_keeps_the_sums(admin_user: User) -> None:
         ]
     )
     _assert_kept_everywhere()
-    assert CustomerValue.objects.get(customer=people[2], currency="EUR").purchases == 3
+    assert ValueToDate.objects.get(customer=people[2], currency="EUR").purchases == 3
     merge_customers(survivor=people[0], other=people[1], actor=admin_user)
     _assert_kept_everywhere()
 
@@ -172,7 +172,7 @@ def test_the_card_reads_one_row_a_currency_whatever_the_history() -> None:
     with CaptureQueriesContext(connection) as queries:
         (shown,) = selectors.historical_value(person.pk, now=NOW)
     assert len(queries) == 1
-    assert CustomerValue._meta.db_table in queries[0]["sql"]
+    assert ValueToDate._meta.db_table in queries[0]["sql"]
     assert Purchase._meta.db_table not in queries[0]["sql"]
     assert (shown.revenue, shown.purchases, shown.orders) == (Decimal("30000.00"), 300, 300)
 
@@ -183,7 +183,7 @@ def test_a_purchase_dated_later_than_now_is_counted_when_its_time_comes() -> Non
     PurchaseFactory.create(
         customer=person, amount=Decimal("30.00"), purchased_at=NOW + dt.timedelta(days=2)
     )
-    assert CustomerValue.objects.get(customer=person).revenue == Decimal("40.00")
+    assert ValueToDate.objects.get(customer=person).revenue == Decimal("40.00")
     (today,) = selectors.historical_value(person.pk, now=NOW)
     assert (today.revenue, today.purchases, today.last_purchase_at) == (Decimal("10.00"), 1, NOW)
     (later,) = selectors.historical_value(person.pk, now=NOW + dt.timedelta(days=3))
@@ -202,13 +202,13 @@ def test_orders_are_days_of_the_sites_time_zone_until_the_sums_are_rebuilt() -> 
     with override_settings(TIME_ZONE="America/New_York"):
         assert selectors.historical_value(person.pk, now=NOW)[0].orders == 1
         run_job("purchase_days", on=dt.date(2025, 3, 2))  # the summary of another zone
-        assert CustomerValue.objects.get(customer=person).time_zone == "America/New_York"
-        assert CustomerValue.objects.get(customer=person).orders == 1
+        assert ValueToDate.objects.get(customer=person).time_zone == "America/New_York"
+        assert ValueToDate.objects.get(customer=person).orders == 1
 
 
 def test_the_migration_sums_the_purchases_made_before_it() -> None:
     _history(seed=11, customers=6)
-    CustomerValue.objects.all().delete()
+    ValueToDate.objects.all().delete()
 
     class Editor:
         connection = connection
