@@ -26,7 +26,8 @@ from django.db.models import QuerySet
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
-from customers.models import CoPurchaseState, Customer, ProductCoPurchase, Purchase
+from customers import values
+from customers.models import CoPurchaseState, ProductCoPurchase, Purchase
 from customers.selectors import among, fixed_rows
 
 _STATE_ID = 1
@@ -66,8 +67,9 @@ def count_new_purchases(purchase_ids: Sequence[int]) -> None:
     if not customer_ids:
         return
     # Two writers adding the same product for the same customer would each see the product as
-    # new: the customer's row serialises them.
-    list(Customer.objects.select_for_update().filter(pk__in=customer_ids).values_list("pk"))
+    # new: the customer's row serialises them (`values.lock`: in id order, and not against
+    # the key-share locks their purchases' inserts hold, which deadlocked two writers).
+    values.lock(customer_ids)
     _lock_pairs()
     names = _tables()
     ids = ", ".join(["%s"] * len(purchase_ids))

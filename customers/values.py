@@ -31,7 +31,7 @@ from django.conf import settings
 from django.db import connections
 from django.db.models import CharField, Max, Model, QuerySet, Value
 
-from customers.models import OwnedProduct, Purchase, ValueToDate
+from customers.models import Customer, OwnedProduct, Purchase, ValueToDate
 from customers.selectors import KEPT_VALUE_FIELDS, value_aggregates
 
 
@@ -98,6 +98,23 @@ def _registry_model(app_label: str, model_name: str) -> type[Model]:
     from django.apps import apps
 
     return apps.get_model(app_label, model_name)
+
+
+def lock(customer_ids: Sequence[int]) -> None:
+    """Serialise the writers of these customers' purchases until the transaction ends: each
+    rebuilds what is kept of a history from what it sees, so a second writer must see the
+    first's committed rows (else both insert a customer's rows: a unique violation, or
+    totals that miss a line). The customers' rows, in id order (no two writers wait on each
+    other), FOR NO KEY UPDATE: it does not wait for the key-share locks the purchases'
+    foreign keys take, so a writer holding one never waits on another writer's. PostgreSQL;
+    SQLite serialises writers already."""
+    ids = sorted(set(customer_ids))
+    list(
+        Customer.objects.select_for_update(no_key=True)
+        .filter(pk__in=ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
 
 
 def build(customer_ids: Sequence[int]) -> None:

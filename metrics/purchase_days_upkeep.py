@@ -29,7 +29,9 @@ def rebuild(customer_ids: Iterable[int] | None = None) -> None:
     changed are uncovered in the same transaction, and the metrics API's cached answers
     dropped when it commits. The days are bumped once, sorted, at the
     end (rollup_days.deferred_invalidation): per batch of customers, two rebuilds at once
-    locked them in opposite orders and deadlocked."""
+    locked them in opposite orders and deadlocked. Each batch's customers are locked first
+    (`customers.values.lock`): two writers of one customer's purchases at once each deleted
+    and inserted that customer's rows, and the second's inserts failed on the first's."""
     with transaction.atomic(), rollup_days.deferred_invalidation():
         answer_cache.data_changed()
         if customer_ids is None:
@@ -43,6 +45,7 @@ def rebuild(customer_ids: Iterable[int] | None = None) -> None:
         ids = sorted(set(customer_ids))
         for start in range(0, len(ids), REBUILD_BATCH):
             batch = ids[start : start + REBUILD_BATCH]
+            values.lock(batch)
             before = customer_rollup.signatures(batch)
             purchase_days.build(batch)
             values.build(batch)
