@@ -37,6 +37,7 @@ from customers.models import (
     CoPurchaseState,
     Customer,
     CustomerAlias,
+    CustomerTally,
     DataExportRecord,
     Interaction,
     Interest,
@@ -852,6 +853,18 @@ class ValueToDateAdmin(ComputedAdmin):
     list_filter = ("currency",)
     search_fields = ("=customer__external_id",)
     ordering = ("customer_id", "currency")
+    show_full_result_count = False
+
+
+@admin.register(CustomerTally)
+class CustomerTallyAdmin(ComputedAdmin):
+    """How many purchase lines and interactions a customer has (the card's "all N"): kept by
+    every write of them (customers/tallies.py)."""
+
+    list_display = ("customer", "purchases", "interactions")
+    list_select_related = ("customer",)
+    search_fields = ("=customer__external_id",)
+    ordering = ("customer_id",)
     show_full_result_count = False
 
 

@@ -26,7 +26,7 @@ from django.db.models import QuerySet
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
-from customers import values
+from customers.locks import lock_customers
 from customers.models import CoPurchaseState, ProductCoPurchase, Purchase
 from customers.selectors import among, fixed_rows
 
@@ -67,9 +67,9 @@ def count_new_purchases(purchase_ids: Sequence[int]) -> None:
     if not customer_ids:
         return
     # Two writers adding the same product for the same customer would each see the product as
-    # new: the customer's row serialises them (`values.lock`: in id order, and not against
+    # new: the customer's row serialises them (`lock_customers`: in id order, and not against
     # the key-share locks their purchases' inserts hold, which deadlocked two writers).
-    values.lock(customer_ids)
+    lock_customers(customer_ids)
     _lock_pairs()
     names = _tables()
     ids = ", ".join(["%s"] * len(purchase_ids))

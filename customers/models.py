@@ -691,6 +691,29 @@ class ValueToDate(models.Model):
         return f"{self.customer_id}: {self.revenue} {self.currency}"
 
 
+class CustomerTally(models.Model):
+    """How many purchase lines and interactions a customer has: the "all N" beside the card's
+    purchase and timeline lists, read with the list's rows instead of counting a long
+    history on every open. Derived data, kept by `customers.tallies`."""
+
+    customer = models.OneToOneField(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="+",
+    )
+    purchases = models.PositiveIntegerField(_("purchase lines"), default=0)
+    interactions = models.PositiveIntegerField(_("interactions"), default=0)
+
+    class Meta:
+        verbose_name = _("customer tally")
+        verbose_name_plural = _("customer tallies")
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.purchases} purchases, {self.interactions} interactions"
+
+
 class OwnedProduct(models.Model):
     """A product a customer owns (a completed purchase of it) and when they last bought it:
     what the card's next best offers start from (`customers.recommendations`), one row per
@@ -927,6 +950,16 @@ class Interaction(ChoiceLabels, models.Model):
     def __str__(self) -> str:
         when = f"{self.started_at:%Y-%m-%d %H:%M}"
         return f"{self.get_channel_display()} {self.get_direction_display()} {when}"
+
+    # Whose it was when loaded: a save that moves it to another customer recounts both
+    # customers' tallies (customers.tallies).
+    _loaded_customer_id: int | None = None
+
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Any, values: Any, **kwargs: Any) -> Interaction:
+        instance = super().from_db(db, field_names, values, **kwargs)
+        instance._loaded_customer_id = instance.__dict__.get("customer_id")
+        return instance
 
     @property
     def is_abandoned(self) -> bool:

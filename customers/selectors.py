@@ -41,6 +41,7 @@ from customers.contacts import format_phone_for_display, normalise_email, normal
 from customers.models import (
     ContactPoint,
     Customer,
+    CustomerTally,
     Interaction,
     Purchase,
     Reminder,
@@ -245,6 +246,7 @@ def card_purchases(
         offset=0,
         limit=latest,
         keys_first=True,
+        tally="purchases",
     )
     both = _lines_of_lists(
         [_expiring(customer_id, today=today, limit=expiring), newest.items], today
@@ -517,6 +519,7 @@ def customer_page(
     limit: int,
     key: tuple[Any, ...] = (),
     keys_first: bool = False,
+    tally: str = "",
 ) -> Page:
     """`page_of(build(customer_id), ...)` without building and compiling the statement on
     every card: `build` (a queryset of one customer's rows, depending on nothing but the id)
@@ -531,11 +534,14 @@ def customer_page(
     rest to those few: for a list whose join makes the prepared statement's generic plan,
     costed for an average customer, join every row of a long history and sort them (the
     newest purchases with their products: 2.6 ms for 2,000 purchases, 0.9 ms this way).
+
+    `tally` names the customer's kept count of the list's rows (a `CustomerTally` field, when
+    the list is all of them): read instead of counting the whole list.
     """
 
     def paged(some_customer: int, _values: tuple[Any, ...]) -> QuerySet[Any]:
         queryset = build(some_customer)
-        total = CountOf(queryset)
+        total = _tally_of(some_customer, tally) if tally else CountOf(queryset)
         if keys_first:
             keys = queryset.values("pk")[offset : offset + limit]
             return queryset.filter(pk__in=keys).annotate(**{_LIST_TOTAL: total})[:limit]
@@ -551,6 +557,12 @@ def customer_page(
         count = build(customer_id).count() if offset else 0
         return Page(items=items, count=count, offset=offset, limit=limit)
     return Page(items=items, count=getattr(items[0], _LIST_TOTAL), offset=offset, limit=limit)
+
+
+def _tally_of(customer_id: int, field: str) -> Coalesce:
+    """The customer's kept count `field` (customers.tallies), 0 without a tally."""
+    kept = CustomerTally.objects.filter(customer_id=customer_id).values(field)[:1]
+    return Coalesce(Subquery(kept, output_field=IntegerField()), Value(0))
 
 
 def customer_rows(
@@ -659,7 +671,9 @@ def card_contacts(customer_id: int, *, limit: int) -> list[ContactPoint]:
 
 def timeline_page(customer_id: int, *, offset: int, limit: int) -> Page:
     """The customer's interactions on every channel, newest first (one query)."""
-    return customer_page("timeline", _timeline, customer_id, offset=offset, limit=limit)
+    return customer_page(
+        "timeline", _timeline, customer_id, offset=offset, limit=limit, tally="interactions"
+    )
 
 
 def _timeline(customer_id: int) -> QuerySet[Interaction]:

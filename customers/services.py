@@ -473,6 +473,7 @@ def record_call_interaction(
     contact_address: str,
     interaction_id: int | None = None,
     previous_started_at: dt.datetime | None = None,
+    previous_customer_id: int | None = None,
 ) -> int:
     """Create or bring up to date the timeline entry of a telephone call, by its call ID;
     returns its id.
@@ -480,7 +481,9 @@ def record_call_interaction(
     The PBX's call ID (`external_id` on the phone channel) marks the entry as measured by the
     telephony: the waiting time and abandonment metrics read only such entries. Given the
     entry's id (the call record keeps it), one UPDATE writes it; the metrics' rollups hear of
-    the days it touched (`previous_started_at` and now) through `rows_written`.
+    the days it touched (`previous_started_at` and now), and the customers' tallies of the
+    customers it left and joined (`previous_customer_id`, a call linked to someone else),
+    through `rows_written`.
     """
     values: dict[str, Any] = {
         "customer_id": customer_id,
@@ -503,8 +506,19 @@ def record_call_interaction(
                 "channel": Channel.PHONE,
                 "external_id": call_id,
             }
-            before = [{**row, "started_at": previous_started_at}] if previous_started_at else []
-            send_rows_written(Interaction, [*before, row])
+            moved = previous_customer_id is not None and previous_customer_id != customer_id
+            before = (
+                [
+                    {
+                        **row,
+                        "started_at": previous_started_at or started_at,
+                        "customer_id": previous_customer_id if moved else customer_id,
+                    }
+                ]
+                if previous_started_at or moved
+                else []
+            )
+            send_rows_written(Interaction, [*before, row], counts_unchanged=not moved)
             return interaction_id
     interaction, _created = Interaction.objects.select_for_update().get_or_create(
         channel=Channel.PHONE,

@@ -4,7 +4,9 @@
 (bulk_create, bulk_update, COPY), inside its transaction, with `sender` the model, `rows` the
 rows written as {attname: value} mappings and `using` the database alias. Model signals do not
 fire for those writes; whatever keeps data derived from the rows (the metrics' daily rollups)
-listens here instead. Any app that writes in bulk sends it.
+listens here instead. Any app that writes in bulk sends it. `counts_unchanged=True` says the
+rows were updated in place, none added, removed or moved to another customer: what counts a
+customer's rows (customers.tallies) has nothing to do.
 """
 
 from collections.abc import Iterable, Mapping
@@ -17,7 +19,11 @@ rows_written = Signal()
 
 
 def send_rows_written(
-    model: type[Model], rows: Iterable[Mapping[str, Any]], *, using: str = "default"
+    model: type[Model],
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    using: str = "default",
+    counts_unchanged: bool = False,
 ) -> None:
     """Tell listeners about rows written in bulk (call inside the writing transaction).
     `rows` is only walked when something listens for the model."""
@@ -25,7 +31,9 @@ def send_rows_written(
         return
     written = list(rows)
     if written:
-        rows_written.send(sender=model, rows=written, using=using)
+        rows_written.send(
+            sender=model, rows=written, using=using, counts_unchanged=counts_unchanged
+        )
 
 
 def instance_rows(instances: Iterable[Model]) -> list[Mapping[str, Any]]:

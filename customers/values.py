@@ -31,7 +31,8 @@ from django.conf import settings
 from django.db import connections
 from django.db.models import CharField, Max, Model, QuerySet, Value
 
-from customers.models import Customer, OwnedProduct, Purchase, ValueToDate
+from customers import tallies
+from customers.models import OwnedProduct, Purchase, ValueToDate
 from customers.selectors import KEPT_VALUE_FIELDS, value_aggregates
 
 
@@ -100,29 +101,15 @@ def _registry_model(app_label: str, model_name: str) -> type[Model]:
     return apps.get_model(app_label, model_name)
 
 
-def lock(customer_ids: Sequence[int]) -> None:
-    """Serialise the writers of these customers' purchases until the transaction ends: each
-    rebuilds what is kept of a history from what it sees, so a second writer must see the
-    first's committed rows (else both insert a customer's rows: a unique violation, or
-    totals that miss a line). The customers' rows, in id order (no two writers wait on each
-    other), FOR NO KEY UPDATE: it does not wait for the key-share locks the purchases'
-    foreign keys take, so a writer holding one never waits on another writer's. PostgreSQL;
-    SQLite serialises writers already."""
-    ids = sorted(set(customer_ids))
-    list(
-        Customer.objects.select_for_update(no_key=True)
-        .filter(pk__in=ids)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-
-
 def build(customer_ids: Sequence[int]) -> None:
-    """Recompute the kept rows of these customers (call inside the writing transaction)."""
+    """Recompute the kept rows of these customers, and their purchase lines' tally (call
+    inside the writing transaction with these customers, all existing, locked:
+    `locks.lock_customers`)."""
     ids = list(customer_ids)
     ValueToDate.objects.filter(customer_id__in=ids).delete()
     OwnedProduct.objects.filter(customer_id__in=ids).delete()
     _insert(ids, get_model=_registry_model)
+    tallies.recount("purchases", ids, locked=True)
 
 
 def build_all() -> None:
@@ -130,6 +117,7 @@ def build_all() -> None:
     ValueToDate.objects.all().delete()
     OwnedProduct.objects.all().delete()
     _insert(None, get_model=_registry_model)
+    tallies.recount_all("purchases")
 
 
 def build_all_in_migration(apps: Any, schema_editor: Any) -> None:

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_save
 
 from customers import values
+from customers.locks import lock_customers
 from customers.models import Product, Purchase
 from customers.signals import rows_written
 from metrics import answer_cache, customer_rollup, purchase_days, rollup_days
@@ -30,7 +31,7 @@ def rebuild(customer_ids: Iterable[int] | None = None) -> None:
     dropped when it commits. The days are bumped once, sorted, at the
     end (rollup_days.deferred_invalidation): per batch of customers, two rebuilds at once
     locked them in opposite orders and deadlocked. Each batch's customers are locked first
-    (`customers.values.lock`): two writers of one customer's purchases at once each deleted
+    (`customers.locks.lock_customers`): two writers of one customer's purchases at once each deleted
     and inserted that customer's rows, and the second's inserts failed on the first's."""
     with transaction.atomic(), rollup_days.deferred_invalidation():
         answer_cache.data_changed()
@@ -45,10 +46,10 @@ def rebuild(customer_ids: Iterable[int] | None = None) -> None:
         ids = sorted(set(customer_ids))
         for start in range(0, len(ids), REBUILD_BATCH):
             batch = ids[start : start + REBUILD_BATCH]
-            values.lock(batch)
+            found = lock_customers(batch)
             before = customer_rollup.signatures(batch)
             purchase_days.build(batch)
-            values.build(batch)
+            values.build(found)
             customer_rollup.invalidate_changed(before, customer_rollup.signatures(batch))
 
 

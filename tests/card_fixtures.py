@@ -23,8 +23,8 @@ from tickets.models import Status, Ticket, TicketMessage
 
 
 def build_history(customer: Customer, *, purchases: int, tickets: int, interactions: int) -> None:
-    """A customer's history built with bulk_create (purchases announced as bulk writers do):
-    purchases, tickets, interactions, answers."""
+    """A customer's history built with bulk_create (purchases and interactions announced as
+    bulk writers do): purchases, tickets, interactions, answers."""
     product = ProductFactory.create(warranty_months=12)
     now = timezone.now()
     rows = [
@@ -59,7 +59,7 @@ def build_history(customer: Customer, *, purchases: int, tickets: int, interacti
         TicketMessage(ticket=t, author_kind="customer", body="Hello", channel="phone")
         for t in Ticket.objects.filter(customer=customer)
     )
-    Interaction.objects.bulk_create(
+    calls = Interaction.objects.bulk_create(
         Interaction(
             customer=customer,
             channel="phone",
@@ -69,6 +69,7 @@ def build_history(customer: Customer, *, purchases: int, tickets: int, interacti
         )
         for i in range(interactions)
     )
+    send_rows_written(Interaction, instance_rows(calls))
     InterestFactory.create(customer=customer)
     SurveyResponseFactory.create(invitation=SurveyInvitationFactory.create(customer=customer))
     EmailFactory.create(customer=customer)

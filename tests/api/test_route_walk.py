@@ -101,6 +101,10 @@ SIDE_EFFECT_MODELS = {
     "tickets.ticketevent",
     "api.idempotencykey",
     "webhooks.webhookdelivery",
+    # What is kept of a customer's history for the card (customers.values, customers.tallies).
+    "customers.valuetodate",
+    "customers.ownedproduct",
+    "customers.customertally",
 }
 SIDE_EFFECT_APPS = {"metrics"}
 # Legitimate refusals; a redirect counts only when it goes to the login page.

@@ -208,6 +208,9 @@ ROW_BUILDERS: dict[type[Model], Callable[[int], object]] = {
         margin_purchases=0,
         time_zone="UTC",
     ),
+    apps.get_model("customers", "CustomerTally"): lambda i: apps.get_model(
+        "customers", "CustomerTally"
+    ).objects.create(customer=CustomerFactory.create(), purchases=i, interactions=i),
     apps.get_model("customers", "OwnedProduct"): lambda i: apps.get_model(
         "customers", "OwnedProduct"
     ).objects.create(
@@ -243,6 +246,7 @@ READ_ONLY_MODELS = {
     apps.get_model("customers", "CoPurchaseState"),
     apps.get_model("customers", "ValueToDate"),
     apps.get_model("customers", "OwnedProduct"),
+    apps.get_model("customers", "CustomerTally"),
     apps.get_model("tickets", "TicketAttachment"),
 }
 

@@ -121,10 +121,11 @@ def test_bulk_purchases_create_hundreds_in_bounded_queries(
     # and the buyers' purchase summary rebuilt in one batch (metrics.purchase_days: read the
     # rows' signatures, delete, insert ... select, read them again, uncover changed days) with
     # what the card keeps of them (customers.values: the value to date and the owned
-    # products, each deleted and inserted ... selected), and the co-purchase
+    # products, each deleted and inserted ... selected; the purchase lines' tally, one
+    # upsert), and the co-purchase
     # counts kept in one batch (customers.co_purchases: the buyers, their rows locked, the
     # pairs table locked against a rebuild, one upsert; the answer cache's version)
-    with django_assert_max_num_queries(26):
+    with django_assert_max_num_queries(27):
         response = client.post("/api/v1/purchases/bulk/", {"items": items}, format="json")
 
     assert response.status_code == 201, response.data

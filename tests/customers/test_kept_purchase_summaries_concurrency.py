@@ -17,7 +17,10 @@ from customers.models import OwnedProduct, Purchase, ValueToDate
 from metrics.models import PurchaseDay
 from tests.factories import CustomerFactory, ProductFactory, PurchaseFactory
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 
 def _run_together(first: Callable[[], None], second: Callable[[], None]) -> None:
