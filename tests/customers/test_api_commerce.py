@@ -118,14 +118,15 @@ def test_bulk_purchases_create_hundreds_in_bounded_queries(
     client = client_for(shop)
 
     # auth and permissions, customers, products, taken external ids, one insert (+savepoint),
-    # and the buyers' purchase summary rebuilt in one batch (metrics.purchase_days: read the
+    # and the buyers' purchase summary rebuilt in one batch (metrics.purchase_days: the buyers
+    # locked, customers.locks, as the co-purchase counts lock them too; read the
     # rows' signatures, delete, insert ... select, read them again, uncover changed days) with
     # what the card keeps of them (customers.values: the value to date and the owned
     # products, each deleted and inserted ... selected; the purchase lines' tally, one
     # upsert), and the co-purchase
     # counts kept in one batch (customers.co_purchases: the buyers, their rows locked, the
     # pairs table locked against a rebuild, one upsert; the answer cache's version)
-    with django_assert_max_num_queries(27):
+    with django_assert_max_num_queries(28):
         response = client.post("/api/v1/purchases/bulk/", {"items": items}, format="json")
 
     assert response.status_code == 201, response.data

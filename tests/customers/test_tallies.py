@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -52,7 +53,7 @@ def test_every_way_of_writing_an_interaction_keeps_the_tally(admin_user: User) -
 
     # A call: created, brought up to date by one UPDATE, then linked to someone else.
     started = timezone.now() - dt.timedelta(minutes=3)
-    common = {
+    common: dict[str, Any] = {
         "call_id": "pbx-1",
         "direction": "inbound",
         "started_at": started,
