@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from django.apps import apps as registry
 from django.db import connections
 from django.db.models import F, Model
 from django.db.models.signals import post_delete, post_save
@@ -33,17 +34,11 @@ from customers.signals import rows_written
 COUNTED: dict[str, str] = {"purchases": "Purchase", "interactions": "Interaction"}
 
 
-def _registry_model(app_label: str, model_name: str) -> type[Model]:
-    from django.apps import apps
-
-    return apps.get_model(app_label, model_name)
-
-
 def _upsert(
     fields: Sequence[str],
     customer_ids: Sequence[int] | None,
     *,
-    get_model: Callable[[str, str], type[Model]] = _registry_model,
+    get_model: Callable[[str, str], type[Model]] = registry.get_model,
     using: str = "default",
 ) -> None:
     """One statement: the `fields` of these customers' tallies (of every customer with rows

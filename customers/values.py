@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from django.apps import apps as registry
 from django.conf import settings
 from django.db import connections
 from django.db.models import CharField, Max, Model, QuerySet, Value
@@ -95,12 +96,6 @@ def _insert(
             )
 
 
-def _registry_model(app_label: str, model_name: str) -> type[Model]:
-    from django.apps import apps
-
-    return apps.get_model(app_label, model_name)
-
-
 def build(customer_ids: Sequence[int]) -> None:
     """Recompute the kept rows of these customers, and their purchase lines' tally (call
     inside the writing transaction with these customers, all existing, locked:
@@ -108,7 +103,7 @@ def build(customer_ids: Sequence[int]) -> None:
     ids = list(customer_ids)
     ValueToDate.objects.filter(customer_id__in=ids).delete()
     OwnedProduct.objects.filter(customer_id__in=ids).delete()
-    _insert(ids, get_model=_registry_model)
+    _insert(ids, get_model=registry.get_model)
     tallies.recount("purchases", ids, locked=True)
 
 
@@ -116,7 +111,7 @@ def build_all() -> None:
     """Recompute everyone's kept rows (call inside a transaction)."""
     ValueToDate.objects.all().delete()
     OwnedProduct.objects.all().delete()
-    _insert(None, get_model=_registry_model)
+    _insert(None, get_model=registry.get_model)
     tallies.recount_all("purchases")
 
 
