@@ -74,12 +74,19 @@ def _upsert(
         cursor.execute(sql, params)
 
 
+# Customers recounted per statement (keeps IN lists well under SQLite's variable limit).
+RECOUNT_BATCH = 500
+
+
 def recount(field: str, customer_ids: Iterable[int], *, locked: bool = False) -> None:
     """Count the `field` rows of these customers again (call inside the writing transaction;
     `locked`: the caller holds their locks already, and they all exist)."""
-    found = sorted(set(customer_ids)) if locked else lock_customers(customer_ids)
-    if found:
-        _upsert([field], found)
+    ids = sorted(set(customer_ids))
+    for start in range(0, len(ids), RECOUNT_BATCH):
+        batch = ids[start : start + RECOUNT_BATCH]
+        found = batch if locked else lock_customers(batch)
+        if found:
+            _upsert([field], found)
 
 
 def recount_all(field: str) -> None:

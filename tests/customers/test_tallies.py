@@ -155,3 +155,13 @@ def test_the_timeline_and_the_purchases_read_the_tally_not_a_count() -> None:
     counting = [q["sql"] for q in queries if "COUNT(" in q["sql"].upper()]
     assert counting == []
     assert sum(CustomerTally._meta.db_table in q["sql"] for q in queries) == 2
+
+
+def test_a_bulk_write_of_many_customers_is_recounted_in_batches() -> None:
+    people = CustomerFactory.create_batch(tallies.RECOUNT_BATCH + 3)
+    rows = Interaction.objects.bulk_create(
+        InteractionFactory.build(customer=person, external_id=f"many-{person.pk}")
+        for person in people
+    )
+    send_rows_written(Interaction, instance_rows(rows))
+    assert CustomerTally.objects.filter(interactions=1).count() == len(people)
