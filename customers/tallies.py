@@ -7,8 +7,9 @@ read from the tally, a list costs the same whatever the history.
 
 - Purchase lines are recounted with the rest of what is kept of a customer's purchases
   (`customers.values.build`, in the transaction of every purchase write).
-- Interactions: every save recounts its customer (and the one it left, when it moved), every
-  deletion takes one off, and `rows_written` (bulk writers, the telephony upsert, merges)
+- Interactions: a new one's save recounts its customer, a save that moved one recounts both
+  customers (an update that stays with its customer changes no count), every deletion takes
+  one off, and `rows_written` (bulk writers, the telephony upsert, merges)
   recounts the customers of the rows; connected from CustomersConfig.ready().
 
 Every change takes the customer's lock (`locks.lock_customers`) first, so two writers at once count
@@ -102,10 +103,15 @@ def recount_all_in_migration(apps: Any, schema_editor: Any) -> None:
 # --- Interactions --------------------------------------------------------------------------
 
 
-def _interaction_saved(sender: Any, instance: Interaction, **kwargs: Any) -> None:
-    whose = {instance.customer_id, instance._loaded_customer_id} - {None}
-    if whose:
-        recount("interactions", whose)  # type: ignore[arg-type]
+def _interaction_saved(
+    sender: Any, instance: Interaction, created: bool = False, **kwargs: Any
+) -> None:
+    left = instance._loaded_customer_id
+    if created or instance.customer_id != left:
+        whose = {instance.customer_id, left} - {None}
+        if whose:
+            recount("interactions", whose)  # type: ignore[arg-type]
+    # An update that stays with its customer changes no count.
     instance._loaded_customer_id = instance.customer_id
 
 

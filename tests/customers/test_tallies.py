@@ -128,6 +128,19 @@ def test_purchase_writes_keep_the_purchase_tally() -> None:
     _assert_tallies_true()
 
 
+def test_an_update_that_stays_with_its_customer_writes_no_tally(
+    django_assert_num_queries: Any,
+) -> None:
+    interaction = InteractionFactory.create()
+    interaction.summary = "Called back"
+    with django_assert_num_queries(1):  # the UPDATE alone
+        interaction.save(update_fields=["summary"])
+    loaded = Interaction.objects.get(pk=interaction.pk)
+    loaded.summary = "Called back twice"
+    with django_assert_num_queries(1):
+        loaded.save(update_fields=["summary"])
+
+
 def test_a_recount_mends_a_tally_written_wrong_behind_djangos_back() -> None:
     customer = CustomerFactory.create()
     InteractionFactory.create_batch(2, customer=customer)
