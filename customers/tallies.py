@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from django.apps import apps as registry
-from django.db import connections
+from django.db import connections, transaction
 from django.db.models import F, Model
 from django.db.models.signals import post_delete, post_save
 
@@ -79,9 +79,11 @@ def _upsert(
 RECOUNT_BATCH = 500
 
 
+@transaction.atomic
 def recount(field: str, customer_ids: Iterable[int], *, locked: bool = False) -> None:
-    """Count the `field` rows of these customers again (call inside the writing transaction;
-    `locked`: the caller holds their locks already, and they all exist)."""
+    """Count the `field` rows of these customers again, in the writing transaction (in one of
+    its own after a write in autocommit: the locks need one); `locked`: the caller holds
+    their locks already, and they all exist."""
     ids = sorted(set(customer_ids))
     for start in range(0, len(ids), RECOUNT_BATCH):
         batch = ids[start : start + RECOUNT_BATCH]
@@ -117,10 +119,13 @@ def _interaction_saved(
 
 def _interaction_deleted(sender: Any, instance: Interaction, **kwargs: Any) -> None:
     customer_id = instance.customer_id
-    if customer_id is not None and lock_customers([customer_id]):
-        CustomerTally.objects.filter(customer_id=customer_id, interactions__gt=0).update(
-            interactions=F("interactions") - 1
-        )
+    if customer_id is None:
+        return
+    with transaction.atomic():
+        if lock_customers([customer_id]):
+            CustomerTally.objects.filter(customer_id=customer_id, interactions__gt=0).update(
+                interactions=F("interactions") - 1
+            )
 
 
 def _interactions_written(

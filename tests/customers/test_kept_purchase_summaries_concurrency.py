@@ -13,9 +13,14 @@ from decimal import Decimal
 import pytest
 from django.db import connection, transaction
 
-from customers.models import OwnedProduct, Purchase, ValueToDate
+from customers.models import CustomerTally, OwnedProduct, Purchase, ValueToDate
 from metrics.models import PurchaseDay
-from tests.factories import CustomerFactory, ProductFactory, PurchaseFactory
+from tests.factories import (
+    CustomerFactory,
+    InteractionFactory,
+    ProductFactory,
+    PurchaseFactory,
+)
 
 pytestmark = [
     pytest.mark.postgres,
@@ -101,3 +106,15 @@ def test_two_writes_to_one_customers_purchases_at_once_are_both_kept() -> None:
     assert list(owned) == [first_product.pk]
     days = PurchaseDay.objects.filter(customer=customer)
     assert sum(day.revenue for day in days) == Decimal("111.00")
+
+
+def test_writes_in_autocommit_keep_the_tallies() -> None:
+    """Outside a transaction (a script, a test's setup) the lock needs one of its own: an
+    interaction created in autocommit raised TransactionManagementError on PostgreSQL."""
+    customer = CustomerFactory.create()
+    interaction = InteractionFactory.create(customer=customer)
+    PurchaseFactory.create(customer=customer, amount=Decimal("3.00"))
+    tally = CustomerTally.objects.get(customer=customer)
+    assert (tally.interactions, tally.purchases) == (1, 1)
+    interaction.delete()
+    assert CustomerTally.objects.get(customer=customer).interactions == 0
