@@ -79,7 +79,7 @@ def _upsert(
 RECOUNT_BATCH = 500
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def recount(field: str, customer_ids: Iterable[int], *, locked: bool = False) -> None:
     """Count the `field` rows of these customers again, in the writing transaction (in one of
     its own after a write in autocommit: the locks need one); `locked`: the caller holds
@@ -121,7 +121,7 @@ def _interaction_deleted(sender: Any, instance: Interaction, **kwargs: Any) -> N
     customer_id = instance.customer_id
     if customer_id is None:
         return
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         if lock_customers([customer_id]):
             CustomerTally.objects.filter(customer_id=customer_id, interactions__gt=0).update(
                 interactions=F("interactions") - 1
