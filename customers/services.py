@@ -473,17 +473,17 @@ def record_call_interaction(
     contact_address: str,
     interaction_id: int | None = None,
     previous_started_at: dt.datetime | None = None,
-    previous_customer_id: int | None = None,
 ) -> int:
     """Create or bring up to date the timeline entry of a telephone call, by its call ID;
     returns its id.
 
     The PBX's call ID (`external_id` on the phone channel) marks the entry as measured by the
     telephony: the waiting time and abandonment metrics read only such entries. Given the
-    entry's id (the call record keeps it), one UPDATE writes it; the metrics' rollups hear of
-    the days it touched (`previous_started_at` and now), and the customers' tallies of the
-    customers it left and joined (`previous_customer_id`, a call linked to someone else),
-    through `rows_written`.
+    entry's id (the call record keeps it), one UPDATE writes it while it stays with its
+    customer; the metrics' rollups hear of the days it touched (`previous_started_at` and
+    now) through `rows_written`, and the customers' tallies of the customer it left and the
+    one it joined when it moved (an unknown caller linked to a customer: a read of whose it
+    was, then the UPDATE).
     """
     values: dict[str, Any] = {
         "customer_id": customer_id,
@@ -498,7 +498,13 @@ def record_call_interaction(
         entry = Interaction.objects.filter(
             pk=interaction_id, channel=Channel.PHONE, external_id=call_id
         )
-        if entry.update(**values, updated_at=timezone.now()):
+        left: list[int | None] = []
+        stays = Q(customer_id=customer_id) if customer_id is not None else Q(customer__isnull=True)
+        updated = entry.filter(stays).update(**values, updated_at=timezone.now())
+        if not updated:
+            left = list(entry.values_list("customer_id", flat=True))
+            updated = entry.update(**values, updated_at=timezone.now()) if left else 0
+        if updated:
             row = {
                 **values,
                 "id": interaction_id,
@@ -506,19 +512,18 @@ def record_call_interaction(
                 "channel": Channel.PHONE,
                 "external_id": call_id,
             }
-            moved = previous_customer_id is not None and previous_customer_id != customer_id
             before = (
                 [
                     {
                         **row,
                         "started_at": previous_started_at or started_at,
-                        "customer_id": previous_customer_id if moved else customer_id,
+                        "customer_id": left[0] if left else customer_id,
                     }
                 ]
-                if previous_started_at or moved
+                if previous_started_at or left
                 else []
             )
-            send_rows_written(Interaction, [*before, row], counts_unchanged=not moved)
+            send_rows_written(Interaction, [*before, row], counts_unchanged=not left)
             return interaction_id
     interaction, _created = Interaction.objects.select_for_update().get_or_create(
         channel=Channel.PHONE,

@@ -316,7 +316,6 @@ def _sync_interaction(
     call: Call,
     *,
     previous_started_at: dt.datetime | None = None,
-    previous_customer_id: int | None = None,
     save: bool = True,
 ) -> None:
     """The call's timeline entry: updated in place (one statement) once it exists; the call
@@ -332,7 +331,6 @@ def _sync_interaction(
         contact_address=call.remote_number,
         interaction_id=call.interaction_id,
         previous_started_at=previous_started_at,
-        previous_customer_id=previous_customer_id,
     )
     if call.interaction_id != interaction_id:
         call.interaction_id = interaction_id
@@ -364,10 +362,9 @@ def link_call_to_customer(*, call: Call, customer: Customer, actor: User) -> Cal
     """An operator says who called from an unknown number: the call and its timeline entry
     now belong to `customer` (the interaction's operator stays the one who answered)."""
     call = Call.objects.select_for_update().get(pk=call.pk)
-    linked_before = call.customer_id
     call.customer = customer
     call.save(update_fields=["customer"])
-    _sync_interaction(call, previous_customer_id=linked_before)
+    _sync_interaction(call)
     LogEntry.objects.log_actions(
         user_id=actor.pk,
         queryset=[call],

@@ -68,11 +68,16 @@ def test_every_way_of_writing_an_interaction_keeps_the_tally(admin_user: User) -
         customer_id=anna.pk, **{**common, "ended_at": started}, interaction_id=call
     )
     _assert_tallies_true()
-    record_call_interaction(
-        customer_id=boris.pk, **common, interaction_id=call, previous_customer_id=anna.pk
-    )
+    record_call_interaction(customer_id=boris.pk, **common, interaction_id=call)
     _assert_tallies_true()
     assert CustomerTally.objects.get(customer=boris).interactions == 1
+    # An unknown caller's call, linked to a customer once someone says who called.
+    unknown = record_call_interaction(customer_id=None, **{**common, "call_id": "pbx-2"})
+    record_call_interaction(
+        customer_id=boris.pk, **{**common, "call_id": "pbx-2"}, interaction_id=unknown
+    )
+    _assert_tallies_true()
+    assert CustomerTally.objects.get(customer=boris).interactions == 2
 
     # Moved by a save of a loaded row (the admin's change form), deleted, written in bulk.
     moved = Interaction.objects.filter(customer=anna).first()
