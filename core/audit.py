@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 
@@ -110,3 +111,29 @@ def path_label(entry: Any) -> str:
     """The human name of the path an audit entry came through."""
     path = (entry.additional_data or {}).get("path", PATH_SYSTEM)
     return str(PATH_LABELS.get(path, path))
+
+
+def reverse_relations(model: type[Model]) -> list[str]:
+    """The names of the relations other models hold to `model` (`customer.tickets`, ...):
+    `_meta.get_fields()` lists them, but they are not the record's own data."""
+    return [
+        field.name
+        for field in model._meta.get_fields()
+        if field.auto_created and not field.concrete
+    ]
+
+
+def track_own_fields_only() -> None:
+    """Keep auditlog to each registered model's own fields.
+
+    auditlog diffs every field `_meta.get_fields()` lists, the reverse relations included
+    (django-auditlog issue #551; the opt-out `AUDITLOG_EXCLUDE_REVERSE_RELATIONS` of its pull
+    request #768 is not released): every customer's creation recorded lines such as "calls:
+    telephony.Call.None", which the card's history showed, and reading a reverse one-to-one
+    costs a query per save. Called once the models are registered (CrmConfig.ready)."""
+    from auditlog.registry import auditlog
+
+    for model in auditlog.get_models():
+        # The registry exposes copies only (get_model_fields); its own entry is what it reads.
+        excluded = auditlog._registry[model]["exclude_fields"]
+        excluded.extend(name for name in reverse_relations(model) if name not in excluded)

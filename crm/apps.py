@@ -11,9 +11,10 @@ class CrmConfig(AppConfig):
         from auditlog import get_logentry_model
         from django.db.models.signals import pre_save
 
-        from core.audit import fill_entry
+        from core.audit import fill_entry, track_own_fields_only
         from crm import history, privacy_card
 
         pre_save.connect(fill_entry, sender=get_logentry_model(), dispatch_uid="core.audit.fill")
+        track_own_fields_only()
         history.register()
         privacy_card.register()

@@ -6,6 +6,7 @@ Reads auditlog's entries of the customer and of their contacts, purchases, offer
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from core.api.serializers import UTCDateTimeField
-from core.audit import path_label
+from core.audit import path_label, reverse_relations
 from customers.card import CardContext, CardSection, register_section
 from customers.models import ContactPoint, Customer, Offer, Purchase
 from customers.selectors import customer_page
@@ -85,10 +86,20 @@ def _field_label(model: type[Model] | None, name: str) -> str:
     return str(getattr(field, "verbose_name", name.replace("_", " ")))
 
 
+@functools.cache
+def _not_recorded(model: type[Model] | None) -> frozenset[str]:
+    """Names in entries written before auditlog was kept to a model's own fields
+    (`core.audit.track_own_fields_only`): other models' relations to it, never its data."""
+    return frozenset(reverse_relations(model)) if model is not None else frozenset()
+
+
 def _entry(entry: AuditLogEntry) -> HistoryEntry:
     model = entry.content_type.model_class()
+    skipped = _not_recorded(model)
     changes = []
     for name, values in (entry.changes or {}).items():
+        if name in skipped:
+            continue
         if isinstance(values, list) and len(values) == 2:
             old, new = ("" if value in (None, "None") else str(value) for value in values)
         else:  # a many-to-many change

@@ -145,3 +145,46 @@ def test_the_history_lines_read_in_the_operators_language(
     assert "set company to “&lt;b&gt;Romashka&lt;/b&gt;”" in english
     assert "установил(а) полное имя: «Anna Ivanova»" in russian  # noqa: RUF001
     assert "<b>Romashka</b>" not in russian
+
+
+def test_a_creation_records_the_records_own_fields_not_other_models_relations_to_it(
+    client: Client, operator: User
+) -> None:
+    """auditlog listed every reverse relation of a new customer ("set calls to
+    telephony.Call.None", "set tickets to tickets.Ticket.None") and the card showed them."""
+    client.force_login(operator)
+    response = client.post(
+        reverse("customers:new"),
+        {"full_name": "Boris Petrov", "phone": "+7 912 000-00-03", "language": "ru"},
+    )
+    customer = Customer.objects.get(full_name="Boris Petrov")
+    phone = customer.contact_points.get()
+
+    created = AuditLogEntry.objects.get_for_object(customer).get()
+    html = client.get(reverse("customers:card", args=[customer.pk])).content.decode()
+
+    assert response.status_code == 302
+    assert "full_name" in created.changes and "consent_reminders" in created.changes
+    for relation in ("calls", "tickets", "purchases", "contact_points", "interactions"):
+        assert relation not in created.changes
+    phone_created = AuditLogEntry.objects.get_for_object(phone).get()
+    assert "value" in phone_created.changes and "customer" in phone_created.changes
+    assert "Call.None" not in html and "Ticket.None" not in html
+
+
+def test_an_entry_written_with_relations_before_the_fix_shows_only_the_fields(
+    client: Client, operator: User, customer: Customer
+) -> None:
+    entry = AuditLogEntry.objects.get_for_object(customer).get()
+    entry.changes = {
+        **entry.changes,
+        "calls": ["None", "telephony.Call.None"],
+        "tickets": ["None", "tickets.Ticket.None"],
+    }
+    entry.save()
+    client.force_login(operator)
+
+    html = client.get(reverse("customers:card", args=[customer.pk])).content.decode()
+
+    assert "set full name to “Anna Ivanova”" in html
+    assert "Call.None" not in html and "Ticket.None" not in html
