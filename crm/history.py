@@ -14,7 +14,7 @@ from auditlog.models import LogEntry as AuditLogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Model, Q, QuerySet
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
@@ -77,6 +77,12 @@ def customer_history_entries(customer: Customer) -> QuerySet[AuditLogEntry]:
 
 
 def _field_label(model: type[Model] | None, name: str) -> str:
+    """A field's verbose name in the active language (a creation lists some twenty fields)."""
+    return _label_in(model, name, get_language())
+
+
+@functools.lru_cache(maxsize=1024)
+def _label_in(model: type[Model] | None, name: str, language: str | None) -> str:
     if model is None:
         return name
     try:

@@ -9,6 +9,9 @@ from django.db import OperationalError
 from django.test import Client
 from django.urls import reverse
 
+from tests.factories import CustomerFactory, SLAPolicyFactory
+from tickets.services import assign_ticket, open_ticket
+
 pytestmark = pytest.mark.django_db
 
 
@@ -75,3 +78,18 @@ def test_an_unreachable_redis_degrades_the_health_check_without_details(
     assert response.status_code == 200
     assert response.json() == {"status": "degraded", "database": "ok", "cache": "unavailable"}
     assert "127.0.0.1" not in response.content.decode()
+
+
+def test_the_operators_open_tickets_on_the_home_page_show_their_sla(
+    client: Client, operator: Any
+) -> None:
+    SLAPolicyFactory.create(first_response_minutes=60, resolution_minutes=480)
+    ticket = open_ticket(customer=CustomerFactory.create(), subject="Noise", channel="phone")
+    assign_ticket(ticket=ticket, assignee=operator, actor=operator)
+    client.force_login(operator)
+
+    html = client.get(reverse("home")).content.decode()
+
+    assert "Noise" in html
+    assert '<span class="badge ok">on time</span>' in html
+    assert "reply by" in html
