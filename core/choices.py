@@ -11,11 +11,14 @@ translated once, when it is shown, in the language active then.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from django.db.models import Field
+from django.db.models import Field, Model
+from django.utils import translation
 from django.utils.encoding import force_str
 from django.utils.hashable import make_hashable
+from django.utils.translation import get_language
 
 _LABELS: dict[Field[Any, Any], dict[Any, Any]] = {}
 
@@ -35,3 +38,15 @@ class ChoiceLabels:
     def _get_FIELD_display(self, field: Field[Any, Any]) -> Any:
         value = getattr(self, field.attname)
         return force_str(_labels(field).get(make_hashable(value), value), strings_only=True)
+
+
+def field_labels(model: type[Model], field_name: str) -> dict[Any, str]:
+    """Each value of a field's choices with its label in the active language, for code that
+    prints many rows: translated once per field, language and process."""
+    return _translated(model._meta.get_field(field_name), get_language())
+
+
+@functools.lru_cache(maxsize=512)
+def _translated(field: Field[Any, Any], language: str | None) -> dict[Any, str]:
+    with translation.override(language):
+        return {value: str(label) for value, label in _labels(field).items()}

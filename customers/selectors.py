@@ -271,13 +271,30 @@ def _expiring(customer_id: int, *, today: dt.date, limit: int) -> list[Purchase]
     )
 
 
+def terms_ending(customer_id: int, start: dt.date, end: dt.date) -> QuerySet[Purchase, Any]:
+    """The ids of the customer's completed purchases with a term ending from `start` to `end`.
+
+    One branch per term, each a range of its (customer, term end) index
+    (purchase_customer_*_idx), joined by UNION ALL. The same test written as one OR of the
+    three ranges was planned, as a prepared statement's generic plan, as a walk through all
+    of the customer's purchases: 3.5 ms for a customer with 2,000 of them, 0.1 here.
+    """
+    branches = [
+        Purchase.objects.filter(
+            customer_id=customer_id,
+            status=Purchase.Status.COMPLETED,
+            **{f"{field_name}__range": (start, end)},
+        ).values("id")
+        for _kind, field_name, _label in _TERM_FIELDS
+    ]
+    return branches[0].union(*branches[1:], all=True)
+
+
 def _expiring_queryset(customer_id: int, *, today: dt.date, limit: int) -> QuerySet[Purchase]:
     horizon = today + dt.timedelta(days=settings.CRM_EXPIRY_WARNING_DAYS)
-    window = Q()
     ends_in_window = []
     for _kind, field_name, _label in _TERM_FIELDS:
         in_window = Q(**{f"{field_name}__range": (today, horizon)})
-        window |= in_window
         ends_in_window.append(
             Coalesce(
                 Case(When(in_window, then=F(field_name)), default=None),
@@ -286,7 +303,7 @@ def _expiring_queryset(customer_id: int, *, today: dt.date, limit: int) -> Query
             )
         )
     return (
-        Purchase.objects.filter(window, customer_id=customer_id, status=Purchase.Status.COMPLETED)
+        Purchase.objects.filter(pk__in=terms_ending(customer_id, today, horizon))
         .select_related("product")
         .annotate(next_end=Least(*ends_in_window))
         .order_by("next_end", "-id")[:limit]

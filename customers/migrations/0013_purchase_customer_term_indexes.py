@@ -1,0 +1,66 @@
+"""One customer's terms ending soon, found through that customer's own rows (issue 18).
+
+The card's "expiring" list and the offers to extend a term ask for one customer's completed
+purchases with a warranty, support contract or subscription ending within the warning
+window. With only the reminder jobs' indexes on each end date, PostgreSQL ANDed the
+customer's purchases with every customer's terms ending in the window: 2.2 ms for a customer
+with 2,000 purchases among 200,000 customers, against 0.2 ms through these three indexes,
+ORed. On PostgreSQL each is built with CREATE INDEX CONCURRENTLY, so purchases can be written
+while it builds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import migrations, models
+
+
+class AddIndexConcurrentlyOnPostgreSQL(migrations.AddIndex):
+    """AddIndex, built without blocking writes where the database can (PostgreSQL)."""
+
+    def database_forwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if not self.allow_migrate_model(schema_editor.connection.alias, model):
+            return
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.add_index(model, self.index, concurrently=True)
+        else:
+            schema_editor.add_index(model, self.index)
+
+    def database_backwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        model = from_state.apps.get_model(app_label, self.model_name)
+        if not self.allow_migrate_model(schema_editor.connection.alias, model):
+            return
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.remove_index(model, self.index, concurrently=True)
+        else:
+            schema_editor.remove_index(model, self.index)
+
+
+class Migration(migrations.Migration):
+    atomic = False
+
+    dependencies = [
+        ("customers", "0012_customer_tally"),
+    ]
+
+    operations = [
+        AddIndexConcurrentlyOnPostgreSQL(
+            model_name="purchase",
+            index=models.Index(
+                condition=models.Q((f"{term}__isnull", False)),
+                fields=["customer", term],
+                name=f"purchase_customer_{short}_idx",
+            ),
+        )
+        for term, short in (
+            ("warranty_ends_on", "warranty"),
+            ("support_ends_on", "support"),
+            ("subscription_ends_on", "subscr"),
+        )
+    ]
