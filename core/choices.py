@@ -40,10 +40,12 @@ class ChoiceLabels:
         return force_str(_labels(field).get(make_hashable(value), value), strings_only=True)
 
 
-def field_labels(model: type[Model], field_name: str) -> dict[Any, str]:
-    """Each value of a field's choices with its label in the active language, for code that
-    prints many rows: translated once per field, language and process."""
-    return _translated(model._meta.get_field(field_name), get_language())
+def field_labels(
+    model: type[Model], field_name: str, language: str | None = None
+) -> dict[Any, str]:
+    """Each value of a field's choices with its label in `language` (default: the active
+    one), for code that prints many rows: translated once per field, language and process."""
+    return _translated(model._meta.get_field(field_name), language or get_language())
 
 
 @functools.lru_cache(maxsize=512)

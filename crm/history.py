@@ -14,6 +14,7 @@ from auditlog.models import LogEntry as AuditLogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Model, Q, QuerySet
+from django.utils import translation
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
@@ -45,14 +46,20 @@ class HistoryChange:
     @property
     def text(self) -> str:
         """The line the card shows, in the active language: a record's creation lists every
-        field it set, and one gettext per line costs a tenth of a {% blocktranslate %}."""
+        field it set, so the two phrasings are translated once per language, not per line."""
+        changed, set_to = _phrases(get_language())
         if self.old:
-            return gettext("changed %(field)s from “%(old)s” to “%(new)s”") % {
-                "field": self.field,
-                "old": self.old,
-                "new": self.new,
-            }
-        return gettext("set %(field)s to “%(new)s”") % {"field": self.field, "new": self.new}
+            return changed % {"field": self.field, "old": self.old, "new": self.new}
+        return set_to % {"field": self.field, "new": self.new}
+
+
+@functools.lru_cache(maxsize=16)
+def _phrases(language: str | None) -> tuple[str, str]:
+    with translation.override(language):
+        return (
+            gettext("changed %(field)s from “%(old)s” to “%(new)s”"),
+            gettext("set %(field)s to “%(new)s”"),
+        )
 
 
 @dataclass(frozen=True)
@@ -76,11 +83,6 @@ def customer_history_entries(customer: Customer) -> QuerySet[AuditLogEntry]:
     return AuditLogEntry.objects.filter(condition).order_by("-timestamp", "-id")
 
 
-def _field_label(model: type[Model] | None, name: str) -> str:
-    """A field's verbose name in the active language (a creation lists some twenty fields)."""
-    return _label_in(model, name, get_language())
-
-
 @functools.lru_cache(maxsize=1024)
 def _label_in(model: type[Model] | None, name: str, language: str | None) -> str:
     if model is None:
@@ -102,6 +104,8 @@ def _not_recorded(model: type[Model] | None) -> frozenset[str]:
 def _entry(entry: AuditLogEntry) -> HistoryEntry:
     model = entry.content_type.model_class()
     skipped = _not_recorded(model)
+    # A field's verbose name in this language, looked up once (a creation lists some twenty).
+    language = get_language()
     changes = []
     for name, values in (entry.changes or {}).items():
         if name in skipped:
@@ -111,7 +115,7 @@ def _entry(entry: AuditLogEntry) -> HistoryEntry:
         else:  # a many-to-many change
             objects = values.get("objects", []) if isinstance(values, dict) else []
             old, new = "", f"{values.get('operation', '')} {', '.join(map(str, objects))}"
-        changes.append(HistoryChange(field=_field_label(model, name), old=old, new=new))
+        changes.append(HistoryChange(field=_label_in(model, name, language), old=old, new=new))
     kind = str(model._meta.verbose_name) if model else entry.content_type.model
     return HistoryEntry(
         at=entry.timestamp,

@@ -12,13 +12,13 @@ from django import template
 from django.template.defaultfilters import truncatechars
 from django.urls import NoReverseMatch
 from django.utils import translation
-from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 
 from core.cached_date import cached_date
 from core.cached_url import cached_reverse
+from core.markup import markup
 from tickets.models import Priority, Status
 from tickets.sla import SLAClock, SLAState, TicketSLA
 
@@ -145,8 +145,8 @@ def _sla_cell(sla: TicketSLA, ticket: Any, words: _Words) -> SafeString:
     state = sla.state
     badge = CELL_BADGES.get(state)
     if badge is None:
-        return format_html('<span class="muted small">{}</span>', words.no_sla)
-    cell = format_html('<span class="badge {}">{}</span>', badge, words.badges[state])
+        return markup('<span class="muted small">{}</span>', words.no_sla)
+    cell = markup('<span class="badge {}">{}</span>', badge, words.badges[state])
     if state not in RUNNING:
         return cell
     first = sla.first_response
@@ -157,7 +157,7 @@ def _sla_cell(sla: TicketSLA, ticket: Any, words: _Words) -> SafeString:
     else:
         return cell
     when = cached_date(localtime(due[1]), "SHORT_DATETIME_FORMAT")
-    return format_html('{}<div class="small muted">{} {}</div>', cell, due[0], when)
+    return markup('{}<div class="small muted">{} {}</div>', cell, due[0], when)
 
 
 @register.simple_tag
@@ -172,11 +172,11 @@ def ticket_row(row: TicketRow) -> SafeString:
         url = cached_reverse("tickets:detail", (ticket.pk,))
     except NoReverseMatch:
         url = ""
-    number = format_html('<a href="{}">#{}</a>', url, ticket.pk) if url else f"#{ticket.pk}"
+    number = markup('<a href="{}">#{}</a>', url, ticket.pk) if url else f"#{ticket.pk}"
     last = ""
     if row.last_message:
         at = row.last_message_at
-        last = format_html(
+        last = markup(
             '<div class="small muted last-message">{}, {}: {}</div>',
             words.authors.get(row.last_message_author or "", words.system),
             cached_date(localtime(at), "SHORT_DATETIME_FORMAT") if at else "",
@@ -184,8 +184,8 @@ def ticket_row(row: TicketRow) -> SafeString:
         )
     flag = ""
     if ticket.priority in FLAGGED:
-        flag = format_html(' <span class="badge bad">{}</span>', words.priorities[ticket.priority])
-    return format_html(
+        flag = markup(' <span class="badge bad">{}</span>', words.priorities[ticket.priority])
+    return markup(
         '<tr class="ticket-row">\n  <td class="nowrap">{}</td>\n'
         "  <td><strong>{}</strong>{}</td>\n"
         '  <td class="nowrap"><span class="badge">{}</span>{}</td>\n'
