@@ -21,7 +21,7 @@ from rest_framework.response import Response
 
 from accounts.models import User
 from accounts.users import acting_user
-from core.api.serializers import SecondsField, UTCDateTimeField, raise_as_drf
+from core.api.serializers import PlainRowSerializer, SecondsField, UTCDateTimeField, raise_as_drf
 from core.api.viewsets import CreateReadUpdateViewSet
 from customers.api.card import api_list_url
 from customers.models import Channel, Customer
@@ -290,7 +290,7 @@ class TicketViewSet(CreateReadUpdateViewSet):
 # --- The customer card's tickets section (its JSON form in the API's card) -------------------
 
 
-class CardSLAClockSerializer(serializers.Serializer):
+class CardSLAClockSerializer(PlainRowSerializer):
     """One SLA clock: when it falls due, its target, and the time left (negative: over)."""
 
     state = serializers.CharField(help_text="on_time, at_risk, breached or met")
@@ -302,13 +302,13 @@ class CardSLAClockSerializer(serializers.Serializer):
     )
 
 
-class CardTicketSLASerializer(serializers.Serializer):
+class CardTicketSLASerializer(PlainRowSerializer):
     state = serializers.CharField(help_text="none, on_time, at_risk, breached or met: the worst")
     first_response = CardSLAClockSerializer(allow_null=True)
     resolution = CardSLAClockSerializer(allow_null=True)
 
 
-class CardTicketRowSerializer(serializers.Serializer):
+class CardTicketRowSerializer(PlainRowSerializer):
     """A ticket as the card lists it: status, SLA clocks and the last public message."""
 
     id = serializers.IntegerField(source="ticket.pk")

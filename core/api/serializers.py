@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import SkipField, is_simple_callable
+from rest_framework.relations import PKOnlyObject
 
 from core.api.exceptions import django_error_to_dict
 
@@ -85,3 +89,48 @@ class SecondsField(serializers.Field):
 
     def to_representation(self, value: dt.timedelta) -> int:
         return int(value.total_seconds())
+
+
+class PlainRowSerializer(serializers.Serializer):
+    """A read-only serializer for rows answered by the dozen (the API's card: tickets,
+    purchases, timeline): the representation of DRF's `Serializer.to_representation`, read
+    through a plan of (name, attribute path, field) made once per bound serializer.
+
+    DRF asks each field for its attribute through `Field.get_attribute` (a try block, the
+    source path walked, a callable check) and walks `_readable_fields` anew for every row: on
+    the card of a long-standing customer that was most of the API's extra time over an
+    ordinary card's (issue 18). Here the path is walked directly; where it fails (a missing
+    key or attribute, a related row that does not exist), the field's own `get_attribute`
+    decides, as DRF would (default, null, skipped). tests/core/test_plain_rows.py compares
+    both on the card's rows.
+    """
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        plan = self.__dict__.get("_row_plan")
+        if plan is None:
+            plan = self.__dict__["_row_plan"] = tuple(
+                (field.field_name, tuple(field.source_attrs), field)
+                for field in self._readable_fields
+            )
+        row: dict[str, Any] = {}
+        for name, path, field in plan:
+            try:
+                value = _walk(instance, path)
+            except (KeyError, AttributeError, ObjectDoesNotExist):
+                try:
+                    value = field.get_attribute(instance)
+                except SkipField:
+                    continue
+            if isinstance(value, PKOnlyObject):
+                value = value if value.pk is not None else None
+            row[name] = None if value is None else field.to_representation(value)
+        return row
+
+
+def _walk(instance: Any, path: tuple[str, ...]) -> Any:
+    """`rest_framework.fields.get_attribute` without its error handling (the caller's)."""
+    for attr in path:
+        instance = instance[attr] if isinstance(instance, Mapping) else getattr(instance, attr)
+        if callable(instance) and is_simple_callable(instance):
+            instance = instance()
+    return instance

@@ -13,7 +13,7 @@ from typing import Any
 from django.urls import reverse
 from rest_framework import serializers
 
-from core.api.serializers import UTCDateTimeField
+from core.api.serializers import PlainRowSerializer, UTCDateTimeField
 from customers.models import Customer, Offer
 
 
@@ -24,7 +24,7 @@ def api_list_url(context: Mapping[str, Any], route_name: str, **query: Any) -> s
     return request.build_absolute_uri(url) if request is not None else url
 
 
-class CardProductSerializer(serializers.Serializer):
+class CardProductSerializer(PlainRowSerializer):
     """A product as card items name it."""
 
     id = serializers.IntegerField()
@@ -68,7 +68,7 @@ class CardIdentitySerializer(serializers.Serializer):
         return super().to_representation(self.context["customer"])
 
 
-class CardContactSerializer(serializers.Serializer):
+class CardContactSerializer(PlainRowSerializer):
     """A contact row (`customers.selectors.ContactRow`): the contact point and its display."""
 
     id = serializers.IntegerField(source="contact.id")
@@ -98,7 +98,7 @@ class CardContactsSerializer(serializers.Serializer):
         return api_list_url(self.context, "contactpoint-list", customer=self.context["customer"].pk)
 
 
-class CardTermSerializer(serializers.Serializer):
+class CardTermSerializer(PlainRowSerializer):
     """A warranty, support contract or subscription and how far its end is."""
 
     kind = serializers.CharField(help_text="warranty, support or subscription")
@@ -108,7 +108,7 @@ class CardTermSerializer(serializers.Serializer):
     level = serializers.CharField(help_text="ended, urgent, soon or ok")
 
 
-class CardReminderSerializer(serializers.Serializer):
+class CardReminderSerializer(PlainRowSerializer):
     id = serializers.IntegerField()
     kind = serializers.CharField()
     channel = serializers.CharField()
@@ -118,7 +118,7 @@ class CardReminderSerializer(serializers.Serializer):
     sent_at = UTCDateTimeField(allow_null=True)
 
 
-class CardPurchaseLineSerializer(serializers.Serializer):
+class CardPurchaseLineSerializer(PlainRowSerializer):
     """A purchase with its terms (days left) and the reminders sent or planned about them."""
 
     id = serializers.IntegerField(source="purchase.pk")
@@ -151,7 +151,7 @@ class CardPurchasesSerializer(serializers.Serializer):
         return api_list_url(self.context, "purchase-list", customer=self.context["customer"].pk)
 
 
-class CardInterestSerializer(serializers.Serializer):
+class CardInterestSerializer(PlainRowSerializer):
     id = serializers.IntegerField()
     product = CardProductSerializer(allow_null=True)
     description = serializers.CharField(allow_blank=True)
@@ -180,7 +180,7 @@ class CardRecommendationSerializer(serializers.Serializer):
     interest_id = serializers.IntegerField(allow_null=True)
 
 
-class CardOfferSerializer(serializers.Serializer):
+class CardOfferSerializer(PlainRowSerializer):
     id = serializers.IntegerField()
     product = CardProductSerializer(allow_null=True)
     rule = serializers.CharField()
@@ -202,7 +202,7 @@ class CardOffersSerializer(serializers.Serializer):
     made_count = serializers.IntegerField()
 
 
-class CardTimelineItemSerializer(serializers.Serializer):
+class CardTimelineItemSerializer(PlainRowSerializer):
     id = serializers.IntegerField()
     kind = serializers.CharField()
     channel = serializers.CharField()
