@@ -68,9 +68,8 @@ def test_a_late_first_reply_is_breached_and_still_shows_its_due_time(
     assert cell.startswith("[bad] SLA breached</span>") and "reply by" in cell
 
 
-def test_an_answered_ticket_shows_when_it_must_be_resolved(
-    client: Client, operator: User, customer: Customer
-) -> None:
+def answered_ticket(customer: Customer, operator: User) -> Ticket:
+    """A ticket under a one-hour / eight-hour SLA that an operator has answered."""
     SLAPolicyFactory.create(first_response_minutes=60, resolution_minutes=480)
     ticket = open_ticket(customer=customer, subject="Noise", channel="phone")
     add_message(
@@ -80,6 +79,13 @@ def test_an_answered_ticket_shows_when_it_must_be_resolved(
         author_user=operator,
     )
     ticket.refresh_from_db()
+    return ticket
+
+
+def test_an_answered_ticket_shows_when_it_must_be_resolved(
+    client: Client, operator: User, customer: Customer
+) -> None:
+    ticket = answered_ticket(customer, operator)
 
     cell = cell_of(client, operator, ticket)
 
@@ -90,14 +96,7 @@ def test_an_answered_ticket_shows_when_it_must_be_resolved(
 def test_a_ticket_resolved_in_time_shows_met_and_nothing_due(
     client: Client, operator: User, customer: Customer
 ) -> None:
-    SLAPolicyFactory.create(first_response_minutes=60, resolution_minutes=480)
-    ticket = open_ticket(customer=customer, subject="Noise", channel="phone")
-    add_message(
-        ticket=ticket,
-        body="Fixed.",
-        author_kind=TicketMessage.Author.OPERATOR,
-        author_user=operator,
-    )
+    ticket = answered_ticket(customer, operator)
     change_ticket_status(ticket=ticket, to_status=Status.RESOLVED, actor=operator)
 
     cell = cell_of(client, operator, ticket)
