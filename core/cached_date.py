@@ -41,24 +41,21 @@ def _hour12(value: Any) -> int:
     return value.hour % 12 or 12
 
 
-def _numeric() -> dict[str, Piece]:
-    return {
-        "d": lambda v: f"{v.day:02d}",
-        "j": lambda v: str(v.day),
-        "m": lambda v: f"{v.month:02d}",
-        "n": lambda v: str(v.month),
-        "y": lambda v: f"{v.year % 100:02d}",
-        "Y": lambda v: f"{v.year:04d}",
-        "H": lambda v: f"{v.hour:02d}",
-        "G": lambda v: str(v.hour),
-        "i": lambda v: f"{v.minute:02d}",
-        "s": lambda v: f"{v.second:02d}",
-        "g": lambda v: str(_hour12(v)),
-        "h": lambda v: f"{_hour12(v):02d}",
-    }
-
-
-NUMERIC = _numeric()
+# The specifiers read off the value: numbers only, the same in every language.
+NUMERIC: dict[str, Piece] = {
+    "d": lambda v: f"{v.day:02d}",
+    "j": lambda v: str(v.day),
+    "m": lambda v: f"{v.month:02d}",
+    "n": lambda v: str(v.month),
+    "y": lambda v: f"{v.year % 100:02d}",
+    "Y": lambda v: f"{v.year:04d}",
+    "H": lambda v: f"{v.hour:02d}",
+    "G": lambda v: str(v.hour),
+    "i": lambda v: f"{v.minute:02d}",
+    "s": lambda v: f"{v.second:02d}",
+    "g": lambda v: str(_hour12(v)),
+    "h": lambda v: f"{_hour12(v):02d}",
+}
 
 
 def _words() -> dict[str, Piece]:

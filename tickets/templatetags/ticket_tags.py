@@ -18,8 +18,9 @@ from django.utils.translation import gettext as _
 
 from core.cached_date import cached_date
 from core.cached_url import cached_reverse
+from core.choices import field_labels
 from core.markup import markup
-from tickets.models import Priority, Status
+from tickets.models import Priority, Ticket
 from tickets.sla import SLAClock, SLAState, TicketSLA
 
 if TYPE_CHECKING:
@@ -81,13 +82,6 @@ def sla_label(state: SLAState | str) -> str:
     return labels[SLAState(state)]
 
 
-# The SLA cell's badge class by the ticket's worst clock; its words are in `_Words`.
-CELL_BADGES = {
-    SLAState.BREACHED: "bad",
-    SLAState.AT_RISK: "warn",
-    SLAState.ON_TIME: "ok",
-    SLAState.MET: "ok",
-}
 RUNNING = (SLAState.ON_TIME, SLAState.AT_RISK, SLAState.BREACHED)
 # Priorities a row flags beside its status.
 FLAGGED = (Priority.HIGH, Priority.URGENT)
@@ -106,8 +100,6 @@ class _Words:
     resolve_by: str
     authors: dict[str, str]
     system: str
-    statuses: dict[str, str]
-    priorities: dict[str, str]
 
 
 @functools.lru_cache(maxsize=16)
@@ -125,8 +117,6 @@ def _words_in(language: str | None) -> _Words:
             resolve_by=_("resolve by"),
             authors={"operator": _("Operator"), "customer": _("Customer")},
             system=_("System"),
-            statuses={value: str(label) for value, label in Status.choices},
-            priorities={value: str(label) for value, label in Priority.choices},
         )
 
 
@@ -143,10 +133,9 @@ def sla_cell(sla: TicketSLA, ticket: Any) -> SafeString:
 
 def _sla_cell(sla: TicketSLA, ticket: Any, words: _Words) -> SafeString:
     state = sla.state
-    badge = CELL_BADGES.get(state)
-    if badge is None:
+    if state == SLAState.NONE:
         return markup('<span class="muted small">{}</span>', words.no_sla)
-    cell = markup('<span class="badge {}">{}</span>', badge, words.badges[state])
+    cell = markup('<span class="badge {}">{}</span>', BADGE_CLASS[state], words.badges[state])
     if state not in RUNNING:
         return cell
     first = sla.first_response
@@ -166,7 +155,8 @@ def ticket_row(row: TicketRow) -> SafeString:
     public message, status and priority, SLA cell. Written here rather than in a template
     included per row: a row took 130 µs through the template engine (variable lookups,
     filters, lazy translations), and the card lists up to ten tickets (issue 18)."""
-    words = _words()
+    language = translation.get_language()
+    words = _words_in(language)
     ticket = row.ticket
     try:
         url = cached_reverse("tickets:detail", (ticket.pk,))
@@ -184,7 +174,8 @@ def ticket_row(row: TicketRow) -> SafeString:
         )
     flag = ""
     if ticket.priority in FLAGGED:
-        flag = markup(' <span class="badge bad">{}</span>', words.priorities[ticket.priority])
+        priority = field_labels(Ticket, "priority", language).get(ticket.priority, ticket.priority)
+        flag = markup(' <span class="badge bad">{}</span>', priority)
     return markup(
         '<tr class="ticket-row">\n  <td class="nowrap">{}</td>\n'
         "  <td><strong>{}</strong>{}</td>\n"
@@ -193,7 +184,7 @@ def ticket_row(row: TicketRow) -> SafeString:
         number,
         ticket.subject,
         last,
-        words.statuses.get(ticket.status, ticket.status),
+        field_labels(Ticket, "status", language).get(ticket.status, ticket.status),
         flag,
         _sla_cell(row.sla, ticket, words),
     )
