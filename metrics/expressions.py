@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import connections
@@ -12,48 +13,17 @@ from django.db.models import (
     F,
     FloatField,
     Func,
+    IntegerField,
     Q,
     QuerySet,
+    Value,
     Window,
 )
 from django.db.models.functions import RowNumber
-from django.db.models.sql.compiler import SQLCompiler
 
+from core.expressions import SecondsBetween
 
-class SecondsBetween(Func):
-    """Seconds from the first datetime to the second, rounded to the millisecond (half up).
-
-    The rounding makes SQLite's julianday arithmetic (a double) give the same figure as
-    PostgreSQL's interval. PostgreSQL computes it in double precision too: EXTRACT gives a
-    numeric, and rounding numerics for every ticket of a year was half the time of the
-    median resolution time (150 -> 79 ms at 200,000 customers). A duration's microseconds
-    fit a double exactly enough that the two differ, by a millisecond, only on exact halves
-    (2 of 87,088 tickets), and the medians not at all.
-    """
-
-    arity = 2
-    output_field = FloatField()
-
-    def __init__(self, start: Any, end: Any, **extra: Any) -> None:
-        super().__init__(end, start, **extra)
-
-    def as_postgresql(self, compiler: SQLCompiler, connection: Any, **extra: Any) -> Any:
-        return super().as_sql(
-            compiler,
-            connection,
-            template="(FLOOR(DATE_PART('epoch', %(expressions)s) * 1000 + 0.5) / 1000)",
-            arg_joiner=" - ",
-            **extra,
-        )
-
-    def as_sqlite(self, compiler: SQLCompiler, connection: Any, **extra: Any) -> Any:
-        return super().as_sql(
-            compiler,
-            connection,
-            template="ROUND((JULIANDAY(%(expressions)s)) * 86400.0, 3)",
-            arg_joiner=") - JULIANDAY(",
-            **extra,
-        )
+__all__ = ["PercentileCont", "SecondsBetween", "WidthBucket", "median_by"]
 
 
 class PercentileCont(Aggregate):
@@ -109,3 +79,14 @@ def median_by(
         values.setdefault(key, []).append(row["_value"])
         counts[key] = row["_count"]
     return {key: (sum(found) / len(found), counts[key]) for key, found in values.items()}
+
+
+class WidthBucket(Func):
+    """PostgreSQL's width_bucket over an array of edges: how many edges lie at or below the
+    value (0 below the first), as `bisect.bisect_right(edges, value)` gives it."""
+
+    function = "WIDTH_BUCKET"
+    output_field = IntegerField()
+
+    def __init__(self, expression: Any, edges: Sequence[float], **extra: Any) -> None:
+        super().__init__(expression, Value(list(edges)), **extra)
