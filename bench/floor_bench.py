@@ -132,6 +132,10 @@ class RawReplay:
 
         with psycopg.ClientCursor(self.connection) as cursor:
             for sql, params in statements:
+                if sql.startswith("SET TRANSACTION"):
+                    # A request's transaction of its own (the median's one snapshot): the
+                    # replay runs in one transaction already, where it cannot come later.
+                    continue
                 cursor.execute(sql, params)
                 if cursor.description is not None:
                     cursor.fetchall()

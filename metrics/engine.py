@@ -20,7 +20,7 @@ from typing import Any
 
 from django.db.models import Count
 
-from metrics import rollups
+from metrics import resolution_histogram, rollups
 from metrics.aggregate_filter import restricted
 from metrics.customer_figures import customer_figures
 from metrics.definitions.base import WEIGHT, FactMetric, added, in_range, span_of
@@ -117,7 +117,7 @@ def compute_periods(
             for j in range(len(periods)):
                 results[j][name] = facts.compute(name, period=j)
     if MEDIAN_METRIC in names:
-        for j, median in enumerate(median_periods(filters, periods, cohorts=False)[0]):
+        for j, median in enumerate(facts.period_medians(cohorts=False)[0]):
             results[j][MEDIAN_METRIC] = median
     wanted = [name for name in names if name in CUSTOMER_METRICS]
     if wanted:
@@ -201,7 +201,8 @@ class GroupedFacts:
         self.filters = filters
         self.periods = periods
         self._rows: dict[str, tuple[list[tuple[str, FactMetric]], list[dict[str, Any]]]] = {}
-        self._medians: tuple[list[Estimate], dict[Any, Estimate]] | None = None
+        # The medians read, by whether they hold the cohort split too.
+        self._medians: dict[bool, tuple[list[Estimate], dict[Any, Estimate]]] = {}
         self._covered_days: dict[str, set[dt.date]] | None = None
 
     def _family(
@@ -298,10 +299,31 @@ class GroupedFacts:
         return total
 
     def medians(self) -> tuple[list[Estimate], dict[Any, Estimate]]:
-        """The median resolution time of each period and its cohort split (one query)."""
-        if self._medians is None:
-            self._medians = median_periods(self.filters, self.periods)
-        return self._medians
+        """The median resolution time of each period and its cohort split."""
+        return self.period_medians(cohorts=True)
+
+    def period_medians(self, *, cohorts: bool) -> tuple[list[Estimate], dict[Any, Estimate]]:
+        """The median resolution time of each period (and its cohort split when `cohorts`):
+        from the resolution-time histogram where it holds the slices and covers days of the
+        span (metrics.resolution_histogram), else sorting the tickets (one query)."""
+        for held in (cohorts, True):
+            if held in self._medians:
+                return self._medians[held]
+        found = None
+        span = span_of(self.periods)
+        if resolution_histogram.applies(self.filters):
+            covered = self._covered(span).get(resolution_histogram.FAMILY, set())
+            found = resolution_histogram.medians(
+                self.filters,
+                self.periods,
+                covered,
+                rollups.facts_outside("resolved_at", covered, span),
+                cohorts=cohorts,
+            )
+        self._medians[cohorts] = found or median_periods(
+            self.filters, self.periods, cohorts=cohorts
+        )
+        return self._medians[cohorts]
 
     def compute(self, name: str, *, period: int = 0) -> Estimate:
         """The metric over the filters for the `period`-th period."""

@@ -353,3 +353,32 @@ class PurchaseDayRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.lag} {self.lag_day or '-'}: {self.customers}"
+
+
+class ResolutionTimeRollup(models.Model):
+    """How many tickets resolved on one local day took how long, by personalised flag: the
+    median resolution time counts these to find which bucket of times holds its middle
+    ticket, and reads only that bucket's tickets (metrics/resolution_histogram.py).
+
+    `bucket` is the number of `metrics.resolution_histogram.EDGES` at or below the ticket's
+    resolution time in seconds (0: below the first edge). Derived data, written by the
+    nightly `rollups` job with the "tickets_resolved" family's rollup of the same day, and
+    read only while that day's marker says it is current.
+    """
+
+    day = models.DateField(_("day"))
+    personalized = models.BooleanField(_("personalised"))
+    bucket = models.PositiveSmallIntegerField(_("resolution time bucket"))
+    tickets = models.PositiveIntegerField(_("tickets"))
+
+    class Meta:
+        verbose_name = _("resolution time rollup")
+        verbose_name_plural = _("resolution time rollups")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "personalized", "bucket"], name="resolution_rollup_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.personalized} {self.bucket}: {self.tickets}"

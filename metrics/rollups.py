@@ -31,11 +31,11 @@ from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone
 
 from core.dates import site_day_start
-from metrics import customer_rollup
+from metrics import customer_rollup, resolution_histogram
 from metrics.aggregate_filter import condition_of, restricted
 from metrics.definitions.base import MEAN_KEYS, WEIGHT, as_day, span_of
 from metrics.definitions.customer_base import churn_inactivity_days
-from metrics.models import ROLLUP_AGGREGATES, FactRollup
+from metrics.models import ROLLUP_AGGREGATES, FactRollup, ResolutionTimeRollup
 from metrics.periods import MetricFilters, Period
 from metrics.registry import Members, families, family_key, family_rows
 from metrics.rollup_days import (
@@ -86,6 +86,9 @@ def schema(members: Members) -> str:
         "time_field": members[0][1].time_field,
         "time_zone": settings.TIME_ZONE,
     }
+    if family_key(members) == resolution_histogram.FAMILY:
+        # The family's days also hold the resolution-time histogram of the median.
+        described["histogram"] = resolution_histogram.describe()
     text = json.dumps(described, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -131,12 +134,20 @@ def compute(family: str, first: dt.date, last: dt.date) -> list[FactRollup]:
     ]
 
 
-def store(family: str, rows: list[FactRollup], versions: Mapping[dt.date, int]) -> None:
-    """Replace the rows of the days of `versions` and mark each covered by the version read
-    before its facts were: one transaction. A bump since then leaves the day uncovered."""
+def store(
+    family: str,
+    rows: list[FactRollup],
+    versions: Mapping[dt.date, int],
+    histogram: list[ResolutionTimeRollup] | None = None,
+) -> None:
+    """Replace the rows of the days of `versions` (and their resolution-time histogram, for
+    its family) and mark each covered by the version read before its facts were: one
+    transaction. A bump since then leaves the day uncovered."""
     with transaction.atomic():
         FactRollup.objects.filter(family=family, day__in=list(versions)).delete()
         FactRollup.objects.bulk_create(rows, batch_size=1000)
+        if histogram is not None:
+            resolution_histogram.replace(versions, histogram)
         mark_covered(family, versions, schema(families()[family]))
 
 
@@ -145,7 +156,10 @@ def roll_up(family: str, first: dt.date, last: dt.date) -> int:
     the rows and markers. Returns the number of rows written."""
     versions = read_versions(family, first, last)
     rows = compute(family, first, last)
-    store(family, rows, versions)
+    histogram = (
+        resolution_histogram.compute(first, last) if family == resolution_histogram.FAMILY else None
+    )
+    store(family, rows, versions, histogram)
     return len(rows)
 
 

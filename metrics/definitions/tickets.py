@@ -142,7 +142,9 @@ def median_periods(
     wanted: dict[str, Q] = {
         f"p{j}": in_range("resolved_at", period.start_at, period.end_before) & flag
         for j, period in enumerate(periods)
-    } | {"yes": first & Q(personalized=True), "no": first & Q(personalized=False)}
+    }
+    if cohorts:
+        wanted |= {"yes": first & Q(personalized=True), "no": first & Q(personalized=False)}
     aggregates: dict[str, Any] = {}
     for key, condition in wanted.items():
         aggregates[f"{key}_median"] = PercentileCont(seconds, filter=condition)
@@ -154,7 +156,11 @@ def median_periods(
             return stats.NO_DATA
         return Estimate(value=row[f"{key}_median"] / SECONDS_PER_HOUR, n=row[f"{key}_n"])
 
-    split = {flag_value: estimate(key) for flag_value, key in ((True, "yes"), (False, "no"))}
+    split = {
+        flag_value: estimate(key)
+        for flag_value, key in ((True, "yes"), (False, "no"))
+        if key in wanted
+    }
     return (
         [estimate(f"p{j}") for j in range(len(periods))],
         {key: value for key, value in split.items() if value.has_data},
