@@ -274,9 +274,15 @@ class PurchaseDay(models.Model):
             # The subscribers' days (a subscription bought on them or before): who lapsed.
             models.Index(
                 fields=["day"],
-                include=["customer", "previous_day", "next_day", "subscription_max_to_date"],
+                include=[
+                    "customer",
+                    "previous_day",
+                    "second_previous_day",
+                    "next_day",
+                    "subscription_max_to_date",
+                ],
                 condition=Q(subscription_max_to_date__isnull=False),
-                name="purchase_day_subscriber_idx",
+                name="purchase_day_lapse_idx",
             ),
         ]
 
