@@ -14,6 +14,7 @@ from metrics.models import (
     PurchaseDay,
     PurchaseDayRollup,
     PurchaseDaysBuild,
+    ResolutionTimeRollup,
 )
 
 
@@ -96,6 +97,19 @@ class PurchaseDayRollupAdmin(ComputedAdmin):
     list_filter = ("lag",)
     date_hierarchy = "day"
     ordering = ("-day", "lag", "lag_day")
+    show_full_result_count = False
+
+
+@admin.register(ResolutionTimeRollup)
+class ResolutionTimeRollupAdmin(ComputedAdmin):
+    """The tickets resolved per day, flag and bucket of resolution time, from which the median
+    resolution time finds its middle (metrics/resolution_histogram.py); written by the
+    `rollups` job with the family "tickets_resolved", read for the days its markers cover."""
+
+    list_display = ("day", "personalized", "bucket", "tickets")
+    list_filter = ("personalized",)
+    date_hierarchy = "day"
+    ordering = ("-day", "personalized", "bucket")
     show_full_result_count = False
 
 

@@ -31,6 +31,7 @@ from metrics.models import (
     PurchaseDay,
     PurchaseDayRollup,
     PurchaseDaysBuild,
+    ResolutionTimeRollup,
 )
 from surveys.models import Survey, SurveyInvitation, SurveyResponse
 from tests.admin_fixtures import FEW, FORM_PAGE_MAX_QUERIES, MANY, admin_url
@@ -187,6 +188,12 @@ ROW_BUILDERS: dict[type[Model], Callable[[int], object]] = {
     PurchaseDayRollup: lambda i: PurchaseDayRollup.objects.create(
         day=timezone.localdate() - dt.timedelta(days=i + 2), lag=1, customers=i + 1
     ),
+    ResolutionTimeRollup: lambda i: ResolutionTimeRollup.objects.create(
+        day=timezone.localdate() - dt.timedelta(days=i + 2),
+        personalized=False,
+        bucket=100,
+        tickets=i + 1,
+    ),
     apps.get_model("customers", "ProductCoPurchase"): lambda i: apps.get_model(
         "customers", "ProductCoPurchase"
     ).objects.create(
@@ -242,6 +249,7 @@ READ_ONLY_MODELS = {
     PurchaseDay,
     PurchaseDaysBuild,
     PurchaseDayRollup,
+    ResolutionTimeRollup,
     apps.get_model("customers", "ProductCoPurchase"),
     apps.get_model("customers", "CoPurchaseState"),
     apps.get_model("customers", "ValueToDate"),
