@@ -219,3 +219,23 @@ def test_bucket_of_is_the_bucket_postgresql_counts(seconds: float) -> None:
             .first()
         )
         assert counted == bucket
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_outside_a_transaction_the_counts_and_tickets_come_from_one_snapshot() -> None:
+    """As a request runs it (no transaction of its own): on PostgreSQL the histogram is read
+    in a REPEATABLE READ transaction of its own, which ends with it."""
+    rng = random.Random(13)
+    _tickets(rng, _durations(rng, 40), PERIOD.previous().start, 61)
+    _roll_up(PERIOD.previous().start, PERIOD.end)
+    assert not connection.in_atomic_block
+    with CaptureQueriesContext(connection) as queries:
+        got = _from_histogram(MetricFilters(period=PERIOD))
+    sql = [query["sql"] for query in queries.captured_queries]
+    if connection.vendor == "postgresql":
+        first = next(i for i, statement in enumerate(sql) if "resolutiontimerollup" in statement)
+        assert sql[first - 1].startswith("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    assert not connection.in_atomic_block
+    wanted = median_periods(MetricFilters(period=PERIOD), PERIODS)
+    assert [(e.value, e.n) for e in got[0]] == [(e.value, e.n) for e in wanted[0]]
+    assert {k: e.value for k, e in got[1].items()} == {k: e.value for k, e in wanted[1].items()}
