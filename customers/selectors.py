@@ -37,6 +37,7 @@ from django.db.models.functions import Coalesce, Least, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy, ngettext
 
+from core.dates import site_day_start
 from customers.contacts import format_phone_for_display, normalise_email, normalise_phone
 from customers.models import (
     ContactPoint,
@@ -405,7 +406,8 @@ def _sentinel(value: Any, index: int, variant: int) -> Any:
     if isinstance(value, dt.datetime):
         return dt.datetime(1901, 1 + variant, 1, 0, 0, index % 60, index, tzinfo=dt.UTC)
     if isinstance(value, dt.date):
-        return dt.date(1902, 1 + variant, 1 + index)
+        # Three days apart: no date's day start, nor the next day's, is another's (_adapters).
+        return dt.date(1902 + variant, 1, 1) + dt.timedelta(days=3 * index)
     if isinstance(value, int) and not isinstance(value, bool):
         return _SOME_CUSTOMER - 1000 * variant - index
     if isinstance(value, list):  # a list of ids (`among()`): one array parameter
@@ -415,13 +417,27 @@ def _sentinel(value: Any, index: int, variant: int) -> Any:
 
 def _adapters(value: Any, alias: str) -> list[Callable[[Any], Any] | None]:
     """The forms an input may take among a compiled statement's parameters: itself, or as
-    the backend writes a value of its type (SQLite turns dates and times into strings)."""
+    the backend writes a value of its type (SQLite turns dates and times into strings); a
+    date also as the instant its local day starts, or the next day starts (the bounds of a
+    range of whole days: `metrics.periods.Period.start_at`, `end_before`)."""
     ops = connections[alias].ops
     if isinstance(value, dt.datetime):
         return [None, ops.adapt_datetimefield_value]
     if isinstance(value, dt.date):
-        return [None, ops.adapt_datefield_value]
+        instant = ops.adapt_datetimefield_value
+        return [
+            None,
+            ops.adapt_datefield_value,
+            site_day_start,
+            lambda day: instant(site_day_start(day)),
+            _next_day_start,
+            lambda day: instant(_next_day_start(day)),
+        ]
     return [None]
+
+
+def _next_day_start(day: dt.date) -> dt.datetime:
+    return site_day_start(day + dt.timedelta(days=1))
 
 
 def _compile_twice(

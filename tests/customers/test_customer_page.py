@@ -191,6 +191,54 @@ def test_an_input_changed_inside_the_statement_is_built_per_call(
     assert selectors._compiled_pages[("rows", "day of", "default", connection.vendor)] is None
 
 
+def test_whole_days_are_placed_as_the_instants_they_start_and_end(
+    customers: list[Customer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A range of whole local days (`metrics.periods.Period`: `start_at`, `end_before`) is
+    written as the instant its first day starts and the one after its last day: dates given
+    as inputs are found in those forms too, so the statement is compiled once, and it is
+    right for other days, a time-zone change included."""
+    import datetime as dt
+
+    from django.test import override_settings
+
+    from customers.models import Interaction
+    from metrics.periods import Period
+
+    def between(customer_id: int, first: dt.date, last: dt.date) -> Any:
+        period = Period(first, last)
+        return Interaction.objects.filter(
+            customer_id=customer_id,
+            started_at__gte=period.start_at,
+            started_at__lt=period.end_before,
+        ).order_by("-id")
+
+    monkeypatch.setattr(selectors, "_compiled_pages", {})
+    full = customers[0]
+    noon = dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)
+    for back, pk in enumerate(
+        Interaction.objects.filter(customer=full).values_list("pk", flat=True)
+    ):
+        Interaction.objects.filter(pk=pk).update(started_at=noon - dt.timedelta(hours=11 * back))
+    days = sorted(
+        {moment.date() for moment in Interaction.objects.values_list("started_at", flat=True)}
+    )
+    assert len(days) > 3
+    spans = [(days[0], days[-1]), (days[1], days[1]), (days[-1], days[-1] + dt.timedelta(9))]
+    found = 0
+    for zone in ("UTC", "Asia/Vladivostok"):
+        with override_settings(TIME_ZONE=zone):
+            for first, last in spans:
+                got = selectors.customer_rows("between", between, full.pk, values=(first, last))
+                wanted = list(between(full.pk, first, last))
+                assert _rows(got) == _rows(wanted), (zone, first, last)
+                found += len(wanted)
+    assert found
+    compiled = selectors._compiled_pages[("rows", "between", "default", connection.vendor)]
+    assert compiled is not None
+    assert sorted(slot.source for slot in compiled.slots) == [0, 1, 2]
+
+
 def test_every_statement_the_card_compiles_once_is_compiled(
     customers: list[Customer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
