@@ -18,8 +18,9 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 
+from customers.selectors import fixed_rows
 from metrics import resolution_histogram, rollups
 from metrics.aggregate_filter import restricted
 from metrics.customer_figures import customer_figures
@@ -226,26 +227,53 @@ class GroupedFacts:
         if rollups.applies(members, self.filters):
             covered = self._covered(span).get(family_key(members), set())
         rows = rollups.read(members, self.filters, periods, covered) if covered else []
-        outside = rollups.facts_outside(first.time_field, covered, span)
         if len(covered) >= span.days:
             return rows
-        aggregates: dict[str, Any] = {}
-        for j, period in enumerate(periods):
-            in_period = in_range(first.time_field, period.start_at, period.end_before)
-            for index, (_name, fact) in enumerate(members):
-                where = fact.where if first.family else None
-                condition = (where & in_period) if where is not None else in_period
-                for key, aggregate in fact.aggregates().items():
-                    aggregates[f"p{j}_m{index}_{key}"] = restricted(aggregate, condition)
-                    if key == "mean":
-                        value = aggregate.get_source_expressions()[0]
-                        aggregates[f"p{j}_m{index}_{WEIGHT}"] = restricted(Count(value), condition)
+        outside = rollups.uncovered_runs(covered, span)
         paths = sorted(set(first.dimension_paths.values()))
-        filters = self.filters.with_period(span).with_personalized(None)
-        queryset = base(filters)
-        if outside is not None:
-            queryset = queryset.filter(outside)
-        return rows + list(queryset.values(*paths).annotate(**aggregates).order_by())
+        filters = self.filters.with_personalized(None)
+
+        def grouped(*days: dt.date) -> QuerySet[Any]:
+            # The span's first and last days, the periods', then the uncovered runs'.
+            bounds = list(zip(days[::2], days[1::2], strict=True))
+            aggregates: dict[str, Any] = {}
+            for j, (start, end) in enumerate(bounds[1 : len(periods) + 1]):
+                period = Period(start, end)
+                in_period = in_range(first.time_field, period.start_at, period.end_before)
+                for index, (_name, fact) in enumerate(members):
+                    where = fact.where if first.family else None
+                    condition = (where & in_period) if where is not None else in_period
+                    for key, aggregate in fact.aggregates().items():
+                        aggregates[f"p{j}_m{index}_{key}"] = restricted(aggregate, condition)
+                        if key == "mean":
+                            value = aggregate.get_source_expressions()[0]
+                            aggregates[f"p{j}_m{index}_{WEIGHT}"] = restricted(
+                                Count(value), condition
+                            )
+            queryset = base(filters.with_period(Period(*bounds[0])))
+            if outside is not None:
+                queryset = queryset.filter(
+                    rollups.times_in(first.time_field, bounds[len(periods) + 1 :])
+                )
+            return queryset.values(*paths).annotate(**aggregates).order_by()
+
+        # Built and compiled once per process and shape (the family, the number of periods
+        # and of uncovered runs, the slices): the ORM took longer to build the family's
+        # filtered aggregates than the database to count a day or two of facts.
+        days = [span.start, span.end]
+        days += [day for period in periods for day in (period.start, period.end)]
+        days += [day for run in outside or () for day in run]
+        shape = (
+            len(periods),
+            None if outside is None else len(outside),
+            filters.channel,
+            filters.operator_id,
+            filters.category_id,
+            filters.segment,
+        )
+        return rows + fixed_rows(
+            f"metrics facts: {family_key(members)}", grouped, key=shape, values=tuple(days)
+        )
 
     def _covered(self, span: Period) -> dict[str, set[dt.date]]:
         """The days of the span each family's rollup covers: one query for all families."""

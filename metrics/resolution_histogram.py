@@ -165,7 +165,7 @@ def medians(
         groups += [_Group.of("yes", periods[0], True), _Group.of("no", periods[0], False)]
     with _one_snapshot():
         counts = _rolled_up(groups, runs(inside))
-        whole = len(inside) >= span.days  # (`outside` is then empty: no restriction)
+        whole = len(inside) >= span.days  # (`outside` then matches no fact)
         if not whole and not _add_uncovered(counts, groups, filters, span, outside):
             return None
         found = _medians_of(groups, counts, filters, span)

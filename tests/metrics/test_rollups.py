@@ -524,3 +524,39 @@ def test_filter_paths_name_exactly_the_slices_a_fact_metric_applies(
             fact.source(MetricFilters(period=PERIOD, **sliced)).query
         )
         assert changed == (name in fact.filter_paths), (metric, name)
+
+
+def test_the_families_statements_compile_once_and_serve_other_days(
+    rolled: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each family's sums over its rollup and its facts of the uncovered days are compiled
+    once per shape (customers.selectors.fixed_rows: the periods' and runs' days are its
+    inputs); read again for other days of the same shape, they give the figures of the
+    statements built afresh for those days."""
+    from customers import selectors as statements
+
+    FactRollupDay.objects.filter(day__in=[DAY, DAY + dt.timedelta(days=1)]).delete()
+    compiled: dict[Any, Any] = {}
+    monkeypatch.setattr(statements, "_compiled_pages", compiled)
+
+    def figures(periods: list[Period]) -> dict[tuple[str, int], Estimate]:
+        facts = GroupedFacts(MetricFilters(period=periods[0]), periods)
+        return {
+            (name, j): facts.compute(name, period=j)
+            for name, definition in METRICS.items()
+            if definition.fact is not None
+            for j in range(len(periods))
+        }
+
+    figures([PERIOD, PERIOD.previous()])
+    assert None not in compiled.values()  # none built per call
+    shapes = {key[1] for key in compiled}
+    assert shapes == {"metrics rollup"} | {f"metrics facts: {family}" for family in families()}
+    count = len(compiled)
+    shifted = Period(PERIOD.start + dt.timedelta(days=3), PERIOD.end + dt.timedelta(days=3))
+    again = figures([shifted, shifted.previous()])
+    assert len(compiled) == count
+    compiled.clear()
+    afresh = figures([shifted, shifted.previous()])
+    for key, estimate in afresh.items():
+        _same(again[key], estimate, str(key))
