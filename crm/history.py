@@ -19,7 +19,7 @@ from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from core.api.serializers import UTCDateTimeField
+from core.api.serializers import PlainRowSerializer, UTCDateTimeField
 from core.audit import path_label, reverse_relations
 from customers.card import CardContext, CardSection, register_section
 from customers.models import ContactPoint, Customer, Offer, Purchase
@@ -149,13 +149,13 @@ def history_section(context: CardContext) -> dict[str, Any]:
     return {"entries": [_entry(entry) for entry in newest.items], "count": newest.count}
 
 
-class HistoryChangeSerializer(serializers.Serializer):
+class HistoryChangeSerializer(PlainRowSerializer):
     field = serializers.CharField()
     old = serializers.CharField(allow_blank=True)
     new = serializers.CharField(allow_blank=True)
 
 
-class HistoryEntrySerializer(serializers.Serializer):
+class HistoryEntrySerializer(PlainRowSerializer):
     at = UTCDateTimeField()
     actor = serializers.CharField()
     path = serializers.CharField(help_text="operator UI, API, API token, admin, scheduled job")

@@ -12,7 +12,12 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.serializers import CleanModelSerializer, UTCDateTimeField, raise_as_drf
+from core.api.serializers import (
+    CleanModelSerializer,
+    PlainRowSerializer,
+    UTCDateTimeField,
+    raise_as_drf,
+)
 from core.api.viewsets import CreateReadViewSet, ModelViewSet
 from customers.models import DELIVERY_CHANNELS, Channel, Customer
 from surveys import services
@@ -229,7 +234,7 @@ class SurveyResponseViewSet(CreateReadViewSet):
 # --- The customer card's satisfaction section (its JSON form in the API's card) --------------
 
 
-class CardSurveySerializer(serializers.Serializer):
+class CardSurveySerializer(PlainRowSerializer):
     id = serializers.IntegerField()
     kind = serializers.CharField(help_text="CSAT, NPS or CES")
     name = serializers.CharField(allow_blank=True)
@@ -237,7 +242,7 @@ class CardSurveySerializer(serializers.Serializer):
     scale_max = serializers.IntegerField()
 
 
-class CardAnswerSerializer(serializers.Serializer):
+class CardAnswerSerializer(PlainRowSerializer):
     """A survey answer with its comment, the comment's sentiment and the card's badge."""
 
     id = serializers.IntegerField(source="answer.id")
@@ -255,7 +260,7 @@ class CardAnswerSerializer(serializers.Serializer):
     answered_at = UTCDateTimeField(source="answer.answered_at")
 
 
-class CardWaitingSerializer(serializers.Serializer):
+class CardWaitingSerializer(PlainRowSerializer):
     """An invitation not answered yet and not expired."""
 
     id = serializers.IntegerField()
@@ -266,7 +271,7 @@ class CardWaitingSerializer(serializers.Serializer):
     expires_at = UTCDateTimeField()
 
 
-class CardCustomerValueSerializer(serializers.Serializer):
+class CardCustomerValueSerializer(PlainRowSerializer):
     """Historical CLV in one currency, from completed purchases."""
 
     currency = serializers.CharField()

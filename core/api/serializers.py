@@ -109,22 +109,46 @@ class PlainRowSerializer(serializers.Serializer):
         plan = self.__dict__.get("_row_plan")
         if plan is None:
             plan = self.__dict__["_row_plan"] = tuple(
-                (field.field_name, tuple(field.source_attrs), field)
+                (
+                    field.field_name,
+                    tuple(field.source_attrs),
+                    field,
+                    field.to_representation,
+                    _AS_THEY_ARE.get(type(field)),
+                )
                 for field in self._readable_fields
             )
+        mapping = isinstance(instance, Mapping)
         row: dict[str, Any] = {}
-        for name, path, field in plan:
+        for name, path, field, represent, as_it_is in plan:
             try:
-                value = _walk(instance, path)
+                if len(path) == 1:  # most fields: one attribute or key of the row
+                    value = instance[path[0]] if mapping else getattr(instance, path[0])
+                    if callable(value) and is_simple_callable(value):
+                        value = value()
+                else:
+                    value = _walk(instance, path)
             except (KeyError, AttributeError, ObjectDoesNotExist):
                 try:
                     value = field.get_attribute(instance)
                 except SkipField:
                     continue
+            if value is None or type(value) is as_it_is:
+                row[name] = value
+                continue
             if isinstance(value, PKOnlyObject):
                 value = value if value.pk is not None else None
-            row[name] = None if value is None else field.to_representation(value)
+            row[name] = None if value is None else represent(value)
         return row
+
+
+# Values these fields answer unchanged (`str(s)` is `s`, `int(i)` is `i`): not sent through
+# `to_representation` (DRF's classes themselves, not subclasses, which may answer otherwise).
+_AS_THEY_ARE: dict[type[serializers.Field], type] = {
+    serializers.CharField: str,
+    serializers.IntegerField: int,
+    serializers.BooleanField: bool,
+}
 
 
 def _walk(instance: Any, path: tuple[str, ...]) -> Any:

@@ -171,7 +171,7 @@ class CardInterestsSerializer(serializers.Serializer):
     count = serializers.IntegerField()
 
 
-class CardRecommendationSerializer(serializers.Serializer):
+class CardRecommendationSerializer(PlainRowSerializer):
     rule = serializers.CharField(source="kind")
     product = CardProductSerializer()
     reason = serializers.CharField()

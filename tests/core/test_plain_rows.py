@@ -23,6 +23,8 @@ from tests.factories import (
     PurchaseFactory,
     ReminderFactory,
     SLAPolicyFactory,
+    SurveyInvitationFactory,
+    SurveyResponseFactory,
 )
 from tickets.services import open_ticket
 
@@ -43,6 +45,15 @@ def customer(operator: User) -> Customer:
     )
     ReminderFactory.create(purchase=purchase, sent_at=timezone.now(), delivery_status="sent")
     OfferFactory.create(customer=customer, product=ProductFactory.create(), operator=operator)
+    answered = SurveyInvitationFactory.create(customer=customer)
+    SurveyResponseFactory.create(
+        invitation=answered, comment="Quick and kind", sentiment="positive"
+    )
+    SurveyInvitationFactory.create(
+        customer=customer,
+        delivery_channel="email",
+        expires_at=timezone.now() + dt.timedelta(days=5),
+    )
     return customer
 
 
@@ -59,6 +70,11 @@ def test_every_card_section_answers_as_drf_would(customer: Customer, operator: U
             for f in serializer.fields.values()  # type: ignore[attr-defined]
         )
     assert plain_sections >= 4  # contacts, tickets, purchases, interests, offers, timeline
+    data = {section.key: section.data for section in card.sections}
+    satisfaction = data["satisfaction"]
+    # Each row serializer answered at least one row.
+    assert satisfaction.answers and satisfaction.waiting and satisfaction.value
+    assert data["history"]["entries"] and data["offers"]["recommendations"]
 
 
 def _deep(serializer: serializers.BaseSerializer, data: Any) -> Any:
