@@ -256,6 +256,16 @@ class Ticket(ChoiceLabels, models.Model):
                 include=["status"],
                 name="ticket_customer_fresh_idx",
             ),
+            # The card's open tickets, freshest first: a customer with hundreds open (a
+            # reseller, an integration that files one per alert) is planned by the ticket
+            # counts of an average customer, a handful, and PostgreSQL read all of them and
+            # sorted them for five rows (1 ms against 0.15 at 250 open). Open tickets only:
+            # a small index, and its own statistics tell how many a customer has open.
+            models.Index(
+                fields=["customer", "-updated_at", "-id"],
+                condition=Q(status__in=["new", "open", "pending"]),
+                name="ticket_customer_open_idx",
+            ),
             models.Index(fields=["status", "priority", "created_at"], name="ticket_queue_idx"),
             models.Index(fields=["assignee", "status"], name="ticket_assignee_idx"),
             models.Index(fields=["created_at"], name="ticket_created_idx"),

@@ -180,3 +180,37 @@ def test_a_row_in_russian_on_the_customers_ticket_list(
 
     assert "Оператор, " in row and "Проверим." in row
     assert "badge bad" not in row  # a normal priority is not flagged
+
+
+@pytest.mark.postgres
+def test_a_customers_open_tickets_are_read_in_order_from_the_open_tickets_index(
+    customer: Customer,
+) -> None:
+    """The card's open tickets come from `ticket_customer_open_idx` in their order, without
+    reading the customer's other tickets or sorting: its condition is the open statuses
+    the list asks for (tickets.models.ACTIVE_STATUSES), so PostgreSQL can use it."""
+    from django.db import connection
+
+    from tickets.models import ACTIVE_STATUSES
+    from tickets.selectors import _open_tickets
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's plans")
+    index = next(i for i in Ticket._meta.indexes if i.name == "ticket_customer_open_idx")
+    assert index.condition is not None
+    assert sorted(dict(index.condition.children)["status__in"]) == sorted(ACTIVE_STATUSES)
+    for number in range(30):
+        Ticket.objects.create(
+            customer=customer,
+            subject=f"#{number}",
+            channel="email",
+            status=ACTIVE_STATUSES[number % len(ACTIVE_STATUSES)],
+        )
+    with connection.cursor() as cursor:
+        # Only the choice between indexes is left to the planner (a test's few rows would
+        # otherwise be read whole and sorted, as they are cheapest so).
+        for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+            cursor.execute(f"SET LOCAL {setting} = off")
+        plan = _open_tickets(customer.pk)[:5].explain()
+    tickets = plan.split("SubPlan")[0]  # (the subplans read each row's last message)
+    assert "ticket_customer_open_idx" in tickets and "Sort" not in tickets, plan
