@@ -46,16 +46,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, FloatField, Min, Q, QuerySet, Sum
+from django.db.models import Count, F, FloatField, IntegerField, Min, Q, QuerySet, Sum, Value
 from django.db.models.functions import Cast
 
 from core.dates import site_today
+from customers.selectors import fixed_rows
 from metrics import purchase_days
 from metrics.models import PurchaseDay, PurchaseDayRollup
 from metrics.periods import Period
@@ -183,51 +184,88 @@ def _between(field: str, start: dt.date | None, end: dt.date) -> Q:
 
 
 class _Sums:
-    """Named aggregates, each asked for once however many periods need it."""
+    """Named aggregates, each asked for once however many periods need it: a key per
+    aggregate (`_aggregate` makes it), its dates as they are."""
 
-    def __init__(self, source: _Source) -> None:
-        self.source = source
-        self.aggregates: dict[str, Any] = {}
+    def __init__(self) -> None:
+        self.names: dict[tuple[Any, ...], str] = {}
         # The names that count earlier-day points (kinds 1 and 2); the rest read day totals.
         self.lagged: set[str] = set()
-        self._names: dict[tuple[Any, ...], str] = {}
 
-    def _name(self, key: tuple[Any, ...], make: Any, *, lagged: bool = False) -> str:
-        if key not in self._names:
-            self._names[key] = f"q{len(self._names)}"
-            self.aggregates[self._names[key]] = make()
+    def _name(self, key: tuple[Any, ...], *, lagged: bool = False) -> str:
+        if key not in self.names:
+            self.names[key] = f"q{len(self.names)}"
             if lagged:
-                self.lagged.add(self._names[key])
-        return self._names[key]
+                self.lagged.add(self.names[key])
+        return self.names[key]
 
     def orders(self, start: dt.date, end: dt.date) -> str:
-        return self._name(
-            ("orders", start, end), lambda: self.source.orders(_between("day", start, end))
-        )
+        return self._name(("orders", start, end))
 
     def inside(self, lag: int, start: dt.date, end: dt.date) -> str:
         """Points of the kind with start <= x and y < end (both inside [start, end))."""
-        field = self.source.lag_field(lag)
-        return self._name(
-            ("inside", lag, start, end),
-            lambda: self.source.points(lag, Q(**{f"{field}__gte": start}) & Q(day__lt=end)),
-            lagged=True,
-        )
+        return self._name(("inside", lag, start, end), lagged=True)
 
     def across(self, x: tuple[dt.date, dt.date], y: tuple[dt.date, dt.date]) -> str:
         """Pair points with x in [x[0], x[1]) and y in [y[0], y[1])."""
-        field = self.source.lag_field(1)
-        return self._name(
-            ("across", x, y),
-            lambda: self.source.points(1, _between(field, *x) & _between("day", *y)),
-            lagged=True,
-        )
+        return self._name(("across", x, y), lagged=True)
 
     def day_total(self, key: str, start: dt.date | None, end: dt.date) -> str:
-        return self._name(
-            ("total", key, start, end),
-            lambda: self.source.day_totals(_between("day", start, end))[key],
-        )
+        return self._name(("total", key, start, end))
+
+
+def _aggregate(source: _Source, key: tuple[Any, ...]) -> Any:
+    """The aggregate a `_Sums` key names, over `source`'s rows."""
+    kind = key[0]
+    if kind == "orders":
+        return source.orders(_between("day", key[1], key[2]))
+    if kind == "inside":
+        _kind, lag, start, end = key
+        field = source.lag_field(lag)
+        return source.points(lag, Q(**{f"{field}__gte": start}) & Q(day__lt=end))
+    if kind == "across":
+        field = source.lag_field(1)
+        return source.points(1, _between(field, *key[1]) & _between("day", *key[2]))
+    _kind, total, start, end = key
+    return source.day_totals(_between("day", start, end))[total]
+
+
+@dataclass(frozen=True)
+class _Day:
+    """A date of a `_Sums` key by its place among the keys' dates (`_symbolic`)."""
+
+    place: int
+
+
+def _symbolic(keys: Iterable[Any]) -> tuple[tuple[Any, ...], list[dt.date]]:
+    """The keys with each date replaced by its place among their dates (sorted), and those
+    dates: which aggregates a plan has, and which of their dates are the same, without the
+    dates themselves."""
+    keys = list(keys)
+    dates = sorted({part for part in _parts(keys) if isinstance(part, dt.date)})
+    places = {day: _Day(i) for i, day in enumerate(dates)}
+
+    def symbol(part: Any) -> Any:
+        if isinstance(part, tuple):
+            return tuple(symbol(p) for p in part)
+        return places[part] if isinstance(part, dt.date) else part
+
+    return tuple(symbol(key) for key in keys), dates
+
+
+def _real(key: Any, dates: tuple[dt.date, ...]) -> Any:
+    """A `_symbolic` key with its dates put back (these dates, by place)."""
+    if isinstance(key, tuple):
+        return tuple(_real(part, dates) for part in key)
+    return dates[key.place] if isinstance(key, _Day) else key
+
+
+def _parts(value: Any) -> Iterable[Any]:
+    if isinstance(value, (tuple, list)):
+        for part in value:
+            yield from _parts(part)
+    else:
+        yield value
 
 
 def _plan(
@@ -280,23 +318,65 @@ def _plan(
 
 
 def _totals(
-    queryset: QuerySet[Any], source: _Source, periods: list[Period], window_days: int
+    shape: str,
+    rows: Callable[[tuple[dt.date, ...]], QuerySet[Any]],
+    row_days: list[dt.date],
+    source: _Source,
+    periods: list[Period],
+    window_days: int,
 ) -> list[dict[str, Any]]:
-    """The totals of each period over the rows of `queryset`: one query (two over rollups)."""
-    sums = _Sums(source)
+    """The totals of each period over the rows `rows(row_days)` gives: one query (two over
+    rollups), each built and compiled once per process and shape (`shape`, the number of row
+    days, and the plan's aggregates with their dates by place): the dates are its inputs.
+    Without a `shape` (rows that depend on more than the days), built for this call.
+    Building the plan's few dozen filtered aggregates cost the ORM more than a year of
+    rollup rows costs PostgreSQL to add up."""
+    sums = _Sums()
     plans = _plan(sums, periods, window_days)
+    keys, plan_days = _symbolic(sums.names)
+    names = list(sums.names.values())
     if source.rolled_up:
         # A rollup has one totals row a day and hundreds of earlier-day rows: in one statement
         # every FILTER clause ran on every row (114 ms of a year's 440 ms of SQL at 200,000
         # customers). Apart, the totals read 729 rows through the (day, lag) index and the
         # earlier-day points only their own five clauses (4.5 + 95 ms).
-        totals = {n: a for n, a in sums.aggregates.items() if n not in sums.lagged}
-        lagged = {n: a for n, a in sums.aggregates.items() if n in sums.lagged}
-        row = queryset.filter(lag=PurchaseDayRollup.Lag.TOTALS).aggregate(**totals)
-        if lagged:
-            row |= queryset.filter(lag__gt=PurchaseDayRollup.Lag.TOTALS).aggregate(**lagged)
+        parts = {
+            "totals": (Q(lag=PurchaseDayRollup.Lag.TOTALS), set(names) - sums.lagged),
+            "lagged": (Q(lag__gt=PurchaseDayRollup.Lag.TOTALS), sums.lagged),
+        }
     else:
-        row = queryset.aggregate(**sums.aggregates)
+        parts = {"all": (Q(), set(names))}
+    count = len(row_days)
+    row: dict[str, Any] = {}
+    for part, (condition, wanted) in parts.items():
+        if not wanted:
+            continue
+
+        def aggregated(*days: dt.date, condition: Q = condition, wanted: set[str] = wanted) -> Any:
+            aggregates = {
+                name: _aggregate(source, _real(key, days[count:]))
+                for key, name in zip(keys, names, strict=True)
+                if name in wanted
+            }
+            whole = Value(1, output_field=IntegerField())  # (no GROUP BY: one row)
+            return (
+                rows(days[:count])
+                .filter(condition)
+                .values(_whole=whole)
+                .annotate(**aggregates)
+                .values(*aggregates)
+            )
+
+        if shape:
+            found = fixed_rows(
+                f"customer days: {shape}, {part}",
+                aggregated,
+                key=(count, keys),
+                values=(*row_days, *plan_days),
+            )
+        else:  # rows of the caller's (a segment's customers): built for this call
+            found = list(aggregated(*row_days, *plan_days))
+        row |= found[0]
     return [
         {
             key: sum((sign * (row[name] or 0) for sign, name in terms), start=0)
@@ -319,19 +399,7 @@ def summary_totals(
     rows: QuerySet[PurchaseDay], periods: list[Period], window_days: int
 ) -> list[dict[str, Any]]:
     """The totals of each period over some PurchaseDay rows (one query)."""
-    return _totals(rows, _Source(rolled_up=False), periods, window_days)
-
-
-def _uncovered(runs: list[tuple[dt.date, dt.date]], end: dt.date) -> Q:
-    """The days before `end` outside the covered runs, as ranges."""
-    condition = Q(pk__in=[])
-    previous: dt.date | None = None
-    for first, last in runs:
-        if first >= end:
-            break
-        condition |= _between("day", previous, first)
-        previous = last + dt.timedelta(days=1)
-    return condition | _between("day", previous, end)
+    return _totals("", lambda _days: rows, [], _Source(rolled_up=False), periods, window_days)
 
 
 def covered_runs(window_days: int, end: dt.date) -> list[tuple[dt.date, dt.date]]:
@@ -346,18 +414,55 @@ def totals(periods: list[Period], window_days: int) -> list[dict[str, Any]]:
     points apart)."""
     end = max(period.end for period in periods) + dt.timedelta(days=1)
     covered = covered_runs(window_days, end)
-    summary = summary_totals(
-        PurchaseDay.objects.filter(_uncovered(covered, end)), periods, window_days
+    # The statements' row inputs: the bounds of the days before `end` outside the covered
+    # runs (the first range open below), and the runs' first and last days.
+    gaps = _gaps(covered, end)
+    summary = _totals(
+        "summary",
+        lambda days: PurchaseDay.objects.filter(_days_between(_pairs([None, *days]))),
+        [day for gap in gaps for day in gap if day is not None],
+        _Source(rolled_up=False),
+        periods,
+        window_days,
     )
     if not covered:
         return summary
     rolled = _totals(
-        PurchaseDayRollup.objects.filter(days_in(covered)),
+        "rollup",
+        lambda days: PurchaseDayRollup.objects.filter(days_in(_pairs(days))),
+        [day for run in covered for day in run],
         _Source(rolled_up=True),
         periods,
         window_days,
     )
     return add((1, rolled), (1, summary))
+
+
+def _gaps(
+    runs: list[tuple[dt.date, dt.date]], end: dt.date
+) -> list[tuple[dt.date | None, dt.date]]:
+    """The days before `end` outside the runs, as [start, stop) ranges, the first one open
+    below (start None)."""
+    gaps: list[tuple[dt.date | None, dt.date]] = []
+    previous: dt.date | None = None
+    for first, last in runs:
+        if first >= end:
+            break
+        gaps.append((previous, first))
+        previous = last + dt.timedelta(days=1)
+    return [*gaps, (previous, end)]
+
+
+def _days_between(gaps: list[tuple[dt.date | None, dt.date]]) -> Q:
+    condition = Q(pk__in=[])
+    for start, stop in gaps:
+        condition |= _between("day", start, stop)
+    return condition
+
+
+def _pairs(days: Iterable[Any]) -> list[tuple[Any, Any]]:
+    days = list(days)
+    return list(zip(days[::2], days[1::2], strict=True))
 
 
 # --- Rolling up -----------------------------------------------------------------------------

@@ -214,3 +214,34 @@ def test_a_leap_year_under_a_short_window_reads_one_more_query_and_no_purchase(
             customer_figures(MetricFilters(period=leap_year), [leap_year])
         assert not any("customers_purchase" in q["sql"] for q in context.captured_queries)
         _assert_same(MetricFilters(period=leap_year), [leap_year])
+
+
+def test_the_totals_statements_compile_once_and_serve_other_periods(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The summary's and the rollup's statements are compiled once per shape (which sums,
+    which of their days are the same; customers.selectors.fixed_rows), none built per call;
+    read again for other days of the same shape, they give the totals of the statements
+    built afresh for those days."""
+    from customers import selectors as statements
+
+    _history(3)
+    purchase_days_upkeep.rebuild()
+    assert _roll_up() > 0
+    compiled: dict[Any, Any] = {}
+    monkeypatch.setattr(statements, "_compiled_pages", compiled)
+    year = Period(dt.date(2025, 1, 1), dt.date(2025, 12, 31))
+    customer_rollup.totals([year, year.previous()], 365)
+    assert None not in compiled.values(), [k[1] for k, v in compiled.items() if v is None]
+    assert {key[1] for key in compiled} == {
+        "customer days: summary, all",
+        "customer days: rollup, totals",
+        "customer days: rollup, lagged",
+    }
+    count = len(compiled)
+    shifted = Period(dt.date(2025, 2, 1), dt.date(2026, 1, 31))
+    again = customer_rollup.totals([shifted, shifted.previous()], 365)
+    assert len(compiled) == count
+    compiled.clear()
+    assert again == customer_rollup.totals([shifted, shifted.previous()], 365)
+    assert any(again[0].values())
